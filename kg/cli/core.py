@@ -1,0 +1,210 @@
+"""Core commands: build, ingest, query, export, stats, validate, ontology, publish."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import TkgError
+from ..graph import DATA_DIR, KnowledgeGraph
+from ..namespaces import PREFIXES
+from ..ontology import ONTOLOGY_DIR
+from .common import fail, store_option
+
+QUERY_FORMATS = ("table", "json", "csv", "tsv", "turtle", "xml")
+
+
+@click.command()
+@store_option
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=DATA_DIR, show_default="data/ of the project", help="Directory with studies/*.yaml.")
+@click.option("--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR, show_default="ontology/ of the project", help="Directory with the ontology Turtle files and shapes.ttl.")
+@click.option("--no-validate", is_flag=True, help="Skip the SHACL and quote checks (not recommended).")
+@click.option("--no-publish", is_flag=True, help="Leave the new graph in the work store without publishing it.")
+def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_publish: bool) -> None:
+    """Rebuild the graph from the ontology and the curated records.
+
+    The new graph is loaded beside the current one, validated (SHACL shapes
+    and evidence quotes), and only then replaces it and is published. On any
+    error the current graph stays as it was.
+    """
+    with KnowledgeGraph.open(store, mode="write") as kg:
+        report = kg.build(data_dir, ontology_dir, progress=True, validate=not no_validate)
+        release = None if no_publish else kg.publish()
+    click.echo(f"built {report.studies} studies from {len(report.loaded)} records, {report.quads} quads")
+    if release:
+        click.echo(f"published release {release}")
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@store_option
+@click.option("--format", "fmt", type=click.Choice(["card", "pubmed", "ctgov", "ctgov-legacy", "yaml"]), help="Force a format instead of detecting it.")
+@click.option("--no-publish", is_flag=True, help="Do not publish a release after ingesting (batch several commands).")
+def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: bool) -> None:
+    """Read study files into the graph: study cards (.txt), PubMed XML,
+    ClinicalTrials.gov API v2 JSON, or curated YAML records.
+
+    Directories are searched for such files. Each study replaces its own named
+    graph; a file that cannot be read writes nothing and is reported, the
+    other files still go in. Exits with status 1 if any file failed.
+    """
+    paths: list[Path] = []
+    for item in files:
+        if item.is_dir():
+            paths.extend(sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in (".txt", ".xml", ".json", ".yaml", ".yml")))
+        else:
+            paths.append(item)
+    if not paths:
+        fail("no study files found in the given directories")
+
+    def on_error(path: str, exc: TkgError) -> None:
+        message = str(exc)
+        click.echo(f"error: {message if message.startswith(path) else f'{path}: {message}'}", err=True)
+
+    with KnowledgeGraph.open(store, mode="write") as kg:
+        report = kg.ingest(paths, fmt=fmt, progress=True, on_error=on_error)
+        release = kg.publish() if report.loaded and not no_publish else None
+    click.echo(f"ingested {report.studies} studies from {len(report.loaded)} of {len(paths)} files ({report.quads} quads); {len(report.failed)} failed")
+    if report.failed:
+        click.echo("failed: " + ", ".join(path for path, _ in report.failed), err=True)
+    if release:
+        click.echo(f"published release {release}")
+    if report.failed:
+        sys.exit(1)
+
+
+def _short(term: object) -> str:
+    text = str(term)
+    for prefix, iri in PREFIXES.items():
+        if text.startswith(iri) and "/" not in text[len(iri):] and "#" not in text[len(iri):]:
+            return f"{prefix}:{text[len(iri):]}"
+    return text
+
+
+def _table(result) -> str:
+    if result.kind == "ask":
+        return "true" if result.boolean else "false"
+    variables = result.variables
+    rows = [[_short(row.get(v, "")) for v in variables] for row in result.rows]
+    widths = [min(60, max([len(v)] + [len(r[i]) for r in rows])) for i, v in enumerate(variables)]
+
+    def fit(cell: str, width: int) -> str:
+        return cell if len(cell) <= width else cell[: width - 1] + "…"
+
+    lines = ["  ".join(v.ljust(w) for v, w in zip(variables, widths)).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(fit(c, w).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("sparql", required=False)
+@click.option("-f", "--file", "file", type=click.File("r", encoding="utf-8"), help="Read the query from a file (- for standard input).")
+@click.option("-n", "--name", help="Run a shipped named query, e.g. cq1 (see --list).")
+@click.option("--list", "list_", is_flag=True, help="List the shipped named queries.")
+@click.option("--format", "fmt", type=click.Choice(QUERY_FORMATS), default="table", show_default=True,
+              help="table for people; json, xml, csv, tsv: W3C SPARQL results formats; turtle for CONSTRUCT/DESCRIBE.")
+@store_option
+def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, store: str) -> None:
+    """Run a SPARQL query against the published graph.
+
+    The default graph is the union of all named graphs (one per study, plus
+    the ontology). Give the query as an argument, with -f FILE, or with
+    --name for a shipped competency question.
+    """
+    from ..queries import list_queries, load_query
+
+    if list_:
+        for q in list_queries():
+            click.echo(f"{q.name:40s} {q.title}: {q.description}")
+        return
+    given = [x for x in (sparql, file, name) if x]
+    if len(given) != 1:
+        fail("give exactly one of: a query argument, -f FILE, or --name NAME")
+    text = sparql or (file.read() if file else load_query(name).sparql)  # type: ignore[union-attr]
+    with KnowledgeGraph.open(store) as kg:
+        if fmt == "table":
+            click.echo(_table(kg.query(text)))
+            return
+        out_fmt = "turtle" if fmt == "turtle" else fmt
+        native = getattr(kg.store, "query_serialized", None)
+        if native is not None:
+            _kind, data = native(text, out_fmt)
+        else:
+            data = kg.query(text).serialize(out_fmt)
+    sys.stdout.buffer.write(data)
+    if not data.endswith(b"\n"):
+        sys.stdout.buffer.write(b"\n")
+
+
+@click.command()
+@click.option("--format", "fmt", required=True, help="ttl, nt, nq, trig, jsonld, rdfxml (and graph formats when installed: graphml, gexf, cyjs, kgx).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=True, path_type=Path), help="File to write (a directory for kgx).")
+@store_option
+def export(fmt: str, output: Path, store: str) -> None:
+    """Write the published graph to a file.
+
+    nq, trig and jsonld keep one named graph per study; ttl, nt and rdfxml
+    hold the union of all graphs.
+    """
+    from ..export import export as do_export
+
+    with KnowledgeGraph.open(store) as kg:
+        do_export(kg, fmt, output)
+    click.echo(f"wrote {output}")
+
+
+@click.command()
+@store_option
+def stats(store: str) -> None:
+    """Count studies, findings, domain entities, named graphs and quads."""
+    with KnowledgeGraph.open(store) as kg:
+        for key, value in kg.stats().items():
+            click.echo(f"{key:10s} {value}")
+
+
+@click.command()
+@store_option
+def validate(store: str) -> None:
+    """Run the SHACL shapes over every study graph and check every evidence
+    quote against the text at its offsets. Exits with status 1 on any problem."""
+    from ..validate import validate_store
+
+    with KnowledgeGraph.open(store) as kg:
+        result = validate_store(kg.store)
+    for study, problems in sorted(result.by_study().items()):
+        click.echo(f"{study}:")
+        for problem in problems:
+            click.echo(f"  {problem.focus}: {problem.message}")
+    click.echo(result.summary())
+    if not result.ok:
+        sys.exit(1)
+
+
+@click.group()
+def ontology() -> None:
+    """Work with the ontology."""
+
+
+@ontology.command("check")
+@click.option("--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR, show_default="ontology/ of the project")
+def ontology_check(ontology_dir: Path) -> None:
+    """Load the ontology with owlready2 and run the HermiT reasoner (needs Java).
+    Fails on inconsistency or unsatisfiable classes."""
+    from ..reasoner import check_ontology
+
+    report = check_ontology(ontology_dir)
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command()
+@store_option
+def publish(store: str) -> None:
+    """Publish the work store as a new read-only release (after --no-publish)."""
+    with KnowledgeGraph.open(store, mode="write") as kg:
+        release = kg.publish()
+    click.echo(f"published release {release}" if release else "nothing to publish for this store")

@@ -1,0 +1,72 @@
+"""Settings, each declared once with its name, default and help.
+
+Config flows one way: defaults -> environment (TKG_*) -> CLI flags -> one
+:class:`Settings` object -> constructors. ``docs/configuration.md`` documents
+every setting (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    type: type = str
+
+    @property
+    def env(self) -> str:
+        return "TKG_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("store", "var", "Store URL: a directory (embedded Oxigraph), `memory:`, or a SPARQL server URL."),
+    Setting("update_url", "", "SPARQL Update endpoint of a remote server, when it differs from the store URL."),
+    Setting("gsp_url", "", "Graph Store Protocol endpoint of a remote server, when it differs from the store URL."),
+    Setting("host", "127.0.0.1", "Address `tkg serve` listens on."),
+    Setting("port", 5000, "Port `tkg serve` listens on.", int),
+    Setting("query_timeout", 10.0, "Seconds a SPARQL query may run before it is stopped.", float),
+    Setting("max_rows", 10000, "Most rows a SELECT returns over HTTP; longer results are truncated and flagged.", int),
+    Setting("max_body", 1_000_000, "Largest request body accepted, in bytes (413 above).", int),
+    Setting("update_token", "", "Bearer token enabling SPARQL Update on /sparql; empty disables updates."),
+    Setting("workers", 2, "Query worker processes of `tkg serve`.", int),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class Settings(dict):
+    """The resolved settings (a dict with attribute access)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def resolve(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    values = Settings()
+    for setting in SETTINGS:
+        value: Any = setting.default
+        if setting.env in environ and environ[setting.env] != "":
+            value = environ[setting.env]
+        if overrides and overrides.get(setting.name) is not None:
+            value = overrides[setting.name]
+        try:
+            values[setting.name] = setting.type(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"invalid value {value!r} for setting {setting.name}", expected=setting.type.__name__) from None
+    for name in overrides or {}:
+        if name not in _BY_NAME:
+            raise ConfigError(f"unknown setting {name!r}", expected="one of " + ", ".join(_BY_NAME))
+    return values

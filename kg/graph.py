@@ -1,0 +1,190 @@
+"""The Python API: ``from kg import KnowledgeGraph``.
+
+>>> kg = KnowledgeGraph.open("memory:", mode="write")
+>>> kg.build()                                  # ontology/ + data/
+>>> kg.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }").rows
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from rdflib import Graph
+from rdflib.term import Node
+
+from .errors import IngestError, TkgError, ValidationError
+from .model import StudyRecord
+from .namespaces import ONTOLOGY_GRAPH
+from .ontology import ONTOLOGY_DIR, Ontology, load_ontology_graph
+from .stores import QueryResult, Store, open_store
+from .to_rdf import record_graph_iri, record_to_graph
+
+DEFAULT_STORE = "var"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+def default_store_url() -> str:
+    return os.environ.get("TKG_STORE") or DEFAULT_STORE
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did: studies written per file, and files that failed."""
+
+    loaded: list[tuple[str, list[str]]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    quads: int = 0
+
+    @property
+    def studies(self) -> int:
+        return sum(len(ids) for _, ids in self.loaded)
+
+
+def _progress(items: Sequence[Any], enabled: bool, desc: str) -> Iterable[Any]:
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
+
+
+class KnowledgeGraph:
+    """A knowledge graph over one store."""
+
+    def __init__(self, store: Store, ontology: Ontology | None = None):
+        self.store = store
+        self._ontology = ontology
+
+    @classmethod
+    def open(cls, url: str | None = None, *, mode: str = "read", **options: Any) -> KnowledgeGraph:
+        """Open the store named by ``url`` (default: $TKG_STORE or ./var).
+
+        ``mode="read"`` serves the published release; ``mode="write"`` opens the
+        work store for ``ingest`` and ``build`` (its queries see the work store).
+        """
+        return cls(open_store(url or default_store_url(), mode=mode, **options))
+
+    @property
+    def ontology(self) -> Ontology:
+        if self._ontology is None:
+            from .ontology import default_ontology
+
+            self._ontology = default_ontology()
+        return self._ontology
+
+    # -- writing ------------------------------------------------------------
+    def ensure_ontology(self) -> None:
+        if str(ONTOLOGY_GRAPH) not in self.store.graph_names():
+            self.store.replace_graph(str(ONTOLOGY_GRAPH), self.ontology.graph)
+
+    def add_records(self, records: Iterable[StudyRecord]) -> int:
+        """Write records, each replacing its study's graph atomically; returns quads written."""
+        return self.store.replace_graphs((str(record_graph_iri(r)), record_to_graph(r)) for r in records)
+
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        fmt: str | None = None,
+        progress: bool = False,
+        on_error: Callable[[str, TkgError], None] | None = None,
+    ) -> IngestReport:
+        """Read files and write their studies. A file that fails is reported and
+        writes nothing; the other files still go in."""
+        from .pipeline import records_from_file
+
+        report = IngestReport()
+        self.ensure_ontology()
+        files = [Path(p) for p in paths]
+        for path in _progress(files, progress, "ingest"):
+            try:
+                records = records_from_file(path, fmt, self.ontology)
+                graphs = [(str(record_graph_iri(r)), record_to_graph(r)) for r in records]
+            except TkgError as exc:
+                report.failed.append((str(path), str(exc)))
+                if on_error:
+                    on_error(str(path), exc)
+                continue
+            report.quads += self.store.replace_graphs(graphs)
+            report.loaded.append((str(path), [r.id for r in records]))
+        return report
+
+    def build(
+        self,
+        data_dir: Path = DATA_DIR,
+        ontology_dir: Path = ONTOLOGY_DIR,
+        *,
+        progress: bool = False,
+        validate: bool = True,
+    ) -> IngestReport:
+        """Rebuild the whole graph from the ontology and the curated records.
+
+        Any record that fails stops the build before anything replaces the
+        current content; with ``validate`` the new content must pass
+        :func:`kg.validate.validate_store` too.
+        """
+        from .pipeline import records_from_file
+
+        ontology = Ontology(load_ontology_graph(ontology_dir))
+        files = sorted((data_dir / "studies").glob("*.yaml"))
+        if not files:
+            raise IngestError("no curated records found", where=str(data_dir / "studies"), expected="*.yaml files")
+        graphs: list[tuple[str, Graph]] = [(str(ONTOLOGY_GRAPH), ontology.graph)]
+        report = IngestReport()
+        seen: dict[str, str] = {}
+        for path in _progress(files, progress, "build"):
+            records = records_from_file(path, None, ontology)
+            for record in records:
+                if record.id in seen:
+                    raise IngestError(f"study id {record.id!r} is also used by {seen[record.id]}", where=str(path))
+                seen[record.id] = str(path)
+                graphs.append((str(record_graph_iri(record)), record_to_graph(record)))
+            report.loaded.append((str(path), [r.id for r in records]))
+        check = None
+        if validate:
+            from .validate import validate_store
+
+            def check(candidate: Store) -> None:
+                result = validate_store(candidate)
+                if not result.ok:
+                    raise ValidationError(f"the built graph is invalid, nothing was replaced: {result.summary()}")
+
+        report.quads = self.store.rebuild(graphs, check)
+        self._ontology = ontology
+        return report
+
+    def publish(self) -> str | None:
+        return self.store.publish()
+
+    # -- reading ------------------------------------------------------------
+    def query(self, sparql: str, *, bindings: dict[str, Node] | None = None) -> QueryResult:
+        return self.store.query(sparql, bindings=bindings)
+
+    def export(self, fmt: str, out: str | Path | IO[bytes]) -> None:
+        """Write the graph as RDF. Dataset formats (nquads, trig, jsonld) keep one
+        named graph per study; triple formats (turtle, nt, rdfxml) hold the union."""
+        if isinstance(out, (str, Path)):
+            with open(out, "wb") as handle:
+                self.store.dump(handle, fmt)
+        else:
+            self.store.dump(out, fmt)
+
+    def stats(self) -> dict[str, int]:
+        from .queries import load_query
+
+        row = self.query(load_query("stats").sparql).rows[0]
+        return {k: int(v.toPython()) for k, v in row.items()}
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> KnowledgeGraph:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

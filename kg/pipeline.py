@@ -1,0 +1,28 @@
+"""From source files to study records: read, then extract findings from text.
+
+``source file -> reader -> StudyRecord -> extractor -> StudyRecord with findings``
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from .model import StudyRecord
+from .ontology import Ontology, default_ontology
+from .readers import detect_format, read_file
+
+#: Formats whose records get text-mined findings (curated YAML records carry
+#: their own findings and handle their optional card themselves).
+TEXT_FORMATS = {"card", "pubmed", "ctgov"}
+
+
+def records_from_file(path: Path, fmt: str | None = None, ontology: Ontology | None = None) -> list[StudyRecord]:
+    """Read one file into complete records; raises IngestError and yields nothing on failure."""
+    fmt = fmt or detect_format(path)
+    records = read_file(path, fmt)
+    if fmt in TEXT_FORMATS:
+        extract = importlib.import_module("kg.extract").extract_record
+        ontology = ontology or default_ontology()
+        records = [extract(record, ontology) for record in records]
+    return records

@@ -1,0 +1,230 @@
+"""Curated study records (``data/studies/*.yaml``).
+
+A record names its study's metadata, its text blocks (written in the
+curators' own words) and its findings, each with the quote from those texts
+that supports it. Offsets are computed here, so the curator writes only the
+quote; a quote that is not in the text is an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from ..errors import RecordError
+from ..model import CURATED, RELATIONS, REFUTE, STUDY_TYPES, SUPPORT, TEXT_MINED, Conflict, Finding, StudyRecord, TextBlock
+from ..namespaces import is_slug
+from ..ontology import Ontology, default_ontology
+from . import read_text
+
+_STR = {"type": "string", "minLength": 1}
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title", "study_type", "findings"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,119}$"},
+        "title": _STR,
+        "subtitle": _STR,
+        "study_type": {"enum": sorted(STUDY_TYPES)},
+        "stated_study_type": _STR,
+        "evidence_level": {"type": "integer", "minimum": 1, "maximum": 5},
+        "published": {"type": "string", "pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$"},
+        "journal": _STR,
+        "first_author": _STR,
+        "identifiers": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "doi": {"type": "string", "pattern": r"^10\.\d{4,9}/\S+$"},
+                "pmid": {"type": "string", "pattern": r"^[1-9]\d{0,8}$"},
+                "nct": {"type": "string", "pattern": r"^NCT\d{8}$"},
+            },
+        },
+        "identifiers_unverified": {"type": "boolean"},
+        "acronym": _STR,
+        "phase": {"type": "string", "pattern": r"^(0|1|2|3|4|1/2|2/3|early 1)$"},
+        "enrollment": {"type": "integer", "minimum": 0},
+        "status": _STR,
+        "sponsor": _STR,
+        "note": _STR,
+        "keywords": {"type": "array", "items": _STR},
+        "texts": {"type": "object", "minProperties": 1, "additionalProperties": _STR},
+        "conflicts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["field", "metadata_value", "text_value"],
+                "properties": {"field": _STR, "metadata_value": _STR, "text_value": _STR, "note": _STR},
+            },
+        },
+        "findings": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["subject", "relation", "object", "quote"],
+                "properties": {
+                    "subject": _STR,
+                    "relation": {"enum": sorted(RELATIONS)},
+                    "object": _STR,
+                    "context": _STR,
+                    "support": {"enum": [SUPPORT, REFUTE]},
+                    "quote": _STR,
+                    "section": _STR,
+                    "method": {"enum": [CURATED, TEXT_MINED]},
+                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                },
+            },
+        },
+    },
+}
+
+_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+
+
+def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
+    field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "required":
+        return field, error.message.replace("is a required property", "is required")
+    if error.validator == "additionalProperties":
+        return field, error.message.replace("Additional properties are not allowed", "unknown field(s)")
+    if error.validator == "enum":
+        return field, f"{error.instance!r} is not one of: " + ", ".join(map(str, error.validator_value))
+    if error.validator == "pattern":
+        return field, f"{error.instance!r} does not match the expected form {error.validator_value}"
+    return field, error.message
+
+
+def _normalize(raw: Any) -> Any:
+    # YAML turns 2026-06-01 into a date; records keep dates as strings.
+    if isinstance(raw, dict):
+        return {k: _normalize(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_normalize(v) for v in raw]
+    if isinstance(raw, dt.date):
+        return raw.isoformat()
+    return raw
+
+
+def parse_curated(data: Any, source: str, ontology: Ontology | None = None) -> StudyRecord:
+    """Validate a loaded YAML document and turn it into a record."""
+    ontology = ontology or default_ontology()
+    data = _normalize(data)
+    if not isinstance(data, dict):
+        raise RecordError("a curated record must be a mapping of fields", where=source)
+    if isinstance(data.get("published"), int):
+        data["published"] = str(data["published"])
+    errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        field, message = _describe(errors[0])
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise RecordError(f"field {field}: {message}{more}", where=source)
+
+    study_id = data.get("id") or Path(source).stem
+    if not is_slug(study_id):
+        raise RecordError(f"study id {study_id!r} is not a valid slug", where=source, expected="lowercase letters, digits and hyphens")
+    texts = tuple(TextBlock(section, text) for section, text in (data.get("texts") or {}).items())
+    findings = tuple(_finding(i, f, texts, source, ontology) for i, f in enumerate(data["findings"]))
+    ids = data.get("identifiers") or {}
+    return StudyRecord(
+        id=study_id,
+        title=data["title"].strip(),
+        subtitle=data.get("subtitle"),
+        study_type=data["study_type"],
+        stated_study_type=data.get("stated_study_type"),
+        evidence_level=data.get("evidence_level"),
+        published=data.get("published"),
+        journal=data.get("journal"),
+        first_author=data.get("first_author"),
+        doi=ids.get("doi"),
+        pmid=ids.get("pmid"),
+        nct=ids.get("nct"),
+        identifiers_unverified=bool(data.get("identifiers_unverified", False)),
+        acronym=data.get("acronym"),
+        phase=data.get("phase"),
+        enrollment=data.get("enrollment"),
+        status=data.get("status"),
+        sponsor=data.get("sponsor"),
+        note=data.get("note"),
+        keywords=tuple(data.get("keywords") or ()),
+        source=source,
+        texts=texts,
+        findings=findings,
+        conflicts=tuple(Conflict(c["field"], c["metadata_value"], c["text_value"], c.get("note", "")) for c in data.get("conflicts") or ()),
+    )
+
+
+def resolve_entity(term: str, ontology: Ontology) -> set[str]:
+    """Local names for a record's entity reference: a local name, label or synonym."""
+    if term in ontology.entities:
+        return {term}
+    return ontology.resolve(term)
+
+
+def _entity(term: str, category: tuple[str, ...], where: str, ontology: Ontology) -> str:
+    names = resolve_entity(term, ontology)
+    matching = {n for n in names if any(ontology.is_a(n, c) for c in category)}
+    if len(matching) == 1:
+        return matching.pop()
+    wanted = " or ".join(category)
+    if not names:
+        raise RecordError(f"unknown entity {term!r}", where=where, expected=f"a {wanted} class of the ontology (local name, label or synonym)")
+    if not matching:
+        raise RecordError(f"{term!r} is not a {wanted}", where=where, expected=f"a {wanted} class")
+    raise RecordError(f"{term!r} is ambiguous: " + ", ".join(sorted(matching)), where=where, expected="a local name")
+
+
+def _finding(index: int, raw: dict[str, Any], texts: tuple[TextBlock, ...], source: str, ontology: Ontology) -> Finding:
+    where = f"{source}: findings.{index}"
+    relation = raw["relation"]
+    subject_cats, object_cats = RELATIONS[relation]
+    subject = _entity(raw["subject"], subject_cats, where + ".subject", ontology)
+    obj = _entity(raw["object"], object_cats, where + ".object", ontology)
+    context = _entity(raw["context"], ("TumorType",), where + ".context", ontology) if raw.get("context") else None
+    quote = raw["quote"]
+    section, start = locate_quote(quote, texts, raw.get("section"), where)
+    return Finding(
+        subject=subject,
+        relation=relation,
+        object=obj,
+        context=context,
+        support=raw.get("support", SUPPORT),
+        quote=quote,
+        section=section,
+        start=start,
+        end=start + len(quote),
+        method=raw.get("method", CURATED),
+        confidence=float(raw.get("confidence", 1.0)),
+    )
+
+
+def locate_quote(quote: str, texts: tuple[TextBlock, ...], section: str | None, where: str) -> tuple[str, int]:
+    """Find a quote in the record's texts: (section, start offset)."""
+    blocks = [b for b in texts if section is None or b.section == section]
+    if section is not None and not blocks:
+        raise RecordError(f"no text block named {section!r}", where=where, expected="one of " + ", ".join(b.section for b in texts))
+    for block in blocks:
+        start = block.text.find(quote)
+        if start >= 0:
+            return block.section, start
+    scope = f"text {section!r}" if section else "any text block"
+    raise RecordError(f"quote not found in {scope}: {quote[:60]!r}", where=where, expected="an exact substring of the study's text")
+
+
+def read_curated(path: Path) -> Iterator[StudyRecord]:
+    text = read_text(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RecordError(f"invalid YAML{line}: {getattr(exc, 'problem', exc)}", where=str(path)) from None
+    yield parse_curated(data, str(path))

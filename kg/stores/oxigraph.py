@@ -1,0 +1,272 @@
+"""The embedded store: Oxigraph on disk, written once and published.
+
+Layout of the store directory::
+
+    work/                 the only read-write store (ingest and build)
+    releases/<stamp>/     immutable published checkpoints (Store.backup)
+    current -> releases/<stamp>   switched atomically on publish
+
+A store opened for reading opens ``current`` read-only, so readers never see
+a write in progress. Queries go to Oxigraph natively (no rdflib evaluator).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import XSD
+from rdflib.term import Node
+
+from ..errors import NoReleaseError, QueryError, StoreError
+from . import QueryResult, Store
+
+KEEP_RELEASES = 3
+
+_RESULT_FORMATS = {
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
+RDF_FORMATS = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "nt": ox.RdfFormat.N_TRIPLES,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+    "nquads": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
+}
+
+
+def to_rdflib(term: Any) -> Node:
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        datatype = term.datatype.value
+        if datatype == str(XSD.string):
+            return Literal(term.value)
+        return Literal(term.value, datatype=URIRef(datatype))
+    raise StoreError(f"unsupported RDF term {term!r}")
+
+
+def to_oxigraph(term: Node) -> Any:
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype is not None:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise StoreError(f"unsupported RDF term {term!r}")
+
+
+def _graph_to_quads(graph: str, triples: Graph) -> Iterator[ox.Quad]:
+    g = ox.NamedNode(graph)
+    for s, p, o in triples:
+        yield ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), g)
+
+
+def _open(path: Path, read_only: bool) -> ox.Store:
+    try:
+        return ox.Store.read_only(str(path)) if read_only else ox.Store(str(path))
+    except OSError as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise StoreError("the store is in use by another process (one writer at a time)", where=str(path)) from None
+        raise StoreError(f"cannot open store: {text}", where=str(path)) from None
+
+
+class DirectoryStore(Store):
+    def __init__(self, url: str, *, mode: str = "read", **_: Any):
+        self.url = url
+        self.root = Path(url).expanduser()
+        self.read_only = mode == "read"
+        if self.read_only:
+            current = self.root / "current"
+            if not current.exists():
+                raise NoReleaseError(f"no published graph in {self.root}; run `tkg build` first")
+            self.path = current.resolve()
+        else:
+            try:
+                (self.root / "releases").mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create store directory: {exc.strerror}", where=str(self.root)) from None
+            self.path = self.root / "work"
+        self._store: ox.Store | None = _open(self.path, self.read_only)
+
+    @property
+    def store(self) -> ox.Store:
+        if self._store is None:
+            raise StoreError("store is closed", where=str(self.path))
+        return self._store
+
+    @property
+    def release(self) -> str | None:
+        return self.path.name if self.read_only else None
+
+    # -- writing ------------------------------------------------------------
+    def _writable(self) -> ox.Store:
+        if self.read_only:
+            raise StoreError("store was opened read-only", where=str(self.path))
+        return self.store
+
+    def replace_graph(self, graph: str, triples: Graph) -> None:
+        store = self._writable()
+        body = triples.serialize(format="nt", encoding="utf-8").decode("utf-8")
+        try:
+            store.update(f"DROP SILENT GRAPH <{graph}> ;\nINSERT DATA {{ GRAPH <{graph}> {{\n{body}\n}} }}")
+        except OSError as exc:
+            raise StoreError(f"write failed: {exc}", where=str(self.path)) from None
+
+    def bulk_load_graphs(self, items: Iterable[tuple[str, Graph]]) -> int:
+        """Load graphs into an empty store with the bulk loader (not atomic per graph)."""
+        store = self._writable()
+        count = 0
+
+        def quads() -> Iterator[ox.Quad]:
+            nonlocal count
+            for name, triples in items:
+                count += len(triples)
+                yield from _graph_to_quads(name, triples)
+
+        store.bulk_extend(quads())
+        return count
+
+    def rebuild(self, graphs: Iterable[tuple[str, Graph]], check: Callable[[Store], None] | None = None) -> int:
+        """Bulk-load a new work store beside the old one; switch only if ``check`` passes."""
+        self._writable()
+        staging = self.root / "work.build"
+        shutil.rmtree(staging, ignore_errors=True)
+        fresh = DirectoryStore.__new__(DirectoryStore)
+        fresh.url, fresh.root, fresh.read_only, fresh.path = self.url, self.root, False, staging
+        fresh._store = _open(staging, read_only=False)
+        try:
+            count = fresh.bulk_load_graphs(graphs)
+            fresh.store.flush()
+            if check is not None:
+                check(fresh)
+        except BaseException:
+            fresh.close()
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        fresh.close()
+        self.close()
+        old = self.root / "work.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if self.path.exists():
+            os.replace(self.path, old)
+        os.replace(staging, self.path)
+        shutil.rmtree(old, ignore_errors=True)
+        self._store = _open(self.path, read_only=False)
+        return count
+
+    def drop_graph(self, graph: str) -> None:
+        self._writable().update(f"DROP SILENT GRAPH <{graph}>")
+
+    def publish(self) -> str:
+        """Checkpoint the work store into a new release and switch ``current`` to it."""
+        store = self._writable()
+        store.flush()
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        target = self.root / "releases" / stamp
+        try:
+            store.backup(str(target))
+            link = self.root / f".current-{stamp}"
+            link.symlink_to(Path("releases") / stamp)
+            os.replace(link, self.root / "current")
+        except OSError as exc:
+            raise StoreError(f"cannot publish release: {exc}", where=str(target)) from None
+        self._prune()
+        return stamp
+
+    def _prune(self) -> None:
+        releases = sorted((self.root / "releases").iterdir())
+        current = (self.root / "current").resolve()
+        for old in releases[:-KEEP_RELEASES]:
+            if old.resolve() != current:
+                shutil.rmtree(old, ignore_errors=True)
+
+    # -- reading ------------------------------------------------------------
+    def reader(self) -> Store:
+        return self
+
+    def graph_names(self) -> list[str]:
+        return sorted(g.value for g in self.store.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def _run(self, sparql: str, bindings: dict[str, Node] | None) -> Any:
+        subs = {ox.Variable(k): to_oxigraph(v) for k, v in (bindings or {}).items()}
+        try:
+            return self.store.query(sparql, use_default_graph_as_union=True, substitutions=subs or None)
+        except SyntaxError as exc:
+            raise QueryError(f"SPARQL syntax error: {exc}") from None
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise QueryError(f"query failed: {exc}") from None
+
+    def query(self, sparql: str, *, bindings: dict[str, Node] | None = None) -> QueryResult:
+        result = self._run(sparql, bindings)
+        if isinstance(result, ox.QueryBoolean):
+            return QueryResult("ask", boolean=bool(result))
+        if isinstance(result, ox.QuerySolutions):
+            variables = [v.value for v in result.variables]
+            rows = []
+            for solution in result:
+                row = {}
+                for name in variables:
+                    value = solution[name]
+                    if value is not None:
+                        row[name] = to_rdflib(value)
+                rows.append(row)
+            return QueryResult("select", variables=variables, rows=rows)
+        return QueryResult("graph", triples=[(to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)) for t in result])
+
+    def query_serialized(self, sparql: str, fmt: str, *, bindings: dict[str, Node] | None = None) -> tuple[str, bytes]:
+        """Run a query and serialize its result natively: (kind, bytes)."""
+        result = self._run(sparql, bindings)
+        if isinstance(result, (ox.QueryBoolean, ox.QuerySolutions)):
+            kind = "ask" if isinstance(result, ox.QueryBoolean) else "select"
+            if fmt not in _RESULT_FORMATS or (kind == "ask" and fmt in ("csv", "tsv")):
+                raise QueryError(f"cannot write a {kind.upper()} result as {fmt!r}")
+            return kind, result.serialize(format=_RESULT_FORMATS[fmt])
+        if fmt not in RDF_FORMATS:
+            raise QueryError(f"cannot write a graph result as {fmt!r}", expected=", ".join(RDF_FORMATS))
+        return "graph", result.serialize(format=RDF_FORMATS[fmt])
+
+    def quads(self) -> Iterator[tuple[Node, Node, Node, URIRef]]:
+        for q in self.store.quads_for_pattern(None, None, None, None):
+            if isinstance(q.graph_name, ox.NamedNode):
+                yield to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object), URIRef(q.graph_name.value)
+
+    def count(self) -> int:
+        return len(self.store)
+
+    def dump(self, out: IO[bytes], fmt: str) -> None:
+        from ..namespaces import PREFIXES
+
+        fmt_ox = RDF_FORMATS.get(fmt)
+        if fmt_ox is None:
+            raise StoreError(f"unknown RDF format {fmt!r}", expected=", ".join(RDF_FORMATS))
+        if fmt_ox.supports_datasets:
+            named = (q for q in self.store.quads_for_pattern(None, None, None, None) if isinstance(q.graph_name, ox.NamedNode))
+            data = ox.serialize(named, format=fmt_ox, prefixes=PREFIXES if fmt != "nquads" else None)
+        else:
+            seen = {q.triple for q in self.store.quads_for_pattern(None, None, None, None)}
+            kwargs = {"prefixes": PREFIXES} if fmt in ("turtle", "rdfxml") else {}
+            data = ox.serialize(seen, format=fmt_ox, **kwargs)
+        out.write(data)
+
+    def close(self) -> None:
+        self._store = None
