@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "validate": "kg.cli.core:validate",
     "ontology": "kg.cli.core:ontology",
     "publish": "kg.cli.core:publish",
+    "serve": "web.cli:serve",
 }
 
 # One-line help shown by `tkg --help` without importing each module.
@@ -33,6 +34,7 @@ SUMMARIES: dict[str, str] = {
     "validate": "Check the graph against the SHACL shapes and every evidence quote against its text.",
     "ontology": "Check the ontology with the HermiT reasoner.",
     "publish": "Publish the work store as a new read-only release.",
+    "serve": "Serve the graph over HTTP: dashboard, SPARQL endpoint, pages, downloads.",
 }
 
 
