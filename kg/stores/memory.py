@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -44,14 +45,17 @@ class MemoryStore(Store):
         except Exception as exc:  # rdflib raises pyparsing errors of several kinds
             raise QueryError(f"SPARQL syntax error: {exc}") from None
         init = {Variable(k): v for k, v in (bindings or {}).items()}
-        result = self.dataset.query(prepared, initBindings=init)
-        if result.type == "ASK":
-            return QueryResult("ask", boolean=bool(result.askAnswer))
-        if result.type == "SELECT":
-            variables = [str(v) for v in result.vars or []]
-            rows = [{v: row[i] for i, v in enumerate(variables) if row[i] is not None} for row in result]
-            return QueryResult("select", variables=variables, rows=rows)
-        return QueryResult("graph", triples=list(result.graph or []))
+        with warnings.catch_warnings():
+            # rdflib's own GRAPH evaluation calls its deprecated Dataset.contexts
+            warnings.filterwarnings("ignore", message=r"Dataset\.(contexts|default_context) is deprecated", category=DeprecationWarning)
+            result = self.dataset.query(prepared, initBindings=init)
+            if result.type == "ASK":
+                return QueryResult("ask", boolean=bool(result.askAnswer))
+            if result.type == "SELECT":
+                variables = [str(v) for v in result.vars or []]
+                rows = [{v: row[i] for i, v in enumerate(variables) if row[i] is not None} for row in result]
+                return QueryResult("select", variables=variables, rows=rows)
+            return QueryResult("graph", triples=list(result.graph or []))
 
     def quads(self) -> Iterator[tuple[Node, Node, Node, URIRef]]:
         for s, p, o, g in self.dataset.quads((None, None, None, None)):

@@ -129,7 +129,7 @@ class DirectoryStore(Store):
         body = triples.serialize(format="nt", encoding="utf-8").decode("utf-8")
         try:
             store.update(f"DROP SILENT GRAPH <{graph}> ;\nINSERT DATA {{ GRAPH <{graph}> {{\n{body}\n}} }}")
-        except OSError as exc:
+        except (OSError, SyntaxError, ValueError) as exc:
             raise StoreError(f"write failed: {exc}", where=str(self.path)) from None
 
     def bulk_load_graphs(self, items: Iterable[tuple[str, Graph]]) -> int:

@@ -1,0 +1,99 @@
+"""CQ1-CQ7 and CQ11 on the shipped corpus: the answers the project exists to give."""
+
+from __future__ import annotations
+
+from kg.namespaces import TKG
+from kg.queries import list_queries, load_query
+
+
+def run(graph, name):
+    return graph.query(load_query(name).sparql).rows
+
+
+def names(rows, var):
+    return {str(r[var]).rsplit("/", 1)[-1] for r in rows if var in r}
+
+
+def test_every_named_query_has_a_description_and_parses(built_graph):
+    queries = list_queries()
+    assert {q.title for q in queries} >= {"CQ1", "CQ2", "CQ3", "CQ4", "CQ5", "CQ6", "CQ7", "CQ11"}
+    for query in queries:
+        assert len(query.description) > 20, query.name
+        built_graph.query(query.sparql)  # raises QueryError if it does not parse
+
+
+def test_cq1_car_t_faces_the_tme_in_solid_tumors_with_study_and_quote(built_graph):
+    rows = run(built_graph, "cq1")
+    car_t = [r for r in rows if r["modality"] == TKG.CART]
+    assert car_t, "CAR-T must face tumor-microenvironment barriers in solid tumors"
+    review = [r for r in car_t if str(r["study"]).endswith("/review-2026-tcell-therapies")]
+    assert review
+    quotes = {str(r["quote"]) for r in review}
+    assert "In solid tumors, CAR-T cells are held back by the hostile tumor microenvironment." in quotes
+    assert {"TumorMicroenvironmentBarrier", "MetabolicInsulation", "PhysicalExclusion", "Immunosuppression"} <= names(review, "barrier")
+
+
+def test_cq2_til_barriers(built_graph):
+    barriers = names(run(built_graph, "cq2"), "barrier")
+    assert {"ManufacturingLogistics", "VariableTumorImmunogenicity"} <= barriers
+
+
+def test_cq3_tce_persistence_and_on_target_off_tumor(built_graph):
+    rows = run(built_graph, "cq3")
+    barriers = {str(r["object"]).rsplit("/", 1)[-1] for r in rows if str(r["kind"]) == "barrier"}
+    toxicities = {str(r["object"]).rsplit("/", 1)[-1] for r in rows if str(r["kind"]) == "toxicity"}
+    assert "LimitedPersistence" in barriers
+    assert "OnTargetOffTumorToxicity" in toxicities
+
+
+def test_cq4_sub_barriers_of_the_tme(built_graph):
+    rows = run(built_graph, "cq4")
+    assert {"MetabolicInsulation", "PhysicalExclusion", "Immunosuppression"} <= names(rows, "subBarrier")
+    supported = {str(r["subBarrier"]).rsplit("/", 1)[-1] for r in rows if int(r["studies"].toPython()) > 0}
+    assert {"MetabolicInsulation", "PhysicalExclusion", "Immunosuppression"} <= supported
+
+
+def test_cq5_strategies_for_solid_tumors(built_graph):
+    rows = run(built_graph, "cq5")
+    families = names(rows, "family")
+    assert {"AdvancedGeneticEngineering", "MetabolicReprogramming", "TMEModulatingAgent"} <= families
+    assert "OncolyticVirus" in names(rows, "strategy")
+    metabolic = [r for r in rows if r["strategy"] == TKG.MetabolicReprogramming]
+    assert {str(r["barrier"]).rsplit("/", 1)[-1] for r in metabolic} >= {"MetabolicInsulation"}
+
+
+def test_cq6_resistance_mechanisms_per_modality(built_graph):
+    rows = run(built_graph, "cq6")
+    pairs = {(str(r["mechanism"]).rsplit("/", 1)[-1], str(r["modality"]).rsplit("/", 1)[-1]) for r in rows}
+    assert ("AntigenEscape", "CART") in pairs
+    assert ("TCellExhaustion", "CART") in pairs
+    assert ("TCellExhaustion", "TCellEngager") in pairs
+
+
+def test_cq7_mechanistic_contrast(built_graph):
+    rows = run(built_graph, "cq7")
+    attrs: dict[str, set[str]] = {}
+    studied: dict[str, set[str]] = {}
+    for r in rows:
+        modality = str(r["modality"]).rsplit("/", 1)[-1]
+        attribute = str(r["attribute"]).rsplit("/", 1)[-1]
+        attrs.setdefault(modality, set()).add(attribute)
+        if int(r["studies"].toPython()) > 0:
+            studied.setdefault(modality, set()).add(attribute)
+    assert {"SyntheticReceptor", "MHCIndependent"} <= attrs["CART"]
+    assert {"Polyclonal", "MHCRestricted"} <= attrs["TIL"]
+    assert {"OffTheShelf", "TransientBridging"} <= attrs["TCellEngager"]
+    # the review states each contrast: they are backed by a study, not only by the ontology
+    assert {"MHCIndependent"} <= studied["CART"] and {"MHCRestricted"} <= studied["TIL"] and {"TransientBridging"} <= studied["TCellEngager"]
+    assert "MHCIndependent" not in attrs["TIL"]
+
+
+def test_cq11_level_1_studies_of_2026_keep_the_stated_type_and_the_conflict(built_graph):
+    rows = run(built_graph, "cq11")
+    review = [r for r in rows if str(r["study"]).endswith("/review-2026-tcell-therapies")]
+    assert review
+    row = review[0]
+    assert str(row["statedType"]) == "Systematic review"
+    assert int(row["level"].toPython()) == 1
+    assert str(row["conflictText"]) == "narrative review"
+    assert all(int(r["year"].toPython()) == 2026 for r in rows)
