@@ -74,6 +74,17 @@ def to_oxigraph(term: Node) -> Any:
     raise StoreError(f"unsupported RDF term {term!r}")
 
 
+def syntax_message(exc: BaseException) -> str:
+    """Oxigraph's parser message on one readable line: position and a few expected tokens."""
+    text = " ".join(str(exc).split())
+    head, sep, alternatives = text.partition("expected one of ")
+    if sep:
+        items = [a.strip() for a in alternatives.split(", ")]
+        shown = ", ".join(items[:8])
+        return f"{head}expected one of {shown}{', ...' if len(items) > 8 else ''}"
+    return text[:300]
+
+
 def _graph_to_quads(graph: str, triples: Graph) -> Iterator[ox.Quad]:
     g = ox.NamedNode(graph)
     for s, p, o in triples:
@@ -212,7 +223,7 @@ class DirectoryStore(Store):
         try:
             return self.store.query(sparql, use_default_graph_as_union=True, substitutions=subs or None)
         except SyntaxError as exc:
-            raise QueryError(f"SPARQL syntax error: {exc}") from None
+            raise QueryError(f"SPARQL syntax error: {syntax_message(exc)}") from None
         except (OSError, ValueError, RuntimeError) as exc:
             raise QueryError(f"query failed: {exc}") from None
 
