@@ -71,6 +71,6 @@ def main() -> None:
     """tcell-kg: a knowledge graph of T cell-based cancer therapies and their barriers.
 
     The graph lives in a store chosen by --store or TKG_STORE: a directory
-    (default ./var, an embedded Oxigraph store with published releases),
-    `memory:` (in-memory, for tests) or the URL of a SPARQL 1.1 server.
+    (default ./var: an embedded Oxigraph store with published releases) or
+    `memory:` (in-memory, for tests).
     """
