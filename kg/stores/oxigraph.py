@@ -13,6 +13,7 @@ a write in progress. Queries go to Oxigraph natively (no rdflib evaluator).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -91,6 +92,28 @@ def _graph_to_quads(graph: str, triples: Graph) -> Iterator[ox.Quad]:
         yield ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), g)
 
 
+def _stamp() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def _switch_link(link: Path, target: Path) -> None:
+    """Point ``link`` at ``target`` atomically (rename of a fresh symlink)."""
+    tmp = link.with_name(f".{link.name}-{_stamp()}")
+    tmp.symlink_to(target)
+    os.replace(tmp, link)
+
+
+def _acquire_writer_lock(root: Path) -> IO[bytes]:
+    """One writer per store directory: ingest and build are serialized, never interleaved."""
+    handle = open(root / "write.lock", "ab")  # noqa: SIM115 - held for the store's lifetime
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreError("the store is in use by another process (one writer at a time); try again when it finishes", where=str(root)) from None
+    return handle
+
+
 def _open(path: Path, read_only: bool) -> ox.Store:
     try:
         return ox.Store.read_only(str(path)) if read_only else ox.Store(str(path))
@@ -106,18 +129,50 @@ class DirectoryStore(Store):
         self.url = url
         self.root = Path(url).expanduser()
         self.read_only = mode == "read"
+        self._lock: IO[bytes] | None = None
         if self.read_only:
-            current = self.root / "current"
-            if not current.exists():
-                raise NoReleaseError(f"no published graph in {self.root}; run `tkg build` first")
-            self.path = current.resolve()
+            self.path = self._current_target()
         else:
             try:
                 (self.root / "releases").mkdir(parents=True, exist_ok=True)
+                (self.root / "stores").mkdir(exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create store directory: {exc.strerror}", where=str(self.root)) from None
-            self.path = self.root / "work"
+            self._lock = _acquire_writer_lock(self.root)
+            self.path = self._work_target()
+            for orphan in (self.root / "stores").iterdir():  # left by a crashed rebuild
+                if orphan != self.path:
+                    shutil.rmtree(orphan, ignore_errors=True)
         self._store: ox.Store | None = _open(self.path, self.read_only)
+
+    def _current_target(self) -> Path:
+        current = self.root / "current"
+        if not current.exists():
+            raise NoReleaseError(f"no published graph in {self.root}; run `tkg build` first")
+        return current.resolve()
+
+    def _work_target(self) -> Path:
+        """The work store: ``work`` is a symlink to ``stores/<stamp>``, switched
+        atomically by rebuilds (a crash never leaves the project without one)."""
+        work = self.root / "work"
+        if work.is_symlink() and work.exists():
+            return work.resolve()
+        target = self.root / "stores" / _stamp()
+        if work.is_dir() and not work.is_symlink():  # layout of version 0.1.0 before releases: adopt it
+            os.replace(work, target)
+        _switch_link(work, Path("stores") / target.name)
+        return target
+
+    def refresh(self) -> bool:
+        """For a reader: reopen if a newer release was published. Returns True if it switched."""
+        if not self.read_only:
+            return False
+        target = self._current_target()
+        if target == self.path:
+            return False
+        self._store = _open(target, read_only=True)
+        self.path = target
+        return True
 
     @property
     def store(self) -> ox.Store:
@@ -158,12 +213,13 @@ class DirectoryStore(Store):
         return count
 
     def rebuild(self, graphs: Iterable[tuple[str, Graph]], check: Callable[[Store], None] | None = None) -> int:
-        """Bulk-load a new work store beside the old one; switch only if ``check`` passes."""
+        """Bulk-load a new work store beside the old one; switch ``work`` to it
+        only if ``check`` passes. A crash at any point leaves the old work store
+        (and every published release) as it was."""
         self._writable()
-        staging = self.root / "work.build"
-        shutil.rmtree(staging, ignore_errors=True)
+        staging = self.root / "stores" / _stamp()
         fresh = DirectoryStore.__new__(DirectoryStore)
-        fresh.url, fresh.root, fresh.read_only, fresh.path = self.url, self.root, False, staging
+        fresh.url, fresh.root, fresh.read_only, fresh.path, fresh._lock = self.url, self.root, False, staging, None
         fresh._store = _open(staging, read_only=False)
         try:
             count = fresh.bulk_load_graphs(graphs)
@@ -175,13 +231,11 @@ class DirectoryStore(Store):
             shutil.rmtree(staging, ignore_errors=True)
             raise
         fresh.close()
-        self.close()
-        old = self.root / "work.old"
+        old = self.path
+        self._store = None
+        _switch_link(self.root / "work", Path("stores") / staging.name)
         shutil.rmtree(old, ignore_errors=True)
-        if self.path.exists():
-            os.replace(self.path, old)
-        os.replace(staging, self.path)
-        shutil.rmtree(old, ignore_errors=True)
+        self.path = staging
         self._store = _open(self.path, read_only=False)
         return count
 
@@ -189,24 +243,32 @@ class DirectoryStore(Store):
         self._writable().update(f"DROP SILENT GRAPH <{graph}>")
 
     def publish(self) -> str:
-        """Checkpoint the work store into a new release and switch ``current`` to it."""
+        """Checkpoint the work store into a new release and switch ``current`` to it.
+
+        The checkpoint is written under a temporary name and renamed when
+        complete, so an interrupted publish leaves no half release behind
+        ``current``."""
         store = self._writable()
         store.flush()
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        target = self.root / "releases" / stamp
+        stamp = _stamp()
+        releases = self.root / "releases"
+        partial = releases / f".partial-{stamp}"
         try:
-            store.backup(str(target))
-            link = self.root / f".current-{stamp}"
-            link.symlink_to(Path("releases") / stamp)
-            os.replace(link, self.root / "current")
+            store.backup(str(partial))
+            os.replace(partial, releases / stamp)
+            _switch_link(self.root / "current", Path("releases") / stamp)
         except OSError as exc:
-            raise StoreError(f"cannot publish release: {exc}", where=str(target)) from None
+            shutil.rmtree(partial, ignore_errors=True)
+            raise StoreError(f"cannot publish release: {exc.strerror or exc}", where=str(releases)) from None
         self._prune()
         return stamp
 
     def _prune(self) -> None:
-        releases = sorted((self.root / "releases").iterdir())
+        releases_dir = self.root / "releases"
         current = (self.root / "current").resolve()
+        for leftover in releases_dir.glob(".partial-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        releases = sorted(p for p in releases_dir.iterdir() if not p.name.startswith("."))
         for old in releases[:-KEEP_RELEASES]:
             if old.resolve() != current:
                 shutil.rmtree(old, ignore_errors=True)
@@ -219,6 +281,7 @@ class DirectoryStore(Store):
         return sorted(g.value for g in self.store.named_graphs() if isinstance(g, ox.NamedNode))
 
     def _run(self, sparql: str, bindings: dict[str, Node] | None) -> Any:
+        self.refresh()  # a long-lived reader follows new releases
         subs = {ox.Variable(k): to_oxigraph(v) for k, v in (bindings or {}).items()}
         try:
             return self.store.query(sparql, use_default_graph_as_union=True, substitutions=subs or None)
@@ -281,3 +344,6 @@ class DirectoryStore(Store):
 
     def close(self) -> None:
         self._store = None
+        if self._lock is not None:
+            self._lock.close()  # releases the writer lock
+            self._lock = None
