@@ -105,7 +105,10 @@ def _switch_link(link: Path, target: Path) -> None:
 
 def _acquire_writer_lock(root: Path) -> IO[bytes]:
     """One writer per store directory: ingest and build are serialized, never interleaved."""
-    handle = open(root / "write.lock", "ab")  # noqa: SIM115 - held for the store's lifetime
+    try:
+        handle = open(root / "write.lock", "ab")  # noqa: SIM115 - held for the store's lifetime
+    except OSError as exc:
+        raise StoreError(f"cannot write in the store directory: {exc.strerror}", where=str(root)) from None
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -139,7 +142,11 @@ class DirectoryStore(Store):
             except OSError as exc:
                 raise StoreError(f"cannot create store directory: {exc.strerror}", where=str(self.root)) from None
             self._lock = _acquire_writer_lock(self.root)
-            self.path = self._work_target()
+            try:
+                self.path = self._work_target()
+            except OSError as exc:
+                self._lock.close()
+                raise StoreError(f"cannot prepare the work store: {exc.strerror}", where=str(self.root)) from None
             for orphan in (self.root / "stores").iterdir():  # left by a crashed rebuild
                 if orphan != self.path:
                     shutil.rmtree(orphan, ignore_errors=True)
