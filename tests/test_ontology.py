@@ -142,3 +142,16 @@ def test_cli_ontology_check_exit_codes(tmp_path: Path):
     bad = CliRunner().invoke(main, ["ontology", "check", "--ontology", str(broken)])
     assert bad.exit_code == 1
     assert "unsatisfiable" in bad.output and "Bad" in bad.output
+
+
+@pytest.mark.reasoner
+def test_cli_checks_the_schema_part_of_the_built_graph(built_store):
+    if shutil.which("java") is None:
+        pytest.skip("java is not installed (CI installs default-jre-headless)")
+    from click.testing import CliRunner
+
+    from kg.cli import main
+
+    result = CliRunner().invoke(main, ["ontology", "check", "--store", built_store])
+    assert result.exit_code == 0, result.output
+    assert "consistent" in result.output

@@ -190,12 +190,21 @@ def ontology() -> None:
 
 @ontology.command("check")
 @click.option("--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR, show_default="ontology/ of the project")
-def ontology_check(ontology_dir: Path) -> None:
+@click.option("--store", default=None, help="Check the schema part of this built graph (its ontology graph) instead of the Turtle sources.")
+def ontology_check(ontology_dir: Path, store: str | None) -> None:
     """Load the ontology with owlready2 and run the HermiT reasoner (needs Java).
     Fails on inconsistency or unsatisfiable classes."""
-    from ..reasoner import check_ontology
+    from ..namespaces import ONTOLOGY_GRAPH
+    from ..reasoner import check_graph, check_ontology
 
-    report = check_ontology(ontology_dir)
+    if store:
+        with KnowledgeGraph.open(store) as kg:
+            schema = kg.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s ?p ?o }} }}").to_graph()
+        if not len(schema):
+            fail(f"the graph in {store} has no ontology graph")
+        report = check_graph(schema)
+    else:
+        report = check_ontology(ontology_dir)
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
