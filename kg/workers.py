@@ -1,0 +1,459 @@
+"""Query execution with a time limit and a row cap.
+
+pyoxigraph (and rdflib) have no query timeout and no cancellation, so the
+only way to stop a runaway query is to run it in a process that can be
+killed. :class:`QueryPool` keeps ``size`` worker processes (``spawn``
+context), each holding the store's published release open read-only:
+
+* a request takes an idle worker, sends it a :class:`QueryJob` and waits at
+  most the time limit for the serialized answer (bytes);
+* a worker past the limit is killed and a fresh one is started in the
+  background; the request gets :class:`~kg.errors.QueryTimeout`, and the other
+  workers keep answering meanwhile;
+* before each query a worker checks ``current`` and reopens the store when a
+  new release was published.
+
+The time limit is wall-clock per request and includes waiting for a free
+worker; when none frees up in time the request gets :class:`WorkersBusy`.
+
+Row cap: a SELECT (or the triples of a CONSTRUCT/DESCRIBE) is cut after
+``max_rows`` results and the outcome says ``truncated``; the first rows are
+kept in the query's order. Results are serialized natively by Oxigraph.
+
+:class:`InProcessExecutor` runs queries in the calling process for stores
+that have no release to share (``memory:``): row cap yes, time limit no.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import multiprocessing
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import NoReleaseError, QueryError, QueryRefused, QueryTimeout, StoreError, TkgError
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from .stores import Store
+
+RESULT_FORMATS = ("json", "xml", "csv", "tsv")
+GRAPH_FORMATS = ("turtle", "nt", "jsonld", "rdfxml", "nquads", "trig")
+_ERRORS: dict[str, type[TkgError]] = {
+    cls.__name__: cls for cls in (QueryError, QueryRefused, QueryTimeout, StoreError, NoReleaseError, TkgError)
+}
+
+
+class WorkersBusy(QueryError):
+    """Every query worker stayed busy for the whole time limit."""
+
+
+@dataclass(frozen=True)
+class QueryJob:
+    """One query to run. Graph IRIs are strings.
+
+    ``default_graphs``/``named_graphs``: the dataset (from the protocol's
+    default-graph-uri/named-graph-uri, else from the query's FROM/FROM NAMED);
+    ``None`` for both means the default graph is the union of all graphs.
+    ``required_graphs``: IRIs that must be graphs of the store (the query's
+    FROM/FROM NAMED), else the job is refused; nothing is ever fetched.
+    ``max_rows``: 0 for no cap.
+    """
+
+    sparql: str
+    fmt: str
+    default_graphs: tuple[str, ...] | None = None
+    named_graphs: tuple[str, ...] | None = None
+    required_graphs: tuple[str, ...] = ()
+    max_rows: int = 0
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    kind: str  # "select", "ask" or "graph"
+    body: bytes
+    truncated: bool = False
+    count: int | None = None  # rows or triples written (None for ASK)
+
+
+# -- execution on an Oxigraph store (runs inside a worker) -------------------
+def _term_tsv(term: Any) -> str:
+    import pyoxigraph as ox
+
+    if term is None:
+        return ""
+    if isinstance(term, ox.Triple):
+        return f"<< {_term_tsv(term.subject)} {_term_tsv(term.predicate)} {_term_tsv(term.object)} >>"
+    return str(term)
+
+
+def serialize_solutions(names: list[str], rows: Any, fmt: str) -> bytes:
+    """Serialize solutions (lists of pyoxigraph terms or None) natively.
+
+    Oxigraph cannot serialize a list of solutions directly: the rows go
+    through TSV (terms in N-Triples syntax, lossless) and are parsed back."""
+    import pyoxigraph as ox
+
+    from .stores.oxigraph import _RESULT_FORMATS
+
+    if fmt not in _RESULT_FORMATS:
+        raise QueryError(f"cannot write a SELECT result as {fmt!r}", expected=", ".join(RESULT_FORMATS))
+    lines = ["\t".join(f"?{n}" for n in names)]
+    lines.extend("\t".join(_term_tsv(term) for term in row) for row in rows)
+    solutions = ox.parse_query_results("\n".join(lines).encode("utf-8") + b"\n", format=ox.QueryResultsFormat.TSV)
+    return solutions.serialize(format=_RESULT_FORMATS[fmt])
+
+
+def serialize_boolean(value: bool, fmt: str) -> bytes:
+    import pyoxigraph as ox
+
+    from .stores.oxigraph import _RESULT_FORMATS
+
+    if fmt not in ("json", "xml"):
+        raise QueryError(f"cannot write an ASK result as {fmt!r}", expected="json or xml")
+    answer = ox.parse_query_results(b'{"head":{},"boolean":%s}' % (b"true" if value else b"false"), format=ox.QueryResultsFormat.JSON)
+    return answer.serialize(format=_RESULT_FORMATS[fmt])
+
+
+def serialize_triples(triples: list[Any], fmt: str) -> bytes:
+    """Serialize pyoxigraph triples natively (Turtle, TriG and RDF/XML with the project's prefixes)."""
+    import pyoxigraph as ox
+
+    from .namespaces import PREFIXES
+    from .stores.oxigraph import RDF_FORMATS
+
+    if fmt not in RDF_FORMATS:
+        raise QueryError(f"cannot write a graph result as {fmt!r}", expected=", ".join(GRAPH_FORMATS))
+    if fmt in ("turtle", "trig", "rdfxml"):
+        return ox.serialize(triples, format=RDF_FORMATS[fmt], prefixes=dict(PREFIXES))
+    return ox.serialize(triples, format=RDF_FORMATS[fmt])
+
+
+def _check_required(ox_store: Any, job: QueryJob) -> None:
+    import pyoxigraph as ox
+
+    missing = [iri for iri in job.required_graphs if not ox_store.contains_named_graph(ox.NamedNode(iri))]
+    if missing:
+        shown = ", ".join(f"<{iri}>" for iri in dict.fromkeys(missing))
+        raise QueryRefused(
+            f"FROM {shown} names no graph of this store; the server never fetches graphs from URLs. "
+            "List the graphs with SELECT DISTINCT ?g WHERE { GRAPH ?g {} }"
+        )
+
+
+def execute_oxigraph(ox_store: Any, job: QueryJob) -> QueryOutcome:
+    """Run ``job`` on a pyoxigraph Store and serialize the answer natively."""
+    import pyoxigraph as ox
+
+    from .stores.oxigraph import _RESULT_FORMATS, syntax_message
+
+    _check_required(ox_store, job)
+    kwargs: dict[str, Any] = {}
+    if job.default_graphs is None and job.named_graphs is None:
+        kwargs["use_default_graph_as_union"] = True
+    else:
+        kwargs["default_graph"] = [ox.NamedNode(g) for g in job.default_graphs or ()]
+        kwargs["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs or ()]
+    try:
+        result = ox_store.query(job.sparql, **kwargs)
+        if isinstance(result, ox.QueryBoolean):
+            if job.fmt not in ("json", "xml"):
+                raise QueryError(f"cannot write an ASK result as {job.fmt!r}", expected="json or xml")
+            return QueryOutcome("ask", result.serialize(format=_RESULT_FORMATS[job.fmt]))
+        cap = job.max_rows if job.max_rows > 0 else None
+        if isinstance(result, ox.QuerySolutions):
+            names = [v.value for v in result.variables]
+            rows = list(itertools.islice(result, cap + 1 if cap else None))
+            truncated = cap is not None and len(rows) > cap
+            rows = rows[:cap] if truncated else rows
+            body = serialize_solutions(names, ([row[n] for n in names] for row in rows), job.fmt)
+            return QueryOutcome("select", body, truncated, len(rows))
+        triples = list(itertools.islice(result, cap + 1 if cap else None))
+        truncated = cap is not None and len(triples) > cap
+        triples = triples[:cap] if truncated else triples
+        return QueryOutcome("graph", serialize_triples(triples, job.fmt), truncated, len(triples))
+    except SyntaxError as exc:
+        raise QueryError(f"SPARQL syntax error: {syntax_message(exc)}") from None
+    except OSError:
+        raise StoreError("the store could not be read") from None
+    except (ValueError, RuntimeError) as exc:
+        raise QueryError(f"query failed: {' '.join(str(exc).split())[:300]}") from None
+
+
+def _worker_main(conn: Connection, store_url: str) -> None:
+    """A worker process: answer jobs until the pipe closes or None arrives."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
+    from .stores.oxigraph import DirectoryStore
+
+    store: DirectoryStore | None = None
+
+    def open_store() -> DirectoryStore:
+        nonlocal store
+        if store is None:
+            store = DirectoryStore(store_url, mode="read")
+        else:
+            store.refresh()
+        return store
+
+    with contextlib.suppress(TkgError):  # warm up: open now if a release exists
+        open_store()
+    conn.send(("ready",))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            if job == "graphs":
+                reply: tuple[Any, ...] = ("ok", open_store().graph_names())
+            else:
+                reply = ("ok", execute_oxigraph(open_store().store, job))
+        except TkgError as exc:
+            reply = ("error", type(exc).__name__, exc.message)
+        except OSError:
+            reply = ("error", "StoreError", "the store could not be read")
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            return
+
+
+class _Worker:
+    def __init__(self, ctx: Any, store_url: str):
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, store_url), daemon=True, name="tkg-query-worker")
+        self.process.start()
+        child.close()
+
+    def wait_ready(self, timeout: float) -> bool:
+        try:
+            return bool(self.conn.poll(timeout)) and self.conn.recv() == ("ready",)
+        except (EOFError, OSError):
+            return False
+
+    def stop(self, kill: bool = False) -> None:
+        if not kill:
+            with contextlib.suppress(OSError, ValueError):
+                self.conn.send(None)
+            self.process.join(2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        self.conn.close()
+        with contextlib.suppress(ValueError):
+            self.process.close()
+
+
+class QueryPool:
+    """Worker processes for one directory store; thread-safe, started lazily."""
+
+    def __init__(self, store_url: str, *, size: int = 2, timeout: float = 10.0, start_method: str = "spawn"):
+        if size < 1:
+            raise StoreError("the query pool needs at least one worker", expected="workers >= 1")
+        self.store_url = store_url
+        self.size = size
+        self.timeout = timeout
+        self._ctx = multiprocessing.get_context(start_method)
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: set[_Worker] = set()
+        self._lock = threading.Lock()
+        self._started = False
+        self._closed = False
+        self.restarts = 0  # workers replaced after a timeout or a crash
+
+    def start(self) -> QueryPool:
+        """Start the workers (idempotent) and wait until they are ready."""
+        with self._lock:
+            if self._started or self._closed:
+                return self
+            self._started = True
+            workers = [_Worker(self._ctx, self.store_url) for _ in range(self.size)]
+            self._all.update(workers)
+        for worker in workers:
+            self._admit(worker)
+        return self
+
+    def _admit(self, worker: _Worker) -> None:
+        if worker.wait_ready(60) and not self._closed:
+            self._idle.put(worker)
+            return
+        self._discard(worker, kill=True)
+        if not self._closed:
+            raise StoreError("a query worker failed to start")
+
+    def _discard(self, worker: _Worker, kill: bool) -> None:
+        with self._lock:
+            self._all.discard(worker)
+        worker.stop(kill=kill)
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill ``worker`` and start a fresh one in the background."""
+        self.restarts += 1
+        self._discard(worker, kill=True)
+
+        def spawn() -> None:
+            with self._lock:
+                if self._closed:
+                    return
+                fresh = _Worker(self._ctx, self.store_url)
+                self._all.add(fresh)
+            with contextlib.suppress(StoreError):
+                self._admit(fresh)
+
+        threading.Thread(target=spawn, name="tkg-worker-respawn", daemon=True).start()
+
+    def _call(self, message: Any, timeout: float | None) -> Any:
+        if self._closed:
+            raise StoreError("the query pool is closed")
+        self.start()
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        try:
+            worker = self._idle.get(timeout=max(limit, 0.001))
+        except queue.Empty:
+            raise WorkersBusy(f"all query workers are busy; no worker became free within the time limit of {limit:g} s, try again shortly") from None
+        try:
+            worker.conn.send(message)
+            ready = worker.conn.poll(max(deadline - time.monotonic(), 0))
+            reply = worker.conn.recv() if ready else None
+        except (EOFError, OSError, ValueError):
+            self._replace(worker)
+            raise QueryError("the query stopped its worker (out of memory?); a fresh worker was started, simplify the query") from None
+        if reply is None:
+            self._replace(worker)
+            raise QueryTimeout(
+                f"query timeout: the query ran longer than the time limit of {limit:g} s and was stopped; "
+                "add LIMIT, make the patterns more selective or avoid cartesian products"
+            )
+        self._idle.put(worker)
+        if reply[0] == "error":
+            raise _ERRORS.get(reply[1], QueryError)(reply[2])
+        return reply[1]
+
+    def run(self, job: QueryJob, timeout: float | None = None) -> QueryOutcome:
+        return self._call(job, timeout)
+
+    def graph_names(self, timeout: float | None = None) -> list[str]:
+        return self._call("graphs", timeout)
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return sorted(w.process.pid for w in self._all if w.process.pid is not None)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = list(self._all)
+            self._all.clear()
+        for worker in workers:
+            worker.stop()
+
+    def __enter__(self) -> QueryPool:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+# -- in-process execution (memory: stores, tests) ----------------------------
+class InProcessExecutor:
+    """Runs jobs in the calling thread: row cap yes, time limit no.
+
+    For an rdflib-backed store (``memory:``) the dataset clause is applied
+    here and stripped from the query, so rdflib never fetches FROM IRIs.
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def graph_names(self, timeout: float | None = None) -> list[str]:
+        return self.store.graph_names()
+
+    def run(self, job: QueryJob, timeout: float | None = None) -> QueryOutcome:
+        from .stores.memory import MemoryStore
+        from .stores.oxigraph import DirectoryStore
+
+        if isinstance(self.store, DirectoryStore):
+            return execute_oxigraph(self.store.store, job)
+        if not isinstance(self.store, MemoryStore):
+            raise StoreError(f"the SPARQL endpoint cannot run queries on a {type(self.store).__name__}")
+        known = set(self.store.graph_names())
+        missing = [iri for iri in job.required_graphs if iri not in known]
+        if missing:
+            shown = ", ".join(f"<{iri}>" for iri in dict.fromkeys(missing))
+            raise QueryRefused(f"FROM {shown} names no graph of this store; the server never fetches graphs from URLs")
+        return execute_rdflib(self.store.dataset, job)
+
+    def close(self) -> None:
+        pass
+
+
+def execute_rdflib(dataset: Any, job: QueryJob) -> QueryOutcome:
+    """Run ``job`` with rdflib's engine over an rdflib Dataset (memory: stores).
+
+    The query's own dataset clause is removed before evaluation (rdflib would
+    fetch FROM IRIs); the dataset the job names is assembled here from graphs
+    already in ``dataset``.
+    """
+    import warnings
+
+    from pyparsing import ParseBaseException
+    from rdflib import Dataset, Graph, URIRef
+    from rdflib.plugins.sparql import prepareQuery
+    from rdflib.plugins.sparql.evaluate import evalPart
+    from rdflib.plugins.sparql.processor import SPARQLResult
+    from rdflib.plugins.sparql.sparql import QueryContext
+
+    import pyoxigraph as ox
+
+    from .stores.oxigraph import to_oxigraph
+
+    try:
+        prepared = prepareQuery(job.sparql)
+    except ParseBaseException as exc:
+        raise QueryError(f"SPARQL syntax error at line {exc.lineno}, column {exc.col}: {exc.msg}") from None
+    prepared.algebra["datasetClause"] = None  # never let rdflib load FROM IRIs
+    cap = job.max_rows if job.max_rows > 0 else None
+    with warnings.catch_warnings():
+        # rdflib's own GRAPH evaluation calls its deprecated Dataset.contexts
+        warnings.filterwarnings("ignore", message=r"Dataset\.(contexts|default_context) is deprecated", category=DeprecationWarning)
+        if job.default_graphs is None and job.named_graphs is None:
+            ctx = QueryContext(dataset)
+        else:
+            target = Dataset(default_union=False)
+            default = Graph()
+            for name in job.default_graphs or ():
+                for triple in Graph(store=dataset.store, identifier=URIRef(name)):
+                    default.add(triple)
+            for name in job.named_graphs or ():
+                named = target.graph(URIRef(name))
+                for triple in Graph(store=dataset.store, identifier=URIRef(name)):
+                    named.add(triple)
+            ctx = QueryContext(target)
+            ctx.graph = default
+        ctx.prologue = prepared.prologue
+        result = SPARQLResult(evalPart(ctx, prepared.algebra))
+        if result.type == "ASK":
+            if job.fmt not in ("json", "xml"):
+                raise QueryError(f"cannot write an ASK result as {job.fmt!r}", expected="json or xml")
+            return QueryOutcome("ask", serialize_boolean(bool(result.askAnswer), job.fmt))
+        if result.type == "SELECT":
+            variables = [str(v) for v in result.vars or []]
+            rows = list(itertools.islice(iter(result), cap + 1 if cap else None))
+            truncated = cap is not None and len(rows) > cap
+            rows = rows[:cap] if truncated else rows
+            table = ([None if term is None else to_oxigraph(term) for term in row] for row in rows)
+            return QueryOutcome("select", serialize_solutions(variables, table, job.fmt), truncated, len(rows))
+        triples = list(itertools.islice(iter(result.graph or []), cap + 1 if cap else None))
+        truncated = cap is not None and len(triples) > cap
+        triples = triples[:cap] if truncated else triples
+        converted = [ox.Triple(to_oxigraph(a), to_oxigraph(b), to_oxigraph(c)) for a, b, c in triples]
+        return QueryOutcome("graph", serialize_triples(converted, job.fmt), truncated, len(triples))
