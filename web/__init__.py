@@ -17,6 +17,7 @@ from kg.config import Settings, resolve
 #: Areas of the app, registered in this order.
 BLUEPRINTS: list[str] = [
     "web.pages:make_blueprint",
+    "web.sparql:make_blueprint",
 ]
 
 
