@@ -133,6 +133,16 @@ def _refuse_remote(tree: Any, text: str) -> None:
         raise QueryRefused(_REFUSED_LOAD)
 
 
+def _check_prefixes(tree: Any, prologues: list[Any]) -> None:
+    """Refuse prefixed names whose prefix no PREFIX declares (rdflib would fail late and badly)."""
+    declared = {str(_field(d, "prefix") or "") for p in prologues for d in p if getattr(d, "name", None) == "PrefixDecl"}
+    for node in _walk(tree):
+        if node.name == "pname":
+            prefix = str(_field(node, "prefix") or "")
+            if prefix not in declared:
+                raise QueryError(f"unknown prefix {prefix}: declare it with PREFIX {prefix}: <...> before the query")
+
+
 def _iri(prologue: Any, value: Any) -> str:
     if isinstance(value, CompValue) and value.name == "pname":
         prefix = _field(value, "prefix") or ""
@@ -156,6 +166,7 @@ def analyze_query(text: str) -> Analysis:
             raise QueryError("the query is nested too deeply to be parsed") from None
     _refuse_remote(tree, text)
     prologue_tree, body = tree[0], tree[1]
+    _check_prefixes(body, [prologue_tree])
     form = QUERY_FORMS.get(body.name)
     if form is None:
         raise QueryError(f"unsupported query form {body.name}")
@@ -179,6 +190,7 @@ def analyze_update(text: str) -> Analysis:
         except RecursionError:
             raise QueryError("the update is nested too deeply to be parsed") from None
     _refuse_remote(tree, text)
+    _check_prefixes(_field(tree, "request") or [], list(_field(tree, "prologue") or []))
     default: list[str] = []
     named: list[str] = []
     with_graphs: list[str] = []

@@ -72,6 +72,7 @@ class QueryJob:
     named_graphs: tuple[str, ...] | None = None
     required_graphs: tuple[str, ...] = ()
     max_rows: int = 0
+    base: str | None = None  # base IRI for relative IRIs in the query (the endpoint's URL)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def execute_oxigraph(ox_store: Any, job: QueryJob) -> QueryOutcome:
     from .stores.oxigraph import _RESULT_FORMATS, syntax_message
 
     _check_required(ox_store, job)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"base_iri": job.base} if job.base else {}
     if job.default_graphs is None and job.named_graphs is None:
         kwargs["use_default_graph_as_union"] = True
     else:
@@ -417,7 +418,7 @@ def execute_rdflib(dataset: Any, job: QueryJob) -> QueryOutcome:
     from .stores.oxigraph import to_oxigraph
 
     try:
-        prepared = prepareQuery(job.sparql)
+        prepared = prepareQuery(job.sparql, base=job.base)
     except ParseBaseException as exc:
         raise QueryError(f"SPARQL syntax error at line {exc.lineno}, column {exc.col}: {exc.msg}") from None
     prepared.algebra["datasetClause"] = None  # never let rdflib load FROM IRIs
@@ -426,7 +427,7 @@ def execute_rdflib(dataset: Any, job: QueryJob) -> QueryOutcome:
         # rdflib's own GRAPH evaluation calls its deprecated Dataset.contexts
         warnings.filterwarnings("ignore", message=r"Dataset\.(contexts|default_context) is deprecated", category=DeprecationWarning)
         if job.default_graphs is None and job.named_graphs is None:
-            ctx = QueryContext(dataset)
+            ctx = QueryContext(dataset, initBindings={})
         else:
             target = Dataset(default_union=False)
             default = Graph()
@@ -437,7 +438,7 @@ def execute_rdflib(dataset: Any, job: QueryJob) -> QueryOutcome:
                 named = target.graph(URIRef(name))
                 for triple in Graph(store=dataset.store, identifier=URIRef(name)):
                     named.add(triple)
-            ctx = QueryContext(target)
+            ctx = QueryContext(target, initBindings={})
             ctx.graph = default
         ctx.prologue = prepared.prologue
         result = SPARQLResult(evalPart(ctx, prepared.algebra))
@@ -450,10 +451,16 @@ def execute_rdflib(dataset: Any, job: QueryJob) -> QueryOutcome:
             rows = list(itertools.islice(iter(result), cap + 1 if cap else None))
             truncated = cap is not None and len(rows) > cap
             rows = rows[:cap] if truncated else rows
-            table = ([None if term is None else to_oxigraph(term) for term in row] for row in rows)
+            try:
+                table = [[None if term is None else to_oxigraph(term) for term in row] for row in rows]
+            except ValueError as exc:
+                raise QueryError(f"the result holds an invalid RDF term: {exc}") from None
             return QueryOutcome("select", serialize_solutions(variables, table, job.fmt), truncated, len(rows))
         triples = list(itertools.islice(iter(result.graph or []), cap + 1 if cap else None))
         truncated = cap is not None and len(triples) > cap
         triples = triples[:cap] if truncated else triples
-        converted = [ox.Triple(to_oxigraph(a), to_oxigraph(b), to_oxigraph(c)) for a, b, c in triples]
+        try:
+            converted = [ox.Triple(to_oxigraph(a), to_oxigraph(b), to_oxigraph(c)) for a, b, c in triples]
+        except ValueError as exc:
+            raise QueryError(f"the result holds an invalid RDF term: {exc}") from None
         return QueryOutcome("graph", serialize_triples(converted, job.fmt), truncated, len(triples))

@@ -212,19 +212,19 @@ class SparqlEndpoint:
         self.executor.close()
 
     # -- queries
-    def run_query(self, text: str, params: dict[str, list[str]]) -> Response:
+    def run_query(self, text: str, params: dict[str, list[str]], base: str | None = None) -> Response:
         analysis = analyze_query(text)
         table = {"select": neg.SELECT_TYPES, "ask": neg.ASK_TYPES}.get(analysis.form or "", neg.GRAPH_TYPES)
         fmt, mimetype = _choose(params, table)
         default = params.get("default-graph-uri")
         named = params.get("named-graph-uri")
         if default is not None or named is not None:  # the protocol dataset overrides FROM
-            job = QueryJob(text, fmt, tuple(default or ()), tuple(named or ()), max_rows=self.max_rows)
+            job = QueryJob(text, fmt, tuple(default or ()), tuple(named or ()), max_rows=self.max_rows, base=base)
         elif analysis.has_dataset_clause:
             required = analysis.from_graphs + analysis.from_named
-            job = QueryJob(text, fmt, analysis.from_graphs, analysis.from_named, required, self.max_rows)
+            job = QueryJob(text, fmt, analysis.from_graphs, analysis.from_named, required, self.max_rows, base)
         else:
-            job = QueryJob(text, fmt, max_rows=self.max_rows)
+            job = QueryJob(text, fmt, max_rows=self.max_rows, base=base)
         outcome = self.executor.run(job, timeout=self.query_timeout)
         extra = {}
         if outcome.truncated:
@@ -233,7 +233,8 @@ class SparqlEndpoint:
         return _send(outcome.body, fmt, mimetype, params, extra)
 
     # -- updates
-    def run_update(self, text: str, params: dict[str, list[str]]) -> None:
+    def run_update(self, text: str, params: dict[str, list[str]], base: str) -> None:
+        """Apply an update; relative IRIs resolve against ``base`` (the endpoint's URL)."""
         if params.get("using-graph-uri") is not None or params.get("using-named-graph-uri") is not None:
             analysis = analyze_update(text)
             if analysis.from_graphs or analysis.from_named or analysis.with_graphs:
@@ -244,9 +245,9 @@ class SparqlEndpoint:
         missing = unknown_graphs(analysis, known)
         if missing:
             raise QueryRefused(f"USING <{missing[0]}> names no graph of this store; the server never fetches graphs from URLs")
-        self._apply_update(text, analysis)
+        self._apply_update(text, analysis, base)
 
-    def _apply_update(self, text: str, analysis: Analysis) -> None:
+    def _apply_update(self, text: str, analysis: Analysis, base: str) -> None:
         from kg.stores.memory import MemoryStore
 
         if isinstance(self._store, MemoryStore):
@@ -254,13 +255,17 @@ class SparqlEndpoint:
                 raise QueryRefused("USING is not supported on a memory: store (rdflib would fetch the graph); use GRAPH in the WHERE clause")
             import warnings
 
+            from rdflib.plugins.sparql.algebra import translateUpdate
+            from rdflib.plugins.sparql.parser import parseUpdate
+            from rdflib.plugins.sparql.update import evalUpdate
+
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=r"Dataset\.(contexts|default_context) is deprecated", category=DeprecationWarning)
-                self._store.dataset.update(text)
+                evalUpdate(self._store.dataset, translateUpdate(parseUpdate(text), base))
             return
         if not _is_directory(self._store) and self._store is not None:
             raise StoreError("this store does not accept updates through the endpoint")
-        _update_directory_store(self.store_url, text)
+        _update_directory_store(self.store_url, text, base)
 
     # -- service description
     def description(self, endpoint: str) -> Graph:
@@ -312,7 +317,7 @@ def _is_directory(store: Any) -> bool:
     return isinstance(store, DirectoryStore)
 
 
-def _update_directory_store(url: str, text: str) -> None:
+def _update_directory_store(url: str, text: str, base: str) -> None:
     """Apply an update to the work store, then publish it as a new release
     (the query workers follow ``current`` on their next query)."""
     from kg import KnowledgeGraph
@@ -320,7 +325,7 @@ def _update_directory_store(url: str, text: str) -> None:
     with KnowledgeGraph.open(url, mode="write") as kg:
         store = kg.store.store  # type: ignore[attr-defined]
         try:
-            store.update(text)
+            store.update(text, base_iri=base)
         except SyntaxError as exc:
             from kg.stores.oxigraph import syntax_message
 
@@ -362,7 +367,7 @@ def sparql_blueprint(endpoint: SparqlEndpoint, *, name: str = "sparql", url: str
                 if request.method == "POST":
                     raise ProtocolError(400, "missing query: send the query as the 'query' parameter or as an application/sparql-query body")
                 return _describe(params)
-            return endpoint.run_query(query, params)
+            return endpoint.run_query(query, params, url_for(f"{bp.name}.endpoint", _external=True))
         except ProtocolError as exc:
             return _error(exc.status, exc.message, exc.headers, cors=not is_update)
         except QueryTimeout as exc:
@@ -403,7 +408,7 @@ def sparql_blueprint(endpoint: SparqlEndpoint, *, name: str = "sparql", url: str
         if not endpoint.token_matches(provided):
             return _error(403, "the update token is not valid", cors=False)
         try:
-            endpoint.run_update(text, params)
+            endpoint.run_update(text, params, url_for(f"{bp.name}.endpoint", _external=True))
         except QueryRefused as exc:
             return _error(403, str(exc), cors=False)
         except QueryError as exc:
