@@ -320,7 +320,9 @@ class QueryPool:
         try:
             worker = self._idle.get(timeout=max(limit, 0.001))
         except queue.Empty:
-            raise WorkersBusy(f"all query workers are busy; no worker became free within the time limit of {limit:g} s, try again shortly") from None
+            raise WorkersBusy(
+                f"all query workers are busy; no worker became free within the time limit of {limit:g} s, try again shortly"
+            ) from None
         try:
             worker.conn.send(message)
             ready = worker.conn.poll(max(deadline - time.monotonic(), 0))
@@ -406,14 +408,13 @@ def execute_rdflib(dataset: Any, job: QueryJob) -> QueryOutcome:
     """
     import warnings
 
+    import pyoxigraph as ox
     from pyparsing import ParseBaseException
     from rdflib import Dataset, Graph, URIRef
     from rdflib.plugins.sparql import prepareQuery
     from rdflib.plugins.sparql.evaluate import evalPart
     from rdflib.plugins.sparql.processor import SPARQLResult
     from rdflib.plugins.sparql.sparql import QueryContext
-
-    import pyoxigraph as ox
 
     from .stores.oxigraph import to_oxigraph
 

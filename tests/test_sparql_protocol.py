@@ -50,7 +50,7 @@ def small_graph(with_kasei: bool = True) -> KnowledgeGraph:
             g.add((URIRef(f"{KASEI}data{n}.rdf"), RDF.type, FOAF.Document))
             kg.store.replace_graph(f"{KASEI}data{n}.rdf", g)
     g = Graph()
-    g.add((URIRef(EX + "s"), URIRef(EX + "p"), Literal("tab\there, quote \" and newline\n")))
+    g.add((URIRef(EX + "s"), URIRef(EX + "p"), Literal('tab\there, quote " and newline\n')))
     g.add((URIRef(EX + "s"), RDFS.label, Literal("étoile", lang="fr")))
     kg.store.replace_graph(EX + "graph", g)
     return kg
@@ -126,7 +126,9 @@ def _manifest_tests() -> list:
             )
         marks = []
         if name.startswith("update_dataset_"):
-            marks.append(pytest.mark.skip(reason="using-graph-uri/using-named-graph-uri are not supported (documented in docs/sparql.md: 400)"))
+            marks.append(
+                pytest.mark.skip(reason="using-graph-uri/using-named-graph-uri are not supported (documented in docs/sparql.md: 400)")
+            )
         params.append(pytest.param(requests, id=name, marks=marks))
     return params
 
@@ -172,7 +174,9 @@ def test_p01_get_ask(client):
     assert json.loads(r.data)["boolean"] is True
 
 
-@pytest.mark.parametrize("ctype", ["application/sparql-query", "application/sparql-query; charset=utf-8", "application/sparql-query;charset=UTF-8"])
+@pytest.mark.parametrize(
+    "ctype", ["application/sparql-query", "application/sparql-query; charset=utf-8", "application/sparql-query;charset=UTF-8"]
+)
 def test_p03_direct_post(client, ctype):
     r = client.post("/sparql", data="ASK {}", content_type=ctype)
     assert r.status_code == 200 and json.loads(r.data)["boolean"] is True
@@ -215,7 +219,7 @@ def test_p06_media_types(client, data, ctype, status):
 def test_p07_charsets_and_bad_bytes(client):
     r = client.post("/sparql", data="ASK {}".encode("utf-16"), content_type="application/sparql-query; charset=UTF-16")
     assert r.status_code == 415
-    r = client.post("/sparql", data=b"ASK { FILTER(\"\xff\xfe\") }", content_type="application/sparql-query")
+    r = client.post("/sparql", data=b'ASK { FILTER("\xff\xfe") }', content_type="application/sparql-query")
     assert r.status_code == 400
     r = client.post("/sparql", data=b"query=ASK%7B%FF%7D", content_type="application/x-www-form-urlencoded")
     assert r.status_code == 400
@@ -254,7 +258,7 @@ def test_p11_long_query_by_post(client):
 # -- P12-P13: dataset -------------------------------------------------------------------
 def test_p12_protocol_dataset(client):
     two = f"default-graph-uri={quote(KASEI + 'data1.rdf', safe='')}&default-graph-uri={quote(KASEI + 'data2.rdf', safe='')}"
-    text = f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s a ?t }}"
+    text = "SELECT (COUNT(*) AS ?n) WHERE { ?s a ?t }"
     assert select_json(client.get(q(text) + "&" + two))[0]["n"]["value"] == "2"
     named = two.replace("default-graph-uri", "named-graph-uri")
     text = "SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
@@ -302,10 +306,13 @@ def test_p16_select_formats(client, accept, ctype, fmt):
         assert '"étoile"@fr' in r.data.decode()  # TSV terms in N-Triples syntax
     else:
         values = {s["o"].value for s in solutions}
-        assert "tab\there, quote \" and newline\n" in values
+        assert 'tab\there, quote " and newline\n' in values
 
 
-@pytest.mark.parametrize("accept, fmt", [("application/sparql-results+json", ox.QueryResultsFormat.JSON), ("application/sparql-results+xml", ox.QueryResultsFormat.XML)])
+@pytest.mark.parametrize(
+    "accept, fmt",
+    [("application/sparql-results+json", ox.QueryResultsFormat.JSON), ("application/sparql-results+xml", ox.QueryResultsFormat.XML)],
+)
 def test_p17_ask_formats(client, accept, fmt):
     r = client.get(q(f"ASK {{ <{EX}s> ?p ?o }}"), headers={"Accept": accept})
     assert r.status_code == 200 and r.mimetype == accept
@@ -317,7 +324,10 @@ def test_p17_ask_as_csv_is_406(client):
     assert r.status_code == 406 and "application/sparql-results+json" in json.loads(r.data)["error"]
 
 
-@pytest.mark.parametrize("accept, rdflib_format", [("text/turtle", "turtle"), ("application/n-triples", "nt"), ("application/ld+json", "json-ld"), ("application/rdf+xml", "xml")])
+@pytest.mark.parametrize(
+    "accept, rdflib_format",
+    [("text/turtle", "turtle"), ("application/n-triples", "nt"), ("application/ld+json", "json-ld"), ("application/rdf+xml", "xml")],
+)
 @pytest.mark.parametrize("query", [f"CONSTRUCT WHERE {{ <{EX}s> ?p ?o }}", f"DESCRIBE <{EX}s>"])
 def test_p18_graph_formats(client, accept, rdflib_format, query):
     r = client.get(q(query), headers={"Accept": accept})
@@ -362,7 +372,12 @@ def test_p20_service_description_and_ui(client):
 
 @pytest.mark.parametrize(
     "fmt, ctype",
-    [("json", "application/sparql-results+json"), ("xml", "application/sparql-results+xml"), ("csv", "text/csv"), ("tsv", "text/tab-separated-values")],
+    [
+        ("json", "application/sparql-results+json"),
+        ("xml", "application/sparql-results+xml"),
+        ("csv", "text/csv"),
+        ("tsv", "text/tab-separated-values"),
+    ],
 )
 def test_p21_format_override_select(client, fmt, ctype):
     r = client.get(q(SELECT_TEXT) + f"&format={fmt}", headers={"Accept": "application/sparql-results+xml"})
@@ -372,7 +387,16 @@ def test_p21_format_override_select(client, fmt, ctype):
     assert r.headers["Content-Disposition"].startswith("attachment;")
 
 
-@pytest.mark.parametrize("fmt, ctype", [("ttl", "text/turtle"), ("nt", "application/n-triples"), ("jsonld", "application/ld+json"), ("json", "application/ld+json"), ("xml", "application/rdf+xml")])
+@pytest.mark.parametrize(
+    "fmt, ctype",
+    [
+        ("ttl", "text/turtle"),
+        ("nt", "application/n-triples"),
+        ("jsonld", "application/ld+json"),
+        ("json", "application/ld+json"),
+        ("xml", "application/rdf+xml"),
+    ],
+)
 def test_p21_format_override_graph(client, fmt, ctype):
     r = client.get(q(f"CONSTRUCT WHERE {{ <{EX}s> ?p ?o }}") + f"&format={fmt}")
     assert r.status_code == 200 and r.mimetype == ctype
@@ -395,7 +419,12 @@ def auth(token: str = TOKEN) -> dict[str, str]:
 
 def test_p23_update_transport(client):
     assert client.get("/sparql?update=CLEAR%20ALL", headers=auth()).status_code in (400, 405)
-    r = client.post("/sparql", data=f"INSERT DATA {{ GRAPH <{EX}new> {{ <{EX}a> <{EX}b> 1 }} }}", content_type="application/sparql-update", headers=auth())
+    r = client.post(
+        "/sparql",
+        data=f"INSERT DATA {{ GRAPH <{EX}new> {{ <{EX}a> <{EX}b> 1 }} }}",
+        content_type="application/sparql-update",
+        headers=auth(),
+    )
     assert r.status_code == 204
     r = client.post("/sparql", data={"update": f"INSERT DATA {{ GRAPH <{EX}new> {{ <{EX}a> <{EX}b> 2 }} }}"}, headers=auth())
     assert r.status_code == 204
@@ -405,7 +434,9 @@ def test_p23_update_transport(client):
 
 def test_p24_using_graph_uri_conflicting_with_with(client):
     text = f"WITH <{EX}graph> DELETE {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o }}"
-    r = client.post("/sparql?using-named-graph-uri=" + quote(EX + "graph", safe=""), data=text, content_type="application/sparql-update", headers=auth())
+    r = client.post(
+        "/sparql?using-named-graph-uri=" + quote(EX + "graph", safe=""), data=text, content_type="application/sparql-update", headers=auth()
+    )
     assert r.status_code == 400
 
 
@@ -540,9 +571,10 @@ def test_sparqlwrapper_select_ask_construct(live_server):
 
 
 def test_sparqlwrapper_update_needs_token(live_server):
+    import urllib.error
+
     from SPARQLWrapper import POST, SPARQLWrapper
     from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
-    import urllib.error
 
     sw = SPARQLWrapper(live_server)
     sw.setMethod(POST)

@@ -162,17 +162,23 @@ def test_p36_load_refused_in_every_mode(client, admin_app, listener):
     r = client.post("/sparql", data=text, content_type="application/sparql-update", headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 403
     for body in (text, f"load silent <{listener.url}>"):
-        r = admin_app.test_client().post("/sparql", data=body, content_type="application/sparql-update", headers={"Authorization": f"Bearer {TOKEN}"})
+        r = admin_app.test_client().post(
+            "/sparql", data=body, content_type="application/sparql-update", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
         assert r.status_code == 403 and "LOAD" in json.loads(r.data)["error"]
     assert listener.hits == []
 
 
 def test_service_in_update_refused(admin_app, listener):
     text = f"INSERT {{ GRAPH <urn:g> {{ ?s ?p ?o }} }} WHERE {{ SERVICE <{listener.url}> {{ ?s ?p ?o }} }}"
-    r = admin_app.test_client().post("/sparql", data=text, content_type="application/sparql-update", headers={"Authorization": f"Bearer {TOKEN}"})
+    r = admin_app.test_client().post(
+        "/sparql", data=text, content_type="application/sparql-update", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     assert r.status_code in (400, 403)
     text = f"INSERT {{ GRAPH <urn:g> {{ ?s ?p ?o }} }} USING <{listener.url}> WHERE {{ ?s ?p ?o }}"
-    r = admin_app.test_client().post("/sparql", data=text, content_type="application/sparql-update", headers={"Authorization": f"Bearer {TOKEN}"})
+    r = admin_app.test_client().post(
+        "/sparql", data=text, content_type="application/sparql-update", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     assert r.status_code in (400, 403)
     assert listener.hits == []
 
@@ -193,7 +199,10 @@ def test_p26_token_required_when_updates_enabled(admin_app, caplog):
         r = c.post("/sparql", data=insert, content_type="application/sparql-update")
         assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
         for bad in ("Bearer wrong", f"Basic {TOKEN}", "Bearer ", f"Bearer {TOKEN}x"):
-            assert c.post("/sparql", data=insert, content_type="application/sparql-update", headers={"Authorization": bad}).status_code in (401, 403)
+            assert c.post("/sparql", data=insert, content_type="application/sparql-update", headers={"Authorization": bad}).status_code in (
+                401,
+                403,
+            )
         assert json.loads(c.get(q("ASK { GRAPH <urn:g> { ?s ?p ?o } }")).data)["boolean"] is False
         r = c.post("/sparql", data=insert, content_type="application/sparql-update", headers={"Authorization": f"Bearer {TOKEN}"})
         assert r.status_code == 204
@@ -211,7 +220,12 @@ def test_update_on_directory_store_goes_to_work_store_and_is_published(tmp_path)
     try:
         ask = q("ASK { GRAPH <urn:tkg:added> { ?s ?p ?o } }")
         assert json.loads(c.get(ask).data)["boolean"] is False
-        r = c.post("/sparql", data="INSERT DATA { GRAPH <urn:tkg:added> { <urn:a> <urn:b> 'c' } }", content_type="application/sparql-update", headers={"Authorization": f"Bearer {TOKEN}"})
+        r = c.post(
+            "/sparql",
+            data="INSERT DATA { GRAPH <urn:tkg:added> { <urn:a> <urn:b> 'c' } }",
+            content_type="application/sparql-update",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
         assert r.status_code == 204, r.data
         assert json.loads(c.get(ask).data)["boolean"] is True  # the worker followed the new release
     finally:

@@ -73,7 +73,13 @@ def run_gunicorn(app: Any, options: dict[str, Any]) -> None:
 @click.option("--host", default=None, help=_setting_help("host"))
 @click.option("--port", type=int, default=None, help=_setting_help("port"))
 @click.option("--workers", type=int, default=None, help=_setting_help("workers", "; each holds the published release open read-only"))
-@click.option("--timeout", "query_timeout", type=float, default=None, help=_setting_help("query_timeout", "; a query past it gets 503 and its worker is replaced"))
+@click.option(
+    "--timeout",
+    "query_timeout",
+    type=float,
+    default=None,
+    help=_setting_help("query_timeout", "; a query past it gets 503 and its worker is replaced"),
+)
 @click.option(
     "--dev",
     is_flag=True,
@@ -90,7 +96,8 @@ def serve(store: str, host: str | None, port: int | None, workers: int | None, q
 
     settings = resolve({"store": store, "host": host, "port": port, "workers": workers, "query_timeout": query_timeout})
     app = create_app({k: settings[k] for k in ("store", "host", "port", "workers", "query_timeout")})
-    click.echo(f"serving {settings.store} on http://{settings.host}:{settings.port}/ ({settings.workers} query workers, {settings.query_timeout:g} s limit)")
+    limits = f"{settings.workers} query workers, {settings.query_timeout:g} s limit"
+    click.echo(f"serving {settings.store} on http://{settings.host}:{settings.port}/ ({limits})")
     if dev:
         endpoint = get_endpoint(app)
         endpoint.start()

@@ -238,8 +238,12 @@ class SparqlEndpoint:
         if params.get("using-graph-uri") is not None or params.get("using-named-graph-uri") is not None:
             analysis = analyze_update(text)
             if analysis.from_graphs or analysis.from_named or analysis.with_graphs:
-                raise ProtocolError(400, "using-graph-uri/using-named-graph-uri conflict with USING or WITH in the update; use one or the other")
-            raise ProtocolError(400, "using-graph-uri and using-named-graph-uri are not supported: write USING <graph> in the update itself")
+                raise ProtocolError(
+                    400, "using-graph-uri/using-named-graph-uri conflict with USING or WITH in the update; use one or the other"
+                )
+            raise ProtocolError(
+                400, "using-graph-uri and using-named-graph-uri are not supported: write USING <graph> in the update itself"
+            )
         analysis = analyze_update(text)
         known = set(self.executor.graph_names(timeout=self.query_timeout))
         missing = unknown_graphs(analysis, known)
@@ -252,7 +256,9 @@ class SparqlEndpoint:
 
         if isinstance(self._store, MemoryStore):
             if analysis.from_graphs or analysis.from_named:
-                raise QueryRefused("USING is not supported on a memory: store (rdflib would fetch the graph); use GRAPH in the WHERE clause")
+                raise QueryRefused(
+                    "USING is not supported on a memory: store (rdflib would fetch the graph); use GRAPH in the WHERE clause"
+                )
             import warnings
 
             from rdflib.plugins.sparql.algebra import translateUpdate
@@ -365,7 +371,9 @@ def sparql_blueprint(endpoint: SparqlEndpoint, *, name: str = "sparql", url: str
                 return _handle_update(update, params)
             if query is None:
                 if request.method == "POST":
-                    raise ProtocolError(400, "missing query: send the query as the 'query' parameter or as an application/sparql-query body")
+                    raise ProtocolError(
+                        400, "missing query: send the query as the 'query' parameter or as an application/sparql-query body"
+                    )
                 return _describe(params)
             return endpoint.run_query(query, params, url_for(f"{bp.name}.endpoint", _external=True))
         except ProtocolError as exc:
@@ -386,7 +394,9 @@ def sparql_blueprint(endpoint: SparqlEndpoint, *, name: str = "sparql", url: str
 
     @bp.route(url, methods=["PUT", "DELETE", "PATCH"], endpoint="not_allowed")
     def not_allowed() -> Any:
-        return _error(405, f"{request.method} is not part of the SPARQL protocol: query with GET or POST, update with POST", {"Allow": _ALLOW})
+        return _error(
+            405, f"{request.method} is not part of the SPARQL protocol: query with GET or POST, update with POST", {"Allow": _ALLOW}
+        )
 
     def _preflight() -> Response:
         response = Response(status=204)
@@ -404,7 +414,12 @@ def sparql_blueprint(endpoint: SparqlEndpoint, *, name: str = "sparql", url: str
             return _error(403, "this endpoint is read-only: SPARQL Update is disabled (set an update token to enable it)", cors=False)
         provided = _bearer()
         if provided is None:
-            return _error(401, "SPARQL Update needs the update token as 'Authorization: Bearer <token>'", {"WWW-Authenticate": 'Bearer realm="tcell-kg"'}, cors=False)
+            return _error(
+                401,
+                "SPARQL Update needs the update token as 'Authorization: Bearer <token>'",
+                {"WWW-Authenticate": 'Bearer realm="tcell-kg"'},
+                cors=False,
+            )
         if not endpoint.token_matches(provided):
             return _error(403, "the update token is not valid", cors=False)
         try:
