@@ -4,11 +4,20 @@ A record names its study's metadata, its text blocks (written in the
 curators' own words) and its findings, each with the quote from those texts
 that supports it. Offsets are computed here, so the curator writes only the
 quote; a quote that is not in the text is an error.
+
+A record may instead be a *sidecar* of a study card: ``card: ../cards/x.txt``
+(a relative path, resolved against the YAML file) names the card, whose
+texts, title, subtitle, study type, evidence level, publication month and
+metadata conflicts are taken from the card; the YAML fields (bibliographic
+facts the card lacks: first author, journal, identifiers ...) are laid over
+them, its curated findings quote the card's text, and the findings the text
+extractor mines from the card are appended after the curated ones.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,8 +36,13 @@ _STR = {"type": "string", "minLength": 1}
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["title", "study_type", "findings"],
+    "required": ["findings"],
+    # title and study type may come from the card of a sidecar record
+    "if": {"required": ["card"]},
+    "then": {"required": ["findings"]},
+    "else": {"required": ["title", "study_type", "findings"]},
     "properties": {
+        "card": {"type": "string", "pattern": r"^[^/\\].*\.txt$"},
         "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,119}$"},
         "title": _STR,
         "subtitle": _STR,
@@ -114,6 +128,49 @@ def _normalize(raw: Any) -> Any:
     return raw
 
 
+def _load_card(data: dict[str, Any], source: str) -> StudyRecord:
+    """Read and parse the card a sidecar record names (relative to the YAML file)."""
+    from .card import parse_card
+
+    relative = Path(data["card"])
+    if relative.is_absolute():
+        raise RecordError(f"card path {data['card']!r} must be relative to the record", where=source)
+    path = Path(source).parent / relative
+    return parse_card(read_text(path), str(path))
+
+
+def _card_overlay(data: dict[str, Any], card: StudyRecord) -> dict[str, Any]:
+    """The card's fields with the YAML's fields laid over them."""
+    merged: dict[str, Any] = {
+        "title": card.title,
+        "subtitle": card.subtitle,
+        "study_type": card.study_type,
+        "stated_study_type": card.stated_study_type,
+        "evidence_level": card.evidence_level,
+        "published": card.published,
+    }
+    merged = {k: v for k, v in merged.items() if v is not None}
+    merged.update({k: v for k, v in data.items() if k != "texts"})
+    return merged
+
+
+def _mined_findings(record: StudyRecord, curated: tuple[Finding, ...], ontology: Ontology) -> tuple[Finding, ...]:
+    """Findings the text extractor mines from a card, minus those a curator already wrote."""
+    from ..extract import extract_record
+
+    mined = extract_record(record, ontology).findings
+    def key(f: Finding) -> tuple[Any, ...]:
+        return (f.subject, f.relation, f.object, f.context, f.support, f.section, f.start)
+    seen = {key(f) for f in curated}
+    out = []
+    for finding in mined:
+        if finding.method != TEXT_MINED or key(finding) in seen:
+            continue
+        seen.add(key(finding))
+        out.append(finding)
+    return tuple(out)
+
+
 def parse_curated(data: Any, source: str, ontology: Ontology | None = None) -> StudyRecord:
     """Validate a loaded YAML document and turn it into a record."""
     ontology = ontology or default_ontology()
@@ -131,10 +188,20 @@ def parse_curated(data: Any, source: str, ontology: Ontology | None = None) -> S
     study_id = data.get("id") or Path(source).stem
     if not is_slug(study_id):
         raise RecordError(f"study id {study_id!r} is not a valid slug", where=source, expected="lowercase letters, digits and hyphens")
-    texts = tuple(TextBlock(section, text) for section, text in (data.get("texts") or {}).items())
+    card = _load_card(data, source) if data.get("card") else None
+    yaml_texts = tuple(TextBlock(section, text) for section, text in (data.get("texts") or {}).items())
+    if card is not None:
+        data = _card_overlay(data, card)
+        card_sections = {b.section for b in card.texts}
+        texts = card.texts + tuple(b for b in yaml_texts if b.section not in card_sections)
+    else:
+        texts = yaml_texts
     findings = tuple(_finding(i, f, texts, source, ontology) for i, f in enumerate(data["findings"]))
+    conflicts = tuple(Conflict(c["field"], c["metadata_value"], c["text_value"], c.get("note", "")) for c in data.get("conflicts") or ())
+    if card is not None:
+        conflicts = card.conflicts + tuple(c for c in conflicts if c.field not in {k.field for k in card.conflicts})
     ids = data.get("identifiers") or {}
-    return StudyRecord(
+    record = StudyRecord(
         id=study_id,
         title=data["title"].strip(),
         subtitle=data.get("subtitle"),
@@ -158,8 +225,11 @@ def parse_curated(data: Any, source: str, ontology: Ontology | None = None) -> S
         source=source,
         texts=texts,
         findings=findings,
-        conflicts=tuple(Conflict(c["field"], c["metadata_value"], c["text_value"], c.get("note", "")) for c in data.get("conflicts") or ()),
+        conflicts=conflicts,
     )
+    if card is not None:
+        record = replace(record, findings=findings + _mined_findings(record, findings, ontology))
+    return record
 
 
 def resolve_entity(term: str, ontology: Ontology) -> set[str]:
