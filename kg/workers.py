@@ -233,6 +233,8 @@ class _Worker:
         self.process = ctx.Process(target=_worker_main, args=(child, store_url), daemon=True, name="tkg-query-worker")
         self.process.start()
         child.close()
+        self._stop_lock = threading.Lock()
+        self._stopped = False
 
     def wait_ready(self, timeout: float) -> bool:
         try:
@@ -241,16 +243,21 @@ class _Worker:
             return False
 
     def stop(self, kill: bool = False) -> None:
-        if not kill:
-            with contextlib.suppress(OSError, ValueError):
-                self.conn.send(None)
-            self.process.join(2)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
-        self.conn.close()
-        with contextlib.suppress(ValueError):
-            self.process.close()
+        """Stop the process and close the pipe; safe to call twice or from two threads."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            if not kill:
+                with contextlib.suppress(OSError, ValueError):
+                    self.conn.send(None)
+                self.process.join(2)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(5)
+            self.conn.close()
+            with contextlib.suppress(ValueError):
+                self.process.close()
 
 
 class QueryPool:
@@ -268,6 +275,7 @@ class QueryPool:
         self._lock = threading.Lock()
         self._started = False
         self._closed = False
+        self._respawns: list[threading.Thread] = []
         self.restarts = 0  # workers replaced after a timeout or a crash
 
     def start(self) -> QueryPool:
@@ -309,7 +317,10 @@ class QueryPool:
             with contextlib.suppress(StoreError):
                 self._admit(fresh)
 
-        threading.Thread(target=spawn, name="tkg-worker-respawn", daemon=True).start()
+        thread = threading.Thread(target=spawn, name="tkg-worker-respawn", daemon=True)
+        with self._lock:
+            self._respawns = [t for t in self._respawns if t.is_alive()] + [thread]
+        thread.start()
 
     def _call(self, message: Any, timeout: float | None) -> Any:
         if self._closed:
@@ -354,6 +365,10 @@ class QueryPool:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            respawns = list(self._respawns)
+        for thread in respawns:  # let a replacement being started finish first
+            thread.join(30)
+        with self._lock:
             workers = list(self._all)
             self._all.clear()
         for worker in workers:
