@@ -120,6 +120,15 @@ def lexical_keywords(text: str) -> set[str]:
     return {m.group(1).upper() for m in _KEYWORD.finditer(stripped)}
 
 
+_FROM = re.compile(r"(?<![\w:?$\\-])FROM(?![\w:-])", re.IGNORECASE)
+
+
+def has_dataset_clause(text: str) -> bool:
+    """True if a query names its own dataset (FROM / FROM NAMED outside strings,
+    IRIs and comments). Cheap enough for every query of the Python API."""
+    return bool(_FROM.search(_LEXEMES.sub(" ", text)))
+
+
 def _refuse_remote(tree: Any, text: str) -> None:
     for node in _walk(tree):
         if node.name == "ServiceGraphPattern":

@@ -127,3 +127,25 @@ def test_unknown_store_scheme_lists_the_valid_ones():
     with pytest.raises(StoreError) as info:
         open_store("ftp://example.org/graph")
     assert "memory:" in str(info.value) and "directory" in str(info.value)
+
+
+def test_a_query_naming_its_dataset_is_not_widened_to_the_union(tmp_path):
+    kg = KnowledgeGraph.open(str(tmp_path / "var"), mode="write")
+    kg.add_records(RECORDS)
+    one = str(record_graph_iri(RECORDS[0]))
+    everything = kg.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }").rows[0]["n"].toPython()
+    scoped = kg.query(f"SELECT (COUNT(*) AS ?n) FROM <{one}> WHERE {{ ?s ?p ?o }}").rows[0]["n"].toPython()
+    assert 0 < scoped < everything
+    kg.close()
+
+
+@pytest.mark.parametrize("backend", ["memory", "oxigraph"])
+def test_tsv_results_on_every_backend(backend, tmp_path):
+    url = "memory:" if backend == "memory" else str(tmp_path / "var")
+    kg = KnowledgeGraph.open(url, mode="write")
+    kg.add_records(RECORDS)
+    data = kg.query("SELECT ?s ?t WHERE { ?s <http://purl.org/dc/terms/title> ?t } ORDER BY ?t").serialize("tsv").decode()
+    lines = data.strip().splitlines()
+    assert lines[0] == "?s\t?t"
+    assert lines[1] == '<https://w3id.org/tcell-kg/study/mini-car-t>\t"A small CAR-T test study"'
+    kg.close()

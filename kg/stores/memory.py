@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from pyparsing import ParseBaseException
 from rdflib import Dataset, Graph, URIRef, Variable
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.term import Node
@@ -42,7 +43,11 @@ class MemoryStore(Store):
     def query(self, sparql: str, *, bindings: dict[str, Node] | None = None) -> QueryResult:
         try:
             prepared = prepareQuery(sparql)
-        except Exception as exc:  # rdflib raises pyparsing errors of several kinds
+        except ParseBaseException as exc:
+            raise QueryError(f"SPARQL syntax error: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - rdflib raises a bare Exception for an unknown prefix
+            if "prefix" not in str(exc).lower():
+                raise
             raise QueryError(f"SPARQL syntax error: {exc}") from None
         init = {Variable(k): v for k, v in (bindings or {}).items()}
         with warnings.catch_warnings():

@@ -289,9 +289,13 @@ class DirectoryStore(Store):
 
     def _run(self, sparql: str, bindings: dict[str, Node] | None) -> Any:
         self.refresh()  # a long-lived reader follows new releases
+        from ..sparql_guard import has_dataset_clause
+
         subs = {ox.Variable(k): to_oxigraph(v) for k, v in (bindings or {}).items()}
+        # The default graph is the union of all graphs, unless the query names its own dataset.
+        union = not has_dataset_clause(sparql)
         try:
-            return self.store.query(sparql, use_default_graph_as_union=True, substitutions=subs or None)
+            return self.store.query(sparql, use_default_graph_as_union=union, substitutions=subs or None)
         except SyntaxError as exc:
             raise QueryError(f"SPARQL syntax error: {syntax_message(exc)}") from None
         except (OSError, ValueError, RuntimeError) as exc:

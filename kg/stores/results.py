@@ -15,7 +15,7 @@ from ..namespaces import PREFIXES
 if TYPE_CHECKING:
     from . import QueryResult
 
-_RDFLIB_RESULT = {"json": "json", "xml": "xml", "csv": "csv", "tsv": "tsv"}
+_RDFLIB_RESULT = {"json": "json", "xml": "xml", "csv": "csv", "tsv": "tsv"}  # tsv: written here, rdflib has none
 _RDFLIB_GRAPH = {"turtle": "turtle", "nt": "nt", "jsonld": "json-ld", "rdfxml": "xml", "nquads": "nquads", "trig": "trig"}
 DATASET_FORMATS = {"nquads", "trig", "jsonld"}
 
@@ -46,7 +46,17 @@ def serialize_result(result: QueryResult, fmt: str) -> bytes:
     if fmt not in _RDFLIB_RESULT or (result.kind == "ask" and fmt in ("csv", "tsv")):
         allowed = "json, xml" if result.kind == "ask" else ", ".join(_RDFLIB_RESULT)
         raise QueryError(f"cannot write a {result.kind.upper()} result as {fmt!r}", expected=allowed)
+    if fmt == "tsv":
+        return _tsv(result)
     return to_rdflib_result(result).serialize(format=_RDFLIB_RESULT[fmt], encoding="utf-8") or b""
+
+
+def _tsv(result: QueryResult) -> bytes:
+    """SPARQL 1.1 TSV results: ?var headers, terms in N-Triples syntax."""
+    lines = ["\t".join(f"?{v}" for v in result.variables)]
+    for row in result.rows:
+        lines.append("\t".join(row[v].n3() if row.get(v) is not None else "" for v in result.variables))
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def dump_quads(quads: Iterable[tuple[Node, Node, Node, URIRef]], out: IO[bytes], fmt: str) -> None:
