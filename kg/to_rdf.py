@@ -105,7 +105,7 @@ def record_to_graph(record: StudyRecord) -> Graph:
             add((activity, RDFS.label, Literal(f"{finding.method} extraction of {record.id}")))
             add((activity, PROV.used, s))
             add((activity, PROV.wasAssociatedWith, TKG.extractor if finding.method == TEXT_MINED else TKG.curator))
-        fid = _short_hash(finding.subject, finding.relation, finding.object, finding.context, finding.support, finding.section, finding.start)
+        fid = _short_hash(finding.subject, finding.relation, finding.object, finding.context, finding.support, finding.section, finding.start, finding.method)
         f = FINDING[f"{record.id}-{fid}"]
         add((f, RDF.type, TKG.Finding))
         add((f, TKG.subject, TKG[finding.subject]))
