@@ -20,6 +20,7 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 # name -> (module, function). Each function takes a Path and yields records.
 _READERS: dict[str, tuple[str, str]] = {
     "yaml": ("kg.readers.curated", "read_curated"),
+    "card": ("kg.readers.card", "read_card"),
 }
 
 ReaderFn = Callable[[Path], Iterator[StudyRecord]]
