@@ -34,10 +34,10 @@ SPECULATION = re.compile(r"\b(?:whether|unclear|unknown|hypothes\w*|speculat\w*|
 HEDGE = re.compile(r"\b(?:may|might|could|possibly|potentially|suggest\w*|appear\w*)\b", re.I)
 
 BARRIER_CUE = re.compile(
-    r"limit|hinder|hamper|compromis|challeng|barrier|obstacle|hurdle|held back|restrict|impair|suppress|exclu|"
-    r"resist|escape|relaps|loss|lost|exhaust|depend|hostil|fail|poor|short|lack|insufficien|difficult|complex|"
-    r"variab|block|problem|issue|concern|constrain|low|hostile|prevent|shut|dampen|inhibit|reduc|wane|fade|"
-    r"decline|cleared|dysfunction|burden|costly|delay|vein-to-vein", re.I)
+    r"\b(?:limit|hinder|hamper|compromis|challeng|barrier|obstacle|hurdle|held back|restrict|impair|suppress|exclu|"
+    r"resist|escape|relaps|loss|lost|exhaust|depend|hostil|fail|poor|short\b|lack|insufficien|difficult|complex|"
+    r"variab|block|problem|issue|concern|constrain|low\b|prevent|shut|dampen|inhibit|wane|fade|"
+    r"decline|cleared|dysfunction|burden|costly|delay|vein-to-vein|face|meet|confront|struggl)", re.I)
 TOXICITY_CUE = re.compile(
     r"caus|occur|develop|induc|associat|report|observ|experienc|adverse|risk|toxic|frequent|common|event|grade|"
     r"rate|incidence|led to|resulted|fatal|death|died|side effect|seen|includ|noted|had\b|with\b|less|uncommon|rare", re.I)
@@ -50,6 +50,11 @@ STRATEGY_CUE = re.compile(
     r"overcom|address|counter|against|resist|withstand|remodel|improv|enhanc|revers|prevent|mitigat|shield|"
     r"protect|help|restor|rescue|bypass|circumvent|boost|sustain|solv|tackl|reduce|neutraliz|insensitiv|evad", re.I)
 MITIGATION_CUE = re.compile(r"prevent|reduc|mitigat|manag|control|treat|lower|abrogat|revers|resolv", re.I)
+FAILED_SUCCESS = re.compile(r"\b(?:little|limited|modest|minimal|poor|disappointing|rare|fail\w*|lack\w*|no|not|without)\b", re.I)
+#: An antigen is a therapy's target when it qualifies the therapy ("DLL3-directed", "BCMA x CD3")
+#: or is the object of a targeting verb right before it ("against GD2", "binds DLL3").
+ANTIGEN_AFTER = re.compile(r"^\s*(?:-|\s)?(?:directed|targeted|targeting|specific|redirected|positive)\b|^\s*(?:x|×)\s*CD3|^\s*(?:CAR|-CAR|bispecific|TCR)", re.I)
+ANTIGEN_BEFORE = re.compile(r"(?:against|targeting|targets|binds|binding|recogni[sz]\w*|directed (?:at|against|to)|specific for|to)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}$", re.I)
 ATTRIBUTE_CUE = re.compile(r"\b(?:is|are|was|were|as|being|act|acts|work|works|recogni|signal|offer|promis|provid|keep|carr|retain|remain|rely|bridg|repertoire|product|molecule|drug)", re.I)
 
 #: Inherently negative barrier terms need no extra cue.
@@ -122,10 +127,15 @@ class Extractor:
             return products[0]
         return therapies[0] if len(therapies) == 1 else None
 
-    def _specific(self, therapy: str, in_sentence: list[str]) -> str:
-        """A modality named in apposition to its product ("tarlatamab, a T cell engager") is the product."""
+    def _specific(self, therapy: str, in_sentence: list[str], main: str | None = None) -> str:
+        """A modality named in apposition to its product ("tarlatamab, a T cell engager") is the
+        product; in a trial of one product, its modality ("the CAR-T cells") is that product."""
         narrower = [s for s in in_sentence if s != therapy and self.ontology.is_a(s, therapy)]
-        return narrower[0] if len(narrower) == 1 else therapy
+        if len(narrower) == 1:
+            return narrower[0]
+        if main and main != therapy and self.ontology.is_a(main, therapy) and not narrower:
+            return main
+        return therapy
 
     # -- extraction -----------------------------------------------------------
     def extract(self, record: StudyRecord) -> list[Finding]:
@@ -150,8 +160,9 @@ class Extractor:
         confidence = 0.6 if HEDGE.search(sentence) else 0.8
         clauses = _clauses(text, start, end, mentions)
         subjects_in_sentence = self.most_specific([m.entity for m in mentions if self.category(m.entity) in ("Therapy", "Strategy")])
-        solo = subjects_in_sentence[0] if len(subjects_in_sentence) == 1 else None
+        solo = self._specific(subjects_in_sentence[0], subjects_in_sentence, main) if len(subjects_in_sentence) == 1 else None
         tumor_context = self._sentence_context(mentions)
+        strategy_sentence = any(self.category(m.entity) == "Strategy" for m in mentions)
         out: list[Finding] = []
 
         def emit(subject: str, relation: str, obj: str, support: str = SUPPORT, context: str | None = None) -> None:
@@ -163,7 +174,9 @@ class Extractor:
             clause_text = text[clause.start:clause.end]
             negated = bool(NEGATION.search(clause_text))
             names = [m for m in clause.mentions]
-            therapies = self.most_specific([self._specific(m.entity, subjects_in_sentence) for m in names if self.category(m.entity) == "Therapy"])
+            therapies = self.most_specific([self._specific(m.entity, subjects_in_sentence, main) for m in names if self.category(m.entity) == "Therapy"])
+            # barriers stay with the therapy as named: "unarmored CAR-T cells" are not the trial's product
+            therapies_as_named = self.most_specific([self._specific(m.entity, subjects_in_sentence) for m in names if self.category(m.entity) == "Therapy"]) or therapies
             strategies = self.most_specific([m.entity for m in names if self.category(m.entity) == "Strategy"])
             if not therapies and not strategies and solo:
                 (therapies if self.category(solo) == "Therapy" else strategies).append(solo)
@@ -178,7 +191,8 @@ class Extractor:
                     cue = BARRIER_CUE.search(clause_text) or (m.entity in SELF_EVIDENT_BARRIERS and not contextual)
                     if not cue or negated:
                         continue
-                    for t in therapies:
+                    overcoming = strategy_sentence and STRATEGY_CUE.search(sentence)
+                    for t in ([] if overcoming else therapies_as_named):
                         emit(t, "facesBarrier", m.entity, context=context)
                     for s in strategies:
                         if STRATEGY_CUE.search(clause_text):
@@ -199,13 +213,16 @@ class Extractor:
                     if negated or not therapies:
                         continue
                     if SUCCESS_CUE.search(clause_text):
+                        if FAILED_SUCCESS.search(clause_text):
+                            continue
                         for t in therapies:
                             emit(t, "effectiveIn", m.entity)
                     elif STUDIED_CUE.search(clause_text) and (implicit or main):
                         for t in therapies:
                             emit(t, "investigatedIn", m.entity)
-                elif category == "Antigen" and m.entity not in SKIP_ANTIGENS:
-                    if negated or not TARGET_CUE.search(clause_text):
+                elif category == "Antigen" and m.entity not in SKIP_ANTIGENS and not implicit:
+                    after, before = text[m.end:m.end + 20], text[max(clause.start, m.start - 40):m.start]
+                    if negated or not (ANTIGEN_AFTER.search(after) or ANTIGEN_BEFORE.search(before)):
                         continue
                     for t in therapies:
                         emit(t, "targetsAntigen", m.entity)

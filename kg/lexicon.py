@@ -24,7 +24,7 @@ from .ontology import Ontology
 #: Surface forms too generic to mark an entity on their own.
 STOP_TERMS = {
     "cancer", "tumor", "tumour", "malignancy", "target", "approach", "engineering", "production", "cost",
-    "resistance", "trial", "consensus", "guideline", "transient", "synthetic",
+    "resistance", "trial", "consensus", "guideline", "transient", "synthetic", "bridging",
     "durability", "challenge", "obstacle", "limitation", "hurdle", "adverse event", "side effect", "toxicities",
     "toxicity", "antigen", "target antigen", "study", "review", "review article", "safety", "bispecifics",
     "bispecific antibody", "cell therapy", "cellular therapy",
