@@ -160,7 +160,8 @@ class Extractor:
         confidence = 0.6 if HEDGE.search(sentence) else 0.8
         clauses = _clauses(text, start, end, mentions)
         subjects_in_sentence = self.most_specific([m.entity for m in mentions if self.category(m.entity) in ("Therapy", "Strategy")])
-        solo = self._specific(subjects_in_sentence[0], subjects_in_sentence, main) if len(subjects_in_sentence) == 1 else None
+        solo_named = subjects_in_sentence[0] if len(subjects_in_sentence) == 1 else None
+        solo = self._specific(solo_named, subjects_in_sentence, main) if solo_named else None
         tumor_context = self._sentence_context(mentions)
         strategy_sentence = any(self.category(m.entity) == "Strategy" for m in mentions)
         out: list[Finding] = []
@@ -175,11 +176,12 @@ class Extractor:
             negated = bool(NEGATION.search(clause_text))
             names = [m for m in clause.mentions]
             therapies = self.most_specific([self._specific(m.entity, subjects_in_sentence, main) for m in names if self.category(m.entity) == "Therapy"])
-            # barriers stay with the therapy as named: "unarmored CAR-T cells" are not the trial's product
-            therapies_as_named = self.most_specific([self._specific(m.entity, subjects_in_sentence) for m in names if self.category(m.entity) == "Therapy"]) or therapies
             strategies = self.most_specific([m.entity for m in names if self.category(m.entity) == "Strategy"])
+            therapies_as_named = self.most_specific([self._specific(m.entity, subjects_in_sentence) for m in names if self.category(m.entity) == "Therapy"])
             if not therapies and not strategies and solo:
                 (therapies if self.category(solo) == "Therapy" else strategies).append(solo)
+                if self.category(solo) == "Therapy":
+                    therapies_as_named = [solo_named]
             implicit = False
             if not therapies and not strategies and main and len(subjects_in_sentence) == 0:
                 therapies, implicit = [main], True
