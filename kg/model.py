@@ -122,6 +122,7 @@ class StudyRecord:
     findings: tuple[Finding, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     adverse_events: tuple[AdverseEvent, ...] = ()
+    mentions: tuple[str, ...] = ()  # ontology entities recognized anywhere in the texts
     extras: tuple[tuple[str, str], ...] = field(default=())
 
     @property

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from pathlib import Path
 
 from .model import StudyRecord
@@ -24,5 +25,15 @@ def records_from_file(path: Path, fmt: str | None = None, ontology: Ontology | N
     if fmt in TEXT_FORMATS:
         extract = importlib.import_module("kg.extract").extract_record
         ontology = ontology or default_ontology()
-        records = [extract(record, ontology) for record in records]
+        records = [with_mentions(extract(record, ontology), ontology) for record in records]
     return records
+
+
+def with_mentions(record: StudyRecord, ontology: Ontology) -> StudyRecord:
+    """The record with the ontology entities its texts mention (study-level links
+    that assert nothing beyond "this study talks about X")."""
+    from .lexicon import lexicon_for
+
+    lexicon = lexicon_for(ontology)
+    names = sorted({m.entity for block in record.texts for m in lexicon.find(block.text)})
+    return replace(record, mentions=tuple(names))

@@ -73,6 +73,8 @@ def record_to_graph(record: StudyRecord) -> Graph:
         add((s, TKG.keyword, Literal(keyword)))
     for ptype in record.publication_types:
         add((s, TKG.publicationType, Literal(ptype)))
+    for name in record.mentions:
+        add((s, TKG.mentions, TKG[name]))
     for pmid in record.references_pmids:
         add((s, DCTERMS.references, STUDY[f"pmid-{pmid}"]))
 

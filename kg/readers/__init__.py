@@ -21,6 +21,7 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 _READERS: dict[str, tuple[str, str]] = {
     "yaml": ("kg.readers.curated", "read_curated"),
     "card": ("kg.readers.card", "read_card"),
+    "pubmed": ("kg.readers.pubmed", "read_pubmed"),
 }
 
 ReaderFn = Callable[[Path], Iterator[StudyRecord]]
