@@ -22,6 +22,8 @@ _READERS: dict[str, tuple[str, str]] = {
     "yaml": ("kg.readers.curated", "read_curated"),
     "card": ("kg.readers.card", "read_card"),
     "pubmed": ("kg.readers.pubmed", "read_pubmed"),
+    "ctgov": ("kg.readers.ctgov", "read_ctgov"),
+    "ctgov-legacy": ("kg.readers.ctgov", "refuse_legacy"),
 }
 
 ReaderFn = Callable[[Path], Iterator[StudyRecord]]
