@@ -41,6 +41,8 @@ def parse_xml(data: bytes, source: str) -> etree._Element:
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
+        if "depth" in str(exc).lower():
+            raise IngestError("XML is nested too deeply (refused)", where=source) from None
         line = getattr(exc, "lineno", None)
         where = f" at line {line}" if line else ""
         raise IngestError(f"malformed XML{where}: {exc.msg if hasattr(exc, 'msg') else exc}", where=source) from None
