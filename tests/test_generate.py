@@ -1,0 +1,54 @@
+"""The synthetic card generator, and a batch of 1,000 generated cards going in
+with a progress bar and one transaction per study."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kg import KnowledgeGraph
+from kg.generate import generate_cards, write_cards
+from kg.readers.card import parse_card
+
+
+def test_cards_are_reproducible_and_parse():
+    first = list(generate_cards(20, seed=3))
+    assert first == list(generate_cards(20, seed=3))
+    assert first != list(generate_cards(20, seed=4))
+    for name, text in first:
+        record = parse_card(text, name)
+        assert record.subtitle and record.evidence_level in (1, 2, 3, 4)
+        assert {b.section for b in record.texts} >= {"key takeaway", "clinician summary", "abstract"}
+
+
+@pytest.mark.slow
+def test_a_thousand_cards_one_transaction_per_study(tmp_path: Path, monkeypatch):
+    paths = write_cards(tmp_path / "cards", 1000, seed=1)
+    kg = KnowledgeGraph.open(str(tmp_path / "var"), mode="write")
+    kg.ensure_ontology()
+    calls = []
+    original = kg.store.replace_graph
+    monkeypatch.setattr(kg.store, "replace_graph", lambda name, triples: (calls.append(name), original(name, triples)))
+    report = kg.ingest(paths)
+    assert report.studies == 1000 and not report.failed
+    assert len(calls) == 1000 and len(set(calls)) == 1000  # each study its own atomic update
+    assert kg.stats()["studies"] == 1000
+    kg.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs `script` (util-linux) for a pseudo-terminal")
+def test_ingest_shows_a_progress_bar_on_a_terminal_and_not_in_pipes(tmp_path: Path):
+    write_cards(tmp_path / "cards", 150, seed=2)
+    command = f"{sys.executable} -c 'from kg.cli import main; main()' ingest --store {tmp_path / 'var'} {tmp_path / 'cards'}"
+    on_tty = subprocess.run(["script", "-qec", f"stty cols 120 rows 40; {command}", "/dev/null"], capture_output=True, text=True, timeout=300)
+    assert on_tty.returncode == 0, on_tty.stdout
+    assert "150/150" in on_tty.stdout and "ingest" in on_tty.stdout
+    piped = subprocess.run([sys.executable, "-c", "from kg.cli import main; main()", "ingest", "--store", str(tmp_path / "var2"),
+                            str(tmp_path / "cards")], capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and "150/150" not in piped.stderr
+    assert "ingested 150 studies" in piped.stdout
