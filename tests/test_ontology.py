@@ -27,13 +27,14 @@ def onto() -> Ontology:
     return Ontology.load()
 
 
-def test_every_project_class_has_a_label_and_a_definition(onto):
+def test_every_project_class_has_a_label_a_definition_and_synonyms(onto):
     graph = onto.graph
     for cls in graph.subjects(RDF.type, OWL.Class):
         if not str(cls).startswith(BASE):
             continue
         assert graph.value(cls, RDFS.label) is not None, f"{cls} has no label"
         assert graph.value(cls, SKOS.definition) is not None, f"{cls} has no definition"
+        assert graph.value(cls, SKOS.altLabel) is not None, f"{cls} has no synonym"
 
 
 def test_domain_entities_carry_synonyms_for_recognition(onto):
