@@ -77,6 +77,8 @@ def variants(term: str) -> set[str]:
     for form in forms:
         if form.endswith("y") and not form.endswith(("ay", "ey", "oy")):
             plural.add(form[:-1] + "ies")
+        elif form.endswith(("ch", "sh", "x", "z")):
+            plural.add(form + "es")
         elif not form.endswith("s"):
             plural.add(form + "s")
         if form.endswith(" cell"):
@@ -112,9 +114,10 @@ class Lexicon:
         for form, names in table.items():
             self.automaton.add_word(form, (form, frozenset(names)))
         self.automaton.make_automaton()
-        self._acronym_re = re.compile(
-            r"(?<![\w-])(" + "|".join(sorted(map(re.escape, self.acronyms), key=len, reverse=True)) + r")s?(?![\w-])"
-        )
+        alternatives = "|".join(sorted(map(re.escape, self.acronyms), key=len, reverse=True))
+        before = r"(?:(?<![\w-])|(?<=[Aa]nti-))"  # "CD3" and "anti-CD3", never inside a token
+        # "CRS", "CARs"; or a modifier before a lower-case word ("CD19-directed"), not "TCR-T"
+        self._acronym_re = re.compile(before + "(" + alternatives + r")s?(?![\w-])|" + before + "(" + alternatives + r")(?=-[a-z]{3,})")
 
     def _resolve(self, names: Iterable[str]) -> str | None:
         """One entity for a term; among several, the most specific if they nest."""
@@ -140,7 +143,7 @@ class Lexicon:
             if name:
                 candidates.append((index[start_pos], index[end_pos] + 1, name))
         for match in self._acronym_re.finditer(text):
-            name = self._resolve(self.acronyms[match.group(1)])
+            name = self._resolve(self.acronyms[match.group(1) or match.group(2)])
             if name:
                 candidates.append((match.start(), match.end(), name))
         candidates += self._defined_abbreviations(text, candidates)
