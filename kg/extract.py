@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 
 from .lexicon import CONTEXTUAL_TERMS, Lexicon, Mention, lexicon_for, normalize
 from .model import REFUTE, SUPPORT, TEXT_MINED, Finding, StudyRecord, TextBlock
+from .namespaces import TKG
 from .ontology import Ontology, default_ontology
 
 _ABBREVIATIONS = r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\bal)(?<!\bFig)(?<!\bapprox)(?<!\b[A-Z])"
@@ -40,21 +41,27 @@ BARRIER_CUE = re.compile(
     r"decline|cleared|dysfunction|burden|costly|delay|vein-to-vein|face|meet|confront|struggl)", re.I)
 TOXICITY_CUE = re.compile(
     r"caus|occur|develop|induc|associat|report|observ|experienc|adverse|risk|toxic|frequent|common|event|grade|"
-    r"rate|incidence|led to|resulted|fatal|death|died|side effect|seen|includ|noted|had\b|with\b|less|uncommon|rare", re.I)
+    r"rate|incidence|led to|resulted|fatal|death|died|side effect|seen|includ|noted|had\b|with\b|less|uncommon|rare|limit|effect|linked", re.I)
 SUCCESS_CUE = re.compile(
     r"success|effective|efficacy|respon|remission|benefit|approv|activ|durable|improv|prolong|surviv|cure|"
-    r"work|regress|superior|breakthrough", re.I)
+    r"work|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)", re.I)
 STUDIED_CUE = re.compile(r"patients with|treated|enrolled|trial|study|studied|evaluat|tested|investigat|for (?:relapsed|refractory|previously)", re.I)
 TARGET_CUE = re.compile(r"target|direct|bind|against|recogni|specific|redirect|engag|\bx\b|express", re.I)
 STRATEGY_CUE = re.compile(
     r"overcom|address|counter|against|resist|withstand|remodel|improv|enhanc|revers|prevent|mitigat|shield|"
-    r"protect|help|restor|rescue|bypass|circumvent|boost|sustain|solv|tackl|reduce|neutraliz|insensitiv|evad", re.I)
-MITIGATION_CUE = re.compile(r"prevent|reduc|mitigat|manag|control|treat|lower|abrogat|revers|resolv", re.I)
-FAILED_SUCCESS = re.compile(r"\b(?:little|limited|modest|minimal|poor|disappointing|rare|fail\w*|lack\w*|no|not|without)\b", re.I)
+    r"protect|help|restor|rescue|bypass|circumvent|boost|sustain|solv|tackl|reduce|neutraliz|insensitiv|evad|shorten", re.I)
+MITIGATION_CUE = re.compile(r"prevent|reduc|mitigat|manag|control|treat|lower|abrogat|revers|resolv|eliminat", re.I)
+FAILED_SUCCESS = re.compile(r"\b(?:little|limited|modest|minimal|poor|disappointing|rare|rarely|fail\w*|lack\w*|no|not|without|less|fewer|inferior)\b", re.I)
+#: Success denied outright ("responses have been rare"): a REFUTE finding rather than none.
+FAILURE = re.compile(r"\b(?:respon\w*|remissions?|efficacy|activity|benefit|success)\b[^,;.]{0,40}?\b(?:ha(?:ve|s) been|were|was|are|is|remain(?:ed|s)?)\s+"
+                     r"(?:\w+\s+)?(?:rare|disappointing|anecdotal)\b|\b(?:rare|disappointing|anecdotal)\s+(?:respon\w*|remissions?)", re.I)
+#: Outcome words that, in a trial of one tumor type, claim success there without naming it.
+OUTCOME_CUE = re.compile(r"\brespon(?:se|ses|ded)\b|\bremissions?\b|\bsurvival\b|\bregress\w*|\bantitumor activity", re.I)
 #: An antigen is a therapy's target when it qualifies the therapy ("DLL3-directed", "BCMA x CD3")
 #: or is the object of a targeting verb right before it ("against GD2", "binds DLL3").
 ANTIGEN_AFTER = re.compile(r"^\s*(?:-|\s)?(?:directed|targeted|targeting|specific|redirected|positive)\b|^\s*(?:x|×)\s*CD3|^\s*(?:CAR|-CAR|bispecific|TCR)", re.I)
-ANTIGEN_BEFORE = re.compile(r"(?:against|targeting|targets|binds|binding|recogni[sz]\w*|directed (?:at|against|to)|specific for|to)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}$", re.I)
+ANTIGEN_BEFORE = re.compile(r"(?:against|targeting|targets?|binds?|binding|recogni[sz]\w*|directed (?:at|against|to)|specific for)\s+(?:the\s+|a\s+|an\s+)?"
+                            r"(?:[\w-]+\s+){0,2}(?:(?:such as|including|like)\s+)?$", re.I)
 ATTRIBUTE_CUE = re.compile(r"\b(?:is|are|was|were|as|being|act|acts|work|works|recogni|signal|offer|promis|provid|keep|carr|retain|remain|rely|bridg|repertoire|product|molecule|drug)", re.I)
 
 #: Inherently negative barrier terms need no extra cue.
@@ -99,10 +106,83 @@ def _clauses(text: str, start: int, end: int, mentions: list[Mention]) -> list[C
     return clauses
 
 
+_GLUE = re.compile(r"^(?:[\s,.:]|\b(?:and|or|nor|both|mainly|mostly|chiefly|notably|especially|particularly|including|such as|namely)\b)*$", re.I)
+_INTRO = re.compile(r"^\s*in\s+(?:patients\s+with\s+)?[\s,]*$", re.I)
+
+
+def merge_clauses(text: str, clauses: list[Clause], is_subject) -> list[Clause]:
+    """Undo cuts that split a list or a frame from its clause: a bare list of
+    subjects ("CAR-T cells, | TILs and TCEs meet ...") joins the next clause, a
+    bare list of objects (", | B-ALL and myeloma.") the previous one, and an
+    introductory "In <tumor>," or a short aside ("by contrast,") the next one.
+    Never across a semicolon."""
+    def rest(c: Clause) -> str:
+        out, pos = [], c.start
+        for m in c.mentions:
+            out.append(text[pos:m.start])
+            pos = m.end
+        out.append(text[pos:c.end])
+        return " ".join(out)
+
+    merged: list[Clause] = []
+    pending: int | None = None
+    for i, c in enumerate(clauses):
+        start = c.start if pending is None else pending
+        pending = None
+        body, last = rest(c), i == len(clauses) - 1
+        stops = text[c.start:c.end].rstrip().endswith(";")
+        glue = bool(_GLUE.match(body))
+        subjects = [m for m in c.mentions if is_subject(m)]
+        forward = not last and not stops and (
+            (c.mentions and glue and len(subjects) == len(c.mentions))
+            or (not c.mentions and len(body.split()) <= 3)
+            or (c.mentions and not subjects and _INTRO.match(body)))
+        backward = (merged and c.mentions and glue and not subjects
+                    and not text[merged[-1].start:merged[-1].end].rstrip().endswith(";"))
+        if forward:
+            pending = start
+        elif backward:
+            prev = merged[-1]
+            merged[-1] = Clause(prev.start, c.end, prev.mentions + c.mentions)
+        else:
+            mentions = tuple(m for cl in clauses if start <= cl.start <= c.start for m in cl.mentions)
+            merged.append(Clause(start, c.end, mentions))
+    return merged
+
+
+#: A product named as an example of its class ("engagers such as blinatumomab").
+_EXAMPLE_BEFORE = re.compile(r"(?:such as|including|e\.g\.,?|for example,?|like)\s+(?:[\w-]+\s+)?$", re.I)
+#: A modality mention that refers back to the trial's product ("the CAR-T cells").
+_DEFINITE_BEFORE = re.compile(r"\b(?:the|these|this|those|infused)\s+$", re.I)
+#: A modality qualified by its antigen after it ("CAR-T cells against carbonic anhydrase IX").
+_QUALIFIER_AFTER = re.compile(r"^\s*(?:(?:directed|redirected)\s+(?:at|against|to)|against|targeting|specific for)\s+(?:the\s+)?$", re.I)
+_QUALIFIER_BEFORE = re.compile(r"^[\s-]*(?:directed|targeted|targeting|specific|redirected)\s*$", re.I)
+#: Gapped coordination: "..., teclistamab and elranatamab to serious infections" borrows the verb.
+_GAPPED = re.compile(r"^[\s,]*(?:(?:and|or)\s+)?$")
+_GAP_PREPOSITION = re.compile(r"^\s*(?:to|for|with|in|by)\b", re.I)
+_PURPOSE = re.compile(r"^\s*to\s+(?:overcome|address|counter|circumvent|bypass|prevent|mitigate|reduce|improve|tackle)\b", re.I)
+_FOR_BEFORE = re.compile(r"\b(?:for|against)\s+(?:the\s+)?$", re.I)
+_STRATEGY_VERB_BEFORE = re.compile(r"\b(?:overcom|address|counter|revers|restor|rescu|improv|enhanc|boost|sustain|prevent|shorten|reduc)\w*\s+(?:the\s+|their\s+|its\s+)?$", re.I)
+_POSSESSIVE_BEFORE = re.compile(r"\b(?:their|its)\s+$", re.I)
+#: A strategy used with a therapy: "half-life extended BiTE", "CAR-T cells with a dnTGFBRII",
+#: "step-up dosing ... with engagers", "selection may improve TIL products", "followed by ... doses".
+_APPLIED_S_T = re.compile(r"^\s*$|^[\s,]*(?:[\w-]+\s+){0,4}(?:with|plus|alongside|in combination with|combined with|added to|applied to)\s+(?:the\s+|a\s+|an\s+)?$"
+                          r"|^\s*(?:may\s+|can\s+|could\s+|to\s+)?(?:improv|enhanc|augment|boost)\w*\s+(?:the\s+)?$", re.I)
+_APPLIED_T_S = re.compile(r"^\s*(?:cells?\s+|products?\s+)?(?:with|carrying|expressing|bearing|armed with|engineered with|plus|combined with)\s+(?:a\s+|an\s+|the\s+)?$"
+                          r"|^\s*(?:[\w-]+\s+)?followed by\s+(?:[\w-]+\s+)?$", re.I)
+#: A strategy named as earlier treatment ("progressed after anti-PD-1 therapy") is not applied with the therapy.
+_PRIOR_BEFORE = re.compile(r"\b(?:after|following|prior|previous|previously|progressed on|refractory to|exposed to|failed)\s+(?:[\w-]+\s+)?$", re.I)
+_NEGATION_QUALIFIER = re.compile(r"\b(?:dose-limiting|severe|serious|grade|high-grade|new|unexpected|higher|fatal|prolonged|late)\b", re.I)
+_RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
+
+
 class Extractor:
     def __init__(self, ontology: Ontology):
         self.ontology = ontology
         self.lexicon: Lexicon = lexicon_for(ontology)
+        self._targets: dict[str, set[str]] = {}
+        for product, antigen in ontology.graph.subject_objects(TKG.targetAntigen):
+            self._targets.setdefault(str(antigen).rsplit("/", 1)[-1], set()).add(str(product).rsplit("/", 1)[-1])
 
     # -- helpers --------------------------------------------------------------
     def category(self, name: str) -> str | None:
@@ -115,17 +195,29 @@ class Extractor:
 
     MODALITIES = ("CART", "TIL", "TCRT", "TCellEngager", "BiTE", "ImmTAC")
 
+    def _study_texts(self, record: StudyRecord) -> list[str]:
+        return [record.title, record.subtitle or "", *(b.text for b in record.texts[:2])]
+
     def main_therapy(self, record: StudyRecord) -> str | None:
         """The therapy a single-therapy study is about: the one product its title
         and first texts name, else the one modality they name."""
         if record.study_type not in TRIAL_TYPES:
             return None
-        texts = [record.title, record.subtitle or "", *(b.text for b in record.texts[:2])]
-        therapies = self.most_specific([m.entity for t in texts for m in self.lexicon.find(t) if self.category(m.entity) == "Therapy"])
+        therapies = self.most_specific([m.entity for t in self._study_texts(record) for m in self.lexicon.find(t) if self.category(m.entity) == "Therapy"])
         products = [t for t in therapies if t not in self.MODALITIES]
         if len(products) == 1:
             return products[0]
         return therapies[0] if len(therapies) == 1 else None
+
+    def main_tumor(self, record: StudyRecord) -> str | None:
+        """The one tumor type a trial's title names (else its first text), most specific form."""
+        if record.study_type not in TRIAL_TYPES:
+            return None
+        for text in self._study_texts(record):
+            tumors = self.most_specific([m.entity for m in self.lexicon.find(text) if self.category(m.entity) == "TumorType"])
+            if tumors:
+                return tumors[0] if len(tumors) == 1 else None
+        return None
 
     def _specific(self, therapy: str, in_sentence: list[str], main: str | None = None) -> str:
         """A modality named in apposition to its product ("tarlatamab, a T cell engager") is the
@@ -137,33 +229,65 @@ class Extractor:
             return main
         return therapy
 
+    def _resolve_mentions(self, text: str, start: int, mentions: list[Mention], main: str | None) -> list[Mention]:
+        """Sentence-level readings of therapy mentions: a modality qualified by an antigen that
+        only one of its products targets is that product; a product given as an example of a
+        class mentioned with it is left to the class; in a trial, a definite modality mention
+        ("the CAR-T cells") is the trial's product."""
+        out: list[Mention] = []
+        for i, m in enumerate(mentions):
+            if m.entity in self.MODALITIES:
+                antigen = None
+                if i + 1 < len(mentions) and _QUALIFIER_AFTER.match(text[m.end:mentions[i + 1].start]):
+                    antigen = mentions[i + 1].entity
+                elif i > 0 and _QUALIFIER_BEFORE.match(text[mentions[i - 1].end:m.start]):
+                    antigen = mentions[i - 1].entity
+                products = [p for p in self._targets.get(antigen or "", ()) if self.ontology.is_a(p, m.entity)]
+                if len(products) == 1:
+                    out.append(replace(m, entity=products[0]))
+                    continue
+                if main and self.ontology.is_a(main, m.entity) and _DEFINITE_BEFORE.search(text[max(start, m.start - 12):m.start]):
+                    out.append(replace(m, entity=main))
+                    continue
+            if (self.category(m.entity) == "Therapy" and _EXAMPLE_BEFORE.search(text[max(start, m.start - 30):m.start])
+                    and any(o.entity != m.entity and self.ontology.is_a(m.entity, o.entity) for o in mentions[:i])):
+                continue
+            out.append(m)
+        return out
+
     # -- extraction -----------------------------------------------------------
     def extract(self, record: StudyRecord) -> list[Finding]:
-        main = self.main_therapy(record)
+        main, tumor = self.main_therapy(record), self.main_tumor(record)
         findings: dict[tuple, Finding] = {}
         for block in record.texts:
             mentions = self.lexicon.find(block.text)
             for s_start, s_end in sentences(block.text):
                 inside = [m for m in mentions if s_start <= m.start < s_end]
-                if not inside:
+                if not inside and not (main and tumor):
                     continue
-                for finding in self._sentence(block, s_start, s_end, inside, main):
+                for finding in self._sentence(block, s_start, s_end, inside, main, tumor):
                     key = (finding.subject, finding.relation, finding.object, finding.support)
                     findings.setdefault(key, finding)  # the first sentence that says it
-        return list(findings.values())
+        # "studied in" is implied by, and weaker than, a claim of success for the same pair
+        effective = {(f.subject, f.object) for f in findings.values() if f.relation == "effectiveIn" and f.support == SUPPORT}
+        return [f for f in findings.values() if not (f.relation == "investigatedIn" and (f.subject, f.object) in effective)]
 
-    def _sentence(self, block: TextBlock, start: int, end: int, mentions: list[Mention], main: str | None) -> list[Finding]:
+    def _sentence(self, block: TextBlock, start: int, end: int, mentions: list[Mention], main: str | None,
+                  main_tumor: str | None = None) -> list[Finding]:
         text = block.text
         sentence = text[start:end]
         if SPECULATION.search(sentence):
             return []
+        mentions = self._resolve_mentions(text, start, mentions, main)
         confidence = 0.6 if HEDGE.search(sentence) else 0.8
-        clauses = _clauses(text, start, end, mentions)
+        clauses = merge_clauses(text, _clauses(text, start, end, mentions), lambda m: self.category(m.entity) in ("Therapy", "Strategy"))
         subjects_in_sentence = self.most_specific([m.entity for m in mentions if self.category(m.entity) in ("Therapy", "Strategy")])
         solo_named = subjects_in_sentence[0] if len(subjects_in_sentence) == 1 else None
         solo = self._specific(solo_named, subjects_in_sentence, main) if solo_named else None
         tumor_context = self._sentence_context(mentions)
         strategy_sentence = any(self.category(m.entity) == "Strategy" for m in mentions)
+        purpose = _PURPOSE.match(sentence)
+        sentence_strategies = self.most_specific([m.entity for m in mentions if self.category(m.entity) == "Strategy"])
         out: list[Finding] = []
 
         def emit(subject: str, relation: str, obj: str, support: str = SUPPORT, context: str | None = None) -> None:
@@ -171,13 +295,20 @@ class Extractor:
                                start=start + (len(sentence) - len(sentence.lstrip())), end=start + len(sentence.rstrip()),
                                support=support, context=context, method=TEXT_MINED, confidence=confidence))
 
-        for clause in clauses:
+        for index, clause in enumerate(clauses):
             clause_text = text[clause.start:clause.end]
             negated = bool(NEGATION.search(clause_text))
-            names = [m for m in clause.mentions]
+            names = list(clause.mentions)
+            subject_mentions = [m for m in names if self.category(m.entity) in ("Therapy", "Strategy")]
+            # gapped coordination borrows the verb (and its cue) of the sentence so far
+            gapped = bool(subject_mentions) and _GAPPED.match(text[clause.start:subject_mentions[0].start]) and _GAP_PREPOSITION.match(text[subject_mentions[-1].end:clause.end])
+            cue_text = text[start:clause.end] if gapped else clause_text
+            respective = bool(_RESPECTIVELY.search(text[clause.start:min(end, clause.end + 16)]))
             therapies = self.most_specific([self._specific(m.entity, subjects_in_sentence, main) for m in names if self.category(m.entity) == "Therapy"])
             strategies = self.most_specific([m.entity for m in names if self.category(m.entity) == "Strategy"])
             therapies_as_named = self.most_specific([self._specific(m.entity, subjects_in_sentence) for m in names if self.category(m.entity) == "Therapy"])
+            if purpose and index == 0 and not strategies:
+                strategies = list(sentence_strategies)
             if not therapies and not strategies and solo:
                 (therapies if self.category(solo) == "Therapy" else strategies).append(solo)
                 if self.category(solo) == "Therapy":
@@ -186,63 +317,113 @@ class Extractor:
             if not therapies and not strategies and main and len(subjects_in_sentence) == 0:
                 therapies, implicit = [main], True
             context = self._clause_context(names) or tumor_context
+
+            def paired(subjects: list[str], m: Mention) -> list[str]:
+                """With "respectively", the i-th subject goes with the i-th object of its kind."""
+                if not respective:
+                    return subjects
+                same = [o for o in names if self.category(o.entity) == self.category(m.entity)]
+                return [subjects[same.index(m)]] if len(same) == len(subjects) else subjects
+
+            if not negated:
+                for s_mention in (m for m in names if self.category(m.entity) == "Strategy" and not _PRIOR_BEFORE.search(text[max(start, m.start - 30):m.start])):
+                    for t_mention in (m for m in names if self.category(m.entity) == "Therapy"):
+                        gap = text[s_mention.end:t_mention.start] if s_mention.end <= t_mention.start else text[t_mention.end:s_mention.start]
+                        pattern = _APPLIED_S_T if s_mention.end <= t_mention.start else _APPLIED_T_S
+                        if pattern.match(gap):
+                            emit(s_mention.entity, "appliedTo", self._specific(t_mention.entity, subjects_in_sentence, main))
             for m in names:
                 category = self.category(m.entity)
+                before_m = text[max(clause.start, m.start - 40):m.start]
                 contextual = normalize(m.text)[0].rstrip("s") in CONTEXTUAL_TERMS or normalize(m.text)[0] in CONTEXTUAL_TERMS
                 if category == "Barrier" and not implicit:
-                    cue = BARRIER_CUE.search(clause_text) or (m.entity in SELF_EVIDENT_BARRIERS and not contextual)
-                    if not cue or negated:
+                    cue = BARRIER_CUE.search(cue_text) or (m.entity in SELF_EVIDENT_BARRIERS and not contextual)
+                    remedied = strategies and (_STRATEGY_VERB_BEFORE.search(before_m) or _FOR_BEFORE.search(before_m))
+                    if negated or not (cue or remedied):
                         continue
                     overcoming = strategy_sentence and STRATEGY_CUE.search(sentence)
-                    for t in ([] if overcoming else therapies_as_named):
+                    for t in ([] if overcoming or not cue else paired(therapies_as_named, m)):
                         emit(t, "facesBarrier", m.entity, context=context)
-                    for s in strategies:
-                        if STRATEGY_CUE.search(clause_text):
+                    if STRATEGY_CUE.search(clause_text) or remedied:
+                        for s in strategies:
                             emit(s, "addressesBarrier", m.entity, context=context)
                 elif category == "Toxicity":
                     if strategies and MITIGATION_CUE.search(clause_text) and not negated:
                         for s in strategies:
                             emit(s, "mitigatesToxicity", m.entity)
                         continue
-                    if not TOXICITY_CUE.search(clause_text):
+                    if not TOXICITY_CUE.search(cue_text):
                         continue
-                    support = REFUTE if negated and self._negation_governs(clause_text, m, text, clause.start) else SUPPORT
+                    support = REFUTE if negated and self._negation_governs(clause_text, m, text, clause.start, names) else SUPPORT
                     if negated and support == SUPPORT:
                         continue
-                    for t in therapies:
+                    for t in paired(therapies, m):
                         emit(t, "causesToxicity", m.entity, support=support)
-                elif category == "TumorType" and not strategies:
+                elif category == "TumorType" and not any(self.category(o.entity) == "Strategy" and o.start < m.start for o in names):
                     if negated or not therapies:
                         continue
-                    if SUCCESS_CUE.search(clause_text):
+                    if SUCCESS_CUE.search(cue_text):
                         if FAILED_SUCCESS.search(clause_text):
+                            if FAILURE.search(clause_text):
+                                for t in paired(therapies, m):
+                                    emit(t, "effectiveIn", m.entity, support=REFUTE)
                             continue
-                        for t in therapies:
+                        for t in paired(therapies, m):
                             emit(t, "effectiveIn", m.entity)
                     elif STUDIED_CUE.search(clause_text) and (implicit or main):
-                        for t in therapies:
+                        for t in paired(therapies, m):
                             emit(t, "investigatedIn", m.entity)
                 elif category == "Antigen" and m.entity not in SKIP_ANTIGENS and not implicit:
-                    after, before = text[m.end:m.end + 20], text[max(clause.start, m.start - 40):m.start]
-                    if negated or not (ANTIGEN_AFTER.search(after) or ANTIGEN_BEFORE.search(before)):
+                    if negated or not self._targeted(text, clause, m, names):
                         continue
-                    for t in therapies:
+                    for t in paired(therapies, m):
                         emit(t, "targetsAntigen", m.entity)
                 elif category == "MechanisticAttribute" and not implicit:
-                    if negated or not ATTRIBUTE_CUE.search(clause_text):
+                    if negated or not (ATTRIBUTE_CUE.search(clause_text) or _POSSESSIVE_BEFORE.search(before_m)):
                         continue
-                    for t in therapies:
+                    for t in paired(therapies, m):
                         emit(t, "hasMechanisticAttribute", m.entity)
+        self._implicit_success(sentence, mentions, main, main_tumor, solo, emit)
         return out
 
+    def _implicit_success(self, sentence: str, mentions: list[Mention], main: str | None, tumor: str | None, solo: str | None, emit) -> None:
+        """In a trial of one therapy in one tumor type, an outcome sentence that names
+        neither ("Adding blinatumomab improved overall survival") claims success there."""
+        if not (main and tumor) or any(self.category(m.entity) in ("TumorType", "Strategy") for m in mentions):
+            return
+        therapies = [m.entity for m in mentions if self.category(m.entity) == "Therapy"]
+        subject = main if not therapies else solo
+        if subject != main or not OUTCOME_CUE.search(sentence) or NEGATION.search(sentence) or FAILED_SUCCESS.search(sentence):
+            return
+        emit(main, "effectiveIn", tumor)
+
+    def _targeted(self, text: str, clause: Clause, m: Mention, names: list[Mention]) -> bool:
+        """The antigen qualifies the therapy ("DLL3-directed", "BCMA x CD3"), is the object of
+        a targeting verb ("binds DLL3", "recognize antigens such as NY-ESO-1"), or follows a
+        targeted antigen in a list ("NY-ESO-1 and MAGE-A4")."""
+        after, before = text[m.end:m.end + 20], text[max(clause.start, m.start - 60):m.start]
+        if ANTIGEN_AFTER.search(after) or ANTIGEN_BEFORE.search(before):
+            return True
+        previous = [o for o in names if o.end <= m.start and self.category(o.entity) == "Antigen"]
+        if previous and re.match(r"^\s*(?:,\s*|,?\s*and\s+|,?\s*or\s+)$", text[previous[-1].end:m.start]):
+            return self._targeted(text, clause, previous[-1], names)
+        return False
+
     @staticmethod
-    def _negation_governs(clause_text: str, mention: Mention, text: str, clause_start: int) -> bool:
-        """The negation precedes the toxicity within a few words ("did not cause CRS", "no ICANS")."""
+    def _negation_governs(clause_text: str, mention: Mention, text: str, clause_start: int, names: list[Mention] = ()) -> bool:
+        """The negation precedes the toxicity within a few words ("did not cause CRS", "no ICANS",
+        "did not cause CRS or neurotoxicity"), unqualified ("no dose-limiting CRS" denies less)."""
         before = text[clause_start:mention.start]
+        for other in sorted(names, key=lambda o: -o.start):  # a listed toxicity counts as one word
+            if other.end <= mention.start and other.start >= clause_start:
+                before = before[:other.start - clause_start] + "X" + before[other.end - clause_start:]
         match = None
         for match in NEGATION.finditer(before):
             pass
-        return match is not None and len(before[match.end():].split()) <= 4
+        if match is None:
+            return False
+        between = before[match.end():]
+        return len(between.split()) <= 4 and not _NEGATION_QUALIFIER.search(between)
 
     def _clause_context(self, mentions: list[Mention]) -> str | None:
         tumors = [m.entity for m in mentions if self.category(m.entity) == "TumorType"]
