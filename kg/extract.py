@@ -233,7 +233,7 @@ class Extractor:
         """Sentence-level readings of therapy mentions: a modality qualified by an antigen that
         only one of its products targets is that product; a product given as an example of a
         class mentioned with it is left to the class; in a trial, a definite modality mention
-        ("the CAR-T cells") is the trial's product."""
+        ("the CAR-T cells") is the trial's product; a strategy named as earlier treatment drops out."""
         out: list[Mention] = []
         for i, m in enumerate(mentions):
             if m.entity in self.MODALITIES:
@@ -249,6 +249,8 @@ class Extractor:
                 if main and self.ontology.is_a(main, m.entity) and _DEFINITE_BEFORE.search(text[max(start, m.start - 12):m.start]):
                     out.append(replace(m, entity=main))
                     continue
+            if self.category(m.entity) == "Strategy" and _PRIOR_BEFORE.search(text[max(start, m.start - 30):m.start]):
+                continue  # earlier treatment ("progressed on anti-PD-1 therapy"), not a subject here
             if (self.category(m.entity) == "Therapy" and _EXAMPLE_BEFORE.search(text[max(start, m.start - 30):m.start])
                     and any(o.entity != m.entity and self.ontology.is_a(m.entity, o.entity) for o in mentions[:i])):
                 continue
@@ -287,7 +289,7 @@ class Extractor:
         tumor_context = self._sentence_context(mentions)
         strategy_sentence = any(self.category(m.entity) == "Strategy" for m in mentions)
         purpose = _PURPOSE.match(sentence)
-        sentence_strategies = self.most_specific([m.entity for m in mentions if self.category(m.entity) == "Strategy"])
+        sentence_strategies = list(dict.fromkeys(m.entity for m in mentions if self.category(m.entity) == "Strategy"))
         out: list[Finding] = []
 
         def emit(subject: str, relation: str, obj: str, support: str = SUPPORT, context: str | None = None) -> None:
@@ -326,7 +328,7 @@ class Extractor:
                 return [subjects[same.index(m)]] if len(same) == len(subjects) else subjects
 
             if not negated:
-                for s_mention in (m for m in names if self.category(m.entity) == "Strategy" and not _PRIOR_BEFORE.search(text[max(start, m.start - 30):m.start])):
+                for s_mention in (m for m in names if self.category(m.entity) == "Strategy"):
                     for t_mention in (m for m in names if self.category(m.entity) == "Therapy"):
                         gap = text[s_mention.end:t_mention.start] if s_mention.end <= t_mention.start else text[t_mention.end:s_mention.start]
                         pattern = _APPLIED_S_T if s_mention.end <= t_mention.start else _APPLIED_T_S
