@@ -37,8 +37,9 @@ class GoldText:
     relations: tuple[Triple, ...]
 
     def record(self) -> StudyRecord:
-        return StudyRecord(id=self.id, title=self.title, study_type=self.study_type, source=f"gold:{self.id}",
-                           texts=(TextBlock("abstract", self.text),))
+        return StudyRecord(
+            id=self.id, title=self.title, study_type=self.study_type, source=f"gold:{self.id}", texts=(TextBlock("abstract", self.text),)
+        )
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,15 @@ def load_gold_text(path: Path, ontology: Ontology) -> GoldText:
             if name not in ontology.entities:
                 raise _fail(path, f"unknown entity {name!r} in relation {triple}")
         triples.append(triple)
-    return GoldText(id=path.stem, title=data.get("title") or "", study_type=study_type, text=text,
-                    tags=tuple(data.get("tags") or ()), entities=tuple(spans), relations=tuple(triples))
+    return GoldText(
+        id=path.stem,
+        title=data.get("title") or "",
+        study_type=study_type,
+        text=text,
+        tags=tuple(data.get("tags") or ()),
+        entities=tuple(spans),
+        relations=tuple(triples),
+    )
 
 
 def load_gold(directory: Path = DEFAULT_GOLD_DIR, ontology: Ontology | None = None) -> list[GoldText]:
@@ -171,5 +179,4 @@ def evaluate(directory: Path = DEFAULT_GOLD_DIR, ontology: Ontology | None = Non
         report.relation_fn = sorted(expected - found)
         r_fp, r_fn = r_fp + len(report.relation_fp), r_fn + len(report.relation_fn)
         errors.append(report)
-    return Evaluation(texts=len(golds), entities=Score(e_tp, e_fp, e_fn), relations=Score(r_tp, r_fp, r_fn),
-                      errors=errors, tags=tags)
+    return Evaluation(texts=len(golds), entities=Score(e_tp, e_fp, e_fn), relations=Score(r_tp, r_fp, r_fn), errors=errors, tags=tags)

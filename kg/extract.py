@@ -30,7 +30,11 @@ _ABBREVIATIONS = r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\bal)(?<!\bFig)(?<!\bappro
 _SENTENCE_END = re.compile(_ABBREVIATIONS + r"[.!?](?=\s+[A-Z0-9(\"'])")
 _CLAUSE_BREAK = re.compile(r";|,\s*(?:and|but|while|whereas|or)\s|,\s|\s(?:whereas|while|but)\s|\s-\s|\u2014")
 
-NEGATION = re.compile(r"\b(?:no|not|never|without|neither|nor|none|absence of|free of|lack(?:ed)? any|failed to show|did not|does not|do not|was not|were not|is not|are not)\b", re.I)
+NEGATION = re.compile(
+    r"\b(?:no|not|never|without|neither|nor|none|absence of|free of|lack(?:ed)? any|failed to show"
+    r"|did not|does not|do not|was not|were not|is not|are not)\b",
+    re.I,
+)
 SPECULATION = re.compile(r"\b(?:whether|unclear|unknown|hypothes\w*|speculat\w*|remains to be|if any)\b", re.I)
 HEDGE = re.compile(r"\b(?:may|might|could|possibly|potentially|suggest\w*|appear\w*)\b", re.I)
 
@@ -38,34 +42,66 @@ BARRIER_CUE = re.compile(
     r"\b(?:limit|hinder|hamper|compromis|challeng|barrier|obstacle|hurdle|held back|restrict|impair|suppress|exclu|"
     r"resist|escape|relaps|loss|lost|exhaust|depend|hostil|fail|poor|short\b|lack|insufficien|difficult|complex|"
     r"variab|block|problem|issue|concern|constrain|low\b|prevent|shut|dampen|inhibit|wane|fade|"
-    r"decline|cleared|dysfunction|burden|costly|delay|vein-to-vein|face|meet|confront|struggl)", re.I)
+    r"decline|cleared|dysfunction|burden|costly|delay|vein-to-vein|face|meet|confront|struggl)",
+    re.I,
+)
 TOXICITY_CUE = re.compile(
     r"caus|occur|develop|induc|associat|report|observ|experienc|adverse|risk|toxic|frequent|common|event|grade|"
-    r"rate|incidence|led to|resulted|fatal|death|died|side effect|seen|includ|noted|had\b|with\b|less|uncommon|rare|limit|effect|linked", re.I)
+    r"rate|incidence|led to|resulted|fatal|death|died|side effect|seen|includ|noted|had\b|with\b|less|uncommon|rare|limit|effect|linked",
+    re.I,
+)
 SUCCESS_CUE = re.compile(
     r"success|effective|efficacy|respon|remission|benefit|approv|activ|durable|improv|prolong|surviv|cure|"
-    r"work|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)", re.I)
-STUDIED_CUE = re.compile(r"patients with|treated|enrolled|trial|study|studied|evaluat|tested|investigat|for (?:relapsed|refractory|previously)", re.I)
+    r"work|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)",
+    re.I,
+)
+STUDIED_CUE = re.compile(
+    r"patients with|treated|enrolled|trial|study|studied|evaluat|tested|investigat|for (?:relapsed|refractory|previously)", re.I
+)
 TARGET_CUE = re.compile(r"target|direct|bind|against|recogni|specific|redirect|engag|\bx\b|express", re.I)
 STRATEGY_CUE = re.compile(
     r"overcom|address|counter|against|resist|withstand|remodel|improv|enhanc|revers|prevent|mitigat|shield|"
-    r"protect|help|restor|rescue|bypass|circumvent|boost|sustain|solv|tackl|reduce|neutraliz|insensitiv|evad|shorten", re.I)
+    r"protect|help|restor|rescue|bypass|circumvent|boost|sustain|solv|tackl|reduce|neutraliz|insensitiv|evad|shorten",
+    re.I,
+)
 MITIGATION_CUE = re.compile(r"prevent|reduc|mitigat|manag|control|treat|lower|abrogat|revers|resolv|eliminat", re.I)
-FAILED_SUCCESS = re.compile(r"\b(?:little|limited|modest|minimal|poor|disappointing|rare|rarely|fail\w*|lack\w*|no|not|without|less|fewer|inferior)\b", re.I)
+FAILED_SUCCESS = re.compile(
+    r"\b(?:little|limited|modest|minimal|poor|disappointing|rare|rarely|fail\w*|lack\w*|no|not|without|less|fewer|inferior)\b", re.I
+)
 #: Success denied outright ("responses have been rare"): a REFUTE finding rather than none.
-FAILURE = re.compile(r"\b(?:respon\w*|remissions?|efficacy|activity|benefit|success)\b[^,;.]{0,40}?\b(?:ha(?:ve|s) been|were|was|are|is|remain(?:ed|s)?)\s+"
-                     r"(?:\w+\s+)?(?:rare|disappointing|anecdotal)\b|\b(?:rare|disappointing|anecdotal)\s+(?:respon\w*|remissions?)", re.I)
+FAILURE = re.compile(
+    r"\b(?:respon\w*|remissions?|efficacy|activity|benefit|success)\b[^,;.]{0,40}?\b(?:ha(?:ve|s) been|were|was|are|is|remain(?:ed|s)?)\s+"
+    r"(?:\w+\s+)?(?:rare|disappointing|anecdotal)\b|\b(?:rare|disappointing|anecdotal)\s+(?:respon\w*|remissions?)",
+    re.I,
+)
 #: Outcome words that, in a trial of one tumor type, claim success there without naming it.
 OUTCOME_CUE = re.compile(r"\brespon(?:se|ses|ded)\b|\bremissions?\b|\bsurvival\b|\bregress\w*|\bantitumor activity", re.I)
 #: An antigen is a therapy's target when it qualifies the therapy ("DLL3-directed", "BCMA x CD3")
 #: or is the object of a targeting verb right before it ("against GD2", "binds DLL3").
-ANTIGEN_AFTER = re.compile(r"^\s*(?:-|\s)?(?:directed|targeted|targeting|specific|redirected|positive)\b|^\s*(?:x|×)\s*CD3|^\s*(?:CAR|-CAR|bispecific|TCR)", re.I)
-ANTIGEN_BEFORE = re.compile(r"(?:against|targeting|targets?|binds?|binding|recogni[sz]\w*|directed (?:at|against|to)|specific for)\s+(?:the\s+|a\s+|an\s+)?"
-                            r"(?:[\w-]+\s+){0,2}(?:(?:such as|including|like)\s+)?$", re.I)
-ATTRIBUTE_CUE = re.compile(r"\b(?:is|are|was|were|as|being|act|acts|work|works|recogni|signal|offer|promis|provid|keep|carr|retain|remain|rely|bridg|repertoire|product|molecule|drug)", re.I)
+ANTIGEN_AFTER = re.compile(
+    r"^\s*(?:-|\s)?(?:directed|targeted|targeting|specific|redirected|positive)\b|^\s*(?:x|×)\s*CD3|^\s*(?:CAR|-CAR|bispecific|TCR)", re.I
+)
+ANTIGEN_BEFORE = re.compile(
+    r"(?:against|targeting|targets?|binds?|binding|recogni[sz]\w*|directed (?:at|against|to)|specific for)\s+(?:the\s+|a\s+|an\s+)?"
+    r"(?:[\w-]+\s+){0,2}(?:(?:such as|including|like)\s+)?$",
+    re.I,
+)
+ATTRIBUTE_CUE = re.compile(
+    r"\b(?:is|are|was|were|as|being|act|acts|work|works|recogni|signal|offer|promis|provid|keep|carr|retain|remain|rely|bridg|repertoire|product|molecule|drug)",
+    re.I,
+)
 
 #: Inherently negative barrier terms need no extra cue.
-SELF_EVIDENT_BARRIERS = {"AntigenEscape", "TCellExhaustion", "Immunosuppression", "MetabolicInsulation", "PhysicalExclusion", "MHCLoss", "AntigenHeterogeneity", "TumorMicroenvironmentBarrier"}
+SELF_EVIDENT_BARRIERS = {
+    "AntigenEscape",
+    "TCellExhaustion",
+    "Immunosuppression",
+    "MetabolicInsulation",
+    "PhysicalExclusion",
+    "MHCLoss",
+    "AntigenHeterogeneity",
+    "TumorMicroenvironmentBarrier",
+}
 TRIAL_TYPES = {"randomized controlled trial", "non-randomized trial", "clinical trial", "trial registration", "case report"}
 SKIP_ANTIGENS = {"CD3"}  # the T cell arm of an engager, not its tumor target
 
@@ -100,13 +136,15 @@ def _clauses(text: str, start: int, end: int, mentions: list[Mention]) -> list[C
             cuts.append(match.end())
     cuts.append(end)
     clauses = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in zip(cuts, cuts[1:], strict=False):
         inside = tuple(m for m in mentions if a <= m.start < b)
         clauses.append(Clause(a, b, inside))
     return clauses
 
 
-_GLUE = re.compile(r"^(?:[\s,.:]|\b(?:and|or|nor|both|mainly|mostly|chiefly|notably|especially|particularly|including|such as|namely)\b)*$", re.I)
+_GLUE = re.compile(
+    r"^(?:[\s,.:]|\b(?:and|or|nor|both|mainly|mostly|chiefly|notably|especially|particularly|including|such as|namely)\b)*$", re.I
+)
 _INTRO = re.compile(r"^\s*in\s+(?:patients\s+with\s+)?[\s,]*$", re.I)
 
 
@@ -116,12 +154,13 @@ def merge_clauses(text: str, clauses: list[Clause], is_subject) -> list[Clause]:
     bare list of objects (", | B-ALL and myeloma.") the previous one, and an
     introductory "In <tumor>," or a short aside ("by contrast,") the next one.
     Never across a semicolon."""
+
     def rest(c: Clause) -> str:
         out, pos = [], c.start
         for m in c.mentions:
-            out.append(text[pos:m.start])
+            out.append(text[pos : m.start])
             pos = m.end
-        out.append(text[pos:c.end])
+        out.append(text[pos : c.end])
         return " ".join(out)
 
     merged: list[Clause] = []
@@ -130,15 +169,19 @@ def merge_clauses(text: str, clauses: list[Clause], is_subject) -> list[Clause]:
         start = c.start if pending is None else pending
         pending = None
         body, last = rest(c), i == len(clauses) - 1
-        stops = text[c.start:c.end].rstrip().endswith(";")
+        stops = text[c.start : c.end].rstrip().endswith(";")
         glue = bool(_GLUE.match(body))
         subjects = [m for m in c.mentions if is_subject(m)]
-        forward = not last and not stops and (
-            (c.mentions and glue and len(subjects) == len(c.mentions))
-            or (not c.mentions and len(body.split()) <= 3)
-            or (c.mentions and not subjects and _INTRO.match(body)))
-        backward = (merged and c.mentions and glue and not subjects
-                    and not text[merged[-1].start:merged[-1].end].rstrip().endswith(";"))
+        forward = (
+            not last
+            and not stops
+            and (
+                (c.mentions and glue and len(subjects) == len(c.mentions))
+                or (not c.mentions and len(body.split()) <= 3)
+                or (c.mentions and not subjects and _INTRO.match(body))
+            )
+        )
+        backward = merged and c.mentions and glue and not subjects and not text[merged[-1].start : merged[-1].end].rstrip().endswith(";")
         if forward:
             pending = start
         elif backward:
@@ -162,16 +205,29 @@ _GAPPED = re.compile(r"^[\s,]*(?:(?:and|or)\s+)?$")
 _GAP_PREPOSITION = re.compile(r"^\s*(?:to|for|with|in|by)\b", re.I)
 _PURPOSE = re.compile(r"^\s*to\s+(?:overcome|address|counter|circumvent|bypass|prevent|mitigate|reduce|improve|tackle)\b", re.I)
 _FOR_BEFORE = re.compile(r"\b(?:for|against)\s+(?:the\s+)?$", re.I)
-_STRATEGY_VERB_BEFORE = re.compile(r"\b(?:overcom|address|counter|revers|restor|rescu|improv|enhanc|boost|sustain|prevent|shorten|reduc)\w*\s+(?:the\s+|their\s+|its\s+)?$", re.I)
+_STRATEGY_VERB_BEFORE = re.compile(
+    r"\b(?:overcom|address|counter|revers|restor|rescu|improv|enhanc|boost|sustain|prevent|shorten|reduc)\w*\s+(?:the\s+|their\s+|its\s+)?$",
+    re.I,
+)
 _POSSESSIVE_BEFORE = re.compile(r"\b(?:their|its)\s+$", re.I)
 #: A strategy used with a therapy: "half-life extended BiTE", "CAR-T cells with a dnTGFBRII",
 #: "step-up dosing ... with engagers", "selection may improve TIL products", "followed by ... doses".
-_APPLIED_S_T = re.compile(r"^\s*$|^[\s,]*(?:[\w-]+\s+){0,4}(?:with|plus|alongside|in combination with|combined with|added to|applied to)\s+(?:the\s+|a\s+|an\s+)?$"
-                          r"|^\s*(?:may\s+|can\s+|could\s+|to\s+)?(?:improv|enhanc|augment|boost)\w*\s+(?:the\s+)?$", re.I)
-_APPLIED_T_S = re.compile(r"^\s*(?:cells?\s+|products?\s+)?(?:with|carrying|expressing|bearing|armed with|engineered with|plus|combined with)\s+(?:a\s+|an\s+|the\s+)?$"
-                          r"|^\s*(?:[\w-]+\s+)?followed by\s+(?:[\w-]+\s+)?$", re.I)
+_APPLIED_S_T = re.compile(
+    r"^\s*$|^[\s,]*(?:[\w-]+\s+){0,4}(?:with|plus|alongside|in combination with|combined with|added to|applied to)\s+"
+    r"(?:the\s+|a\s+|an\s+)?$"
+    r"|^\s*(?:may\s+|can\s+|could\s+|to\s+)?(?:improv|enhanc|augment|boost)\w*\s+(?:the\s+)?$",
+    re.I,
+)
+_APPLIED_T_S = re.compile(
+    r"^\s*(?:cells?\s+|products?\s+)?(?:with|carrying|expressing|bearing|armed with|engineered with|plus|combined with)\s+"
+    r"(?:a\s+|an\s+|the\s+)?$"
+    r"|^\s*(?:[\w-]+\s+)?followed by\s+(?:[\w-]+\s+)?$",
+    re.I,
+)
 #: A strategy named as earlier treatment ("progressed after anti-PD-1 therapy") is not applied with the therapy.
-_PRIOR_BEFORE = re.compile(r"\b(?:after|following|prior|previous|previously|progressed on|refractory to|exposed to|failed)\s+(?:[\w-]+\s+)?$", re.I)
+_PRIOR_BEFORE = re.compile(
+    r"\b(?:after|following|prior|previous|previously|progressed on|refractory to|exposed to|failed)\s+(?:[\w-]+\s+)?$", re.I
+)
 _NEGATION_QUALIFIER = re.compile(r"\b(?:dose-limiting|severe|serious|grade|high-grade|new|unexpected|higher|fatal|prolonged|late)\b", re.I)
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
 
@@ -203,7 +259,9 @@ class Extractor:
         and first texts name, else the one modality they name."""
         if record.study_type not in TRIAL_TYPES:
             return None
-        therapies = self.most_specific([m.entity for t in self._study_texts(record) for m in self.lexicon.find(t) if self.category(m.entity) == "Therapy"])
+        therapies = self.most_specific(
+            [m.entity for t in self._study_texts(record) for m in self.lexicon.find(t) if self.category(m.entity) == "Therapy"]
+        )
         products = [t for t in therapies if t not in self.MODALITIES]
         if len(products) == 1:
             return products[0]
@@ -238,21 +296,24 @@ class Extractor:
         for i, m in enumerate(mentions):
             if m.entity in self.MODALITIES:
                 antigen = None
-                if i + 1 < len(mentions) and _QUALIFIER_AFTER.match(text[m.end:mentions[i + 1].start]):
+                if i + 1 < len(mentions) and _QUALIFIER_AFTER.match(text[m.end : mentions[i + 1].start]):
                     antigen = mentions[i + 1].entity
-                elif i > 0 and _QUALIFIER_BEFORE.match(text[mentions[i - 1].end:m.start]):
+                elif i > 0 and _QUALIFIER_BEFORE.match(text[mentions[i - 1].end : m.start]):
                     antigen = mentions[i - 1].entity
                 products = [p for p in self._targets.get(antigen or "", ()) if self.ontology.is_a(p, m.entity)]
                 if len(products) == 1:
                     out.append(replace(m, entity=products[0]))
                     continue
-                if main and self.ontology.is_a(main, m.entity) and _DEFINITE_BEFORE.search(text[max(start, m.start - 12):m.start]):
+                if main and self.ontology.is_a(main, m.entity) and _DEFINITE_BEFORE.search(text[max(start, m.start - 12) : m.start]):
                     out.append(replace(m, entity=main))
                     continue
-            if self.category(m.entity) == "Strategy" and _PRIOR_BEFORE.search(text[max(start, m.start - 30):m.start]):
+            if self.category(m.entity) == "Strategy" and _PRIOR_BEFORE.search(text[max(start, m.start - 30) : m.start]):
                 continue  # earlier treatment ("progressed on anti-PD-1 therapy"), not a subject here
-            if (self.category(m.entity) == "Therapy" and _EXAMPLE_BEFORE.search(text[max(start, m.start - 30):m.start])
-                    and any(o.entity != m.entity and self.ontology.is_a(m.entity, o.entity) for o in mentions[:i])):
+            if (
+                self.category(m.entity) == "Therapy"
+                and _EXAMPLE_BEFORE.search(text[max(start, m.start - 30) : m.start])
+                and any(o.entity != m.entity and self.ontology.is_a(m.entity, o.entity) for o in mentions[:i])
+            ):
                 continue
             out.append(m)
         return out
@@ -274,8 +335,9 @@ class Extractor:
         effective = {(f.subject, f.object) for f in findings.values() if f.relation == "effectiveIn" and f.support == SUPPORT}
         return [f for f in findings.values() if not (f.relation == "investigatedIn" and (f.subject, f.object) in effective)]
 
-    def _sentence(self, block: TextBlock, start: int, end: int, mentions: list[Mention], main: str | None,
-                  main_tumor: str | None = None) -> list[Finding]:
+    def _sentence(
+        self, block: TextBlock, start: int, end: int, mentions: list[Mention], main: str | None, main_tumor: str | None = None
+    ) -> list[Finding]:
         text = block.text
         sentence = text[start:end]
         if SPECULATION.search(sentence):
@@ -293,22 +355,42 @@ class Extractor:
         out: list[Finding] = []
 
         def emit(subject: str, relation: str, obj: str, support: str = SUPPORT, context: str | None = None) -> None:
-            out.append(Finding(subject=subject, relation=relation, object=obj, quote=sentence.strip(), section=block.section,
-                               start=start + (len(sentence) - len(sentence.lstrip())), end=start + len(sentence.rstrip()),
-                               support=support, context=context, method=TEXT_MINED, confidence=confidence))
+            out.append(
+                Finding(
+                    subject=subject,
+                    relation=relation,
+                    object=obj,
+                    quote=sentence.strip(),
+                    section=block.section,
+                    start=start + (len(sentence) - len(sentence.lstrip())),
+                    end=start + len(sentence.rstrip()),
+                    support=support,
+                    context=context,
+                    method=TEXT_MINED,
+                    confidence=confidence,
+                )
+            )
 
         for index, clause in enumerate(clauses):
-            clause_text = text[clause.start:clause.end]
+            clause_text = text[clause.start : clause.end]
             negated = bool(NEGATION.search(clause_text))
             names = list(clause.mentions)
             subject_mentions = [m for m in names if self.category(m.entity) in ("Therapy", "Strategy")]
             # gapped coordination borrows the verb (and its cue) of the sentence so far
-            gapped = bool(subject_mentions) and _GAPPED.match(text[clause.start:subject_mentions[0].start]) and _GAP_PREPOSITION.match(text[subject_mentions[-1].end:clause.end])
-            cue_text = text[start:clause.end] if gapped else clause_text
-            respective = bool(_RESPECTIVELY.search(text[clause.start:min(end, clause.end + 16)]))
-            therapies = self.most_specific([self._specific(m.entity, subjects_in_sentence, main) for m in names if self.category(m.entity) == "Therapy"])
+            gapped = (
+                bool(subject_mentions)
+                and _GAPPED.match(text[clause.start : subject_mentions[0].start])
+                and _GAP_PREPOSITION.match(text[subject_mentions[-1].end : clause.end])
+            )
+            cue_text = text[start : clause.end] if gapped else clause_text
+            respective = bool(_RESPECTIVELY.search(text[clause.start : min(end, clause.end + 16)]))
+            therapies = self.most_specific(
+                [self._specific(m.entity, subjects_in_sentence, main) for m in names if self.category(m.entity) == "Therapy"]
+            )
             strategies = self.most_specific([m.entity for m in names if self.category(m.entity) == "Strategy"])
-            therapies_as_named = self.most_specific([self._specific(m.entity, subjects_in_sentence) for m in names if self.category(m.entity) == "Therapy"])
+            therapies_as_named = self.most_specific(
+                [self._specific(m.entity, subjects_in_sentence) for m in names if self.category(m.entity) == "Therapy"]
+            )
             if purpose and index == 0 and not strategies:
                 strategies = list(sentence_strategies)
             if not therapies and not strategies and solo:
@@ -320,7 +402,7 @@ class Extractor:
                 therapies, implicit = [main], True
             context = self._clause_context(names) or tumor_context
 
-            def paired(subjects: list[str], m: Mention) -> list[str]:
+            def paired(subjects: list[str], m: Mention, names: list[Mention] = names, respective: bool = respective) -> list[str]:
                 """With "respectively", the i-th subject goes with the i-th object of its kind."""
                 if not respective:
                     return subjects
@@ -330,13 +412,17 @@ class Extractor:
             if not negated:
                 for s_mention in (m for m in names if self.category(m.entity) == "Strategy"):
                     for t_mention in (m for m in names if self.category(m.entity) == "Therapy"):
-                        gap = text[s_mention.end:t_mention.start] if s_mention.end <= t_mention.start else text[t_mention.end:s_mention.start]
+                        gap = (
+                            text[s_mention.end : t_mention.start]
+                            if s_mention.end <= t_mention.start
+                            else text[t_mention.end : s_mention.start]
+                        )
                         pattern = _APPLIED_S_T if s_mention.end <= t_mention.start else _APPLIED_T_S
                         if pattern.match(gap):
                             emit(s_mention.entity, "appliedTo", self._specific(t_mention.entity, subjects_in_sentence, main))
             for m in names:
                 category = self.category(m.entity)
-                before_m = text[max(clause.start, m.start - 40):m.start]
+                before_m = text[max(clause.start, m.start - 40) : m.start]
                 contextual = normalize(m.text)[0].rstrip("s") in CONTEXTUAL_TERMS or normalize(m.text)[0] in CONTEXTUAL_TERMS
                 if category == "Barrier" and not implicit:
                     cue = BARRIER_CUE.search(cue_text) or (m.entity in SELF_EVIDENT_BARRIERS and not contextual)
@@ -344,7 +430,7 @@ class Extractor:
                     if negated or not (cue or remedied):
                         continue
                     overcoming = strategy_sentence and STRATEGY_CUE.search(sentence)
-                    for t in ([] if overcoming or not cue else paired(therapies_as_named, m)):
+                    for t in [] if overcoming or not cue else paired(therapies_as_named, m):
                         emit(t, "facesBarrier", m.entity, context=context)
                     if STRATEGY_CUE.search(clause_text) or remedied:
                         for s in strategies:
@@ -388,7 +474,9 @@ class Extractor:
         self._implicit_success(sentence, mentions, main, main_tumor, solo, emit)
         return out
 
-    def _implicit_success(self, sentence: str, mentions: list[Mention], main: str | None, tumor: str | None, solo: str | None, emit) -> None:
+    def _implicit_success(
+        self, sentence: str, mentions: list[Mention], main: str | None, tumor: str | None, solo: str | None, emit
+    ) -> None:
         """In a trial of one therapy in one tumor type, an outcome sentence that names
         neither ("Adding blinatumomab improved overall survival") claims success there."""
         if not (main and tumor) or any(self.category(m.entity) in ("TumorType", "Strategy") for m in mentions):
@@ -403,11 +491,11 @@ class Extractor:
         """The antigen qualifies the therapy ("DLL3-directed", "BCMA x CD3"), is the object of
         a targeting verb ("binds DLL3", "recognize antigens such as NY-ESO-1"), or follows a
         targeted antigen in a list ("NY-ESO-1 and MAGE-A4")."""
-        after, before = text[m.end:m.end + 20], text[max(clause.start, m.start - 60):m.start]
+        after, before = text[m.end : m.end + 20], text[max(clause.start, m.start - 60) : m.start]
         if ANTIGEN_AFTER.search(after) or ANTIGEN_BEFORE.search(before):
             return True
         previous = [o for o in names if o.end <= m.start and self.category(o.entity) == "Antigen"]
-        if previous and re.match(r"^\s*(?:,\s*|,?\s*and\s+|,?\s*or\s+)$", text[previous[-1].end:m.start]):
+        if previous and re.match(r"^\s*(?:,\s*|,?\s*and\s+|,?\s*or\s+)$", text[previous[-1].end : m.start]):
             return self._targeted(text, clause, previous[-1], names)
         return False
 
@@ -415,16 +503,15 @@ class Extractor:
     def _negation_governs(clause_text: str, mention: Mention, text: str, clause_start: int, names: list[Mention] = ()) -> bool:
         """The negation precedes the toxicity within a few words ("did not cause CRS", "no ICANS",
         "did not cause CRS or neurotoxicity"), unqualified ("no dose-limiting CRS" denies less)."""
-        before = text[clause_start:mention.start]
+        before = text[clause_start : mention.start]
         for other in sorted(names, key=lambda o: -o.start):  # a listed toxicity counts as one word
             if other.end <= mention.start and other.start >= clause_start:
-                before = before[:other.start - clause_start] + "X" + before[other.end - clause_start:]
-        match = None
-        for match in NEGATION.finditer(before):
-            pass
-        if match is None:
+                before = before[: other.start - clause_start] + "X" + before[other.end - clause_start :]
+        negations = list(NEGATION.finditer(before))
+        if not negations:
             return False
-        between = before[match.end():]
+        match = negations[-1]
+        between = before[match.end() :]
         return len(between.split()) <= 4 and not _NEGATION_QUALIFIER.search(between)
 
     def _clause_context(self, mentions: list[Mention]) -> str | None:

@@ -23,18 +23,69 @@ from .ontology import Ontology
 
 #: Surface forms too generic to mark an entity on their own.
 STOP_TERMS = {
-    "cancer", "tumor", "tumour", "malignancy", "target", "approach", "engineering", "production", "cost",
-    "resistance", "trial", "consensus", "guideline", "transient", "synthetic", "bridging",
-    "durability", "challenge", "obstacle", "limitation", "hurdle", "adverse event", "side effect", "toxicities",
-    "toxicity", "antigen", "target antigen", "study", "review", "review article", "safety", "bispecifics",
-    "bispecific antibody", "cell therapy", "cellular therapy",
-    "prophylaxis", "corticosteroids", "ov", "act", "engineered receptor", "readily available", "patient-specific",
-    "living therapy", "monospecific", "all", "mm", "fl", "case series",
+    "cancer",
+    "tumor",
+    "tumour",
+    "malignancy",
+    "target",
+    "approach",
+    "engineering",
+    "production",
+    "cost",
+    "resistance",
+    "trial",
+    "consensus",
+    "guideline",
+    "transient",
+    "synthetic",
+    "bridging",
+    "durability",
+    "challenge",
+    "obstacle",
+    "limitation",
+    "hurdle",
+    "adverse event",
+    "side effect",
+    "toxicities",
+    "toxicity",
+    "antigen",
+    "target antigen",
+    "study",
+    "review",
+    "review article",
+    "safety",
+    "bispecifics",
+    "bispecific antibody",
+    "cell therapy",
+    "cellular therapy",
+    "prophylaxis",
+    "corticosteroids",
+    "ov",
+    "act",
+    "engineered receptor",
+    "readily available",
+    "patient-specific",
+    "living therapy",
+    "monospecific",
+    "all",
+    "mm",
+    "fl",
+    "case series",
 }
 #: Generic classes that are categories, not mentions worth linking.
 SKIP_ENTITIES = {"Therapy", "TumorType", "Barrier", "Toxicity", "Strategy", "Antigen", "MechanisticAttribute", "SafetyBarrier"}
 #: Barrier words that need an explicit cue in context before they count.
-CONTEXTUAL_TERMS = {"persistence", "manufacturing", "immunogenicity", "infiltration", "trafficking", "homing", "logistics", "production", "bridging"}
+CONTEXTUAL_TERMS = {
+    "persistence",
+    "manufacturing",
+    "immunogenicity",
+    "infiltration",
+    "trafficking",
+    "homing",
+    "logistics",
+    "production",
+    "bridging",
+}
 
 _INLINE_ABBREVIATION = re.compile(r" \([A-Za-z][A-Za-z0-9]{0,9}\)(?=[ -])")
 _SEPARATORS = "-\u2010\u2011\u2012\u2013/"
@@ -150,9 +201,9 @@ class Lexicon:
         return self._select(text, candidates)
 
     def _defined_abbreviations(self, text: str, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-        """"long form (ABBR)" defines ABBR (and its plural) for the rest of the text."""
+        """ "long form (ABBR)" defines ABBR (and its plural) for the rest of the text."""
         learned: dict[str, str] = {}
-        for start, end, name in found:
+        for _start, end, name in found:
             match = re.match(r"\s*\(([A-Za-z][A-Za-z0-9\-]{1,9}?)s?\)", text[end:])
             if match:
                 learned[match.group(1)] = name

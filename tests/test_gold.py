@@ -54,7 +54,8 @@ def test_eval_command_prints_scores_and_errors(tmp_path):
         "study_type: review\ntext: CAR-T cells face antigen escape.\n"
         "entities:\n  - {text: CAR-T cells, entity: CART}\n  - {text: antigen escape, entity: AntigenEscape}\n"
         "relations:\n  - {subject: CART, relation: facesBarrier, object: AntigenEscape, support: SUPPORT}\n"
-        "  - {subject: TIL, relation: facesBarrier, object: AntigenEscape, support: SUPPORT}\n")
+        "  - {subject: TIL, relation: facesBarrier, object: AntigenEscape, support: SUPPORT}\n"
+    )
     out = CliRunner().invoke(main, ["eval", "--gold", str(tmp_path), "--verbose"])
     assert out.exit_code == 0, out.output
     assert "entities       1.000   1.000   1.000" in out.output
