@@ -38,6 +38,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_body", 1_000_000, "Largest request body accepted, in bytes (413 above).", int),
     Setting("update_token", "", "Bearer token enabling SPARQL Update on /sparql; empty disables updates."),
     Setting("workers", 2, "Query worker processes of `tkg serve`.", int),
+    Setting("rate_limit", "60/minute", "Requests per client address to /sparql, e.g. `60/minute`; 0 or empty disables it (429 above)."),
+    Setting("trusted_proxies", 0, "Reverse proxies whose X-Forwarded-For names the client (0: use the socket peer).", int),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -35,6 +35,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .state import init_state
 
     init_state(app, settings)
+    from .security import init_security
+
+    init_security(app, settings)
     register_error_handlers(app)
     for target in BLUEPRINTS:
         module, factory = target.split(":")
