@@ -2,7 +2,7 @@
 bombs, DTD fetching, deep nesting, YAML alias bombs, card paths outside the
 feed), pathological SPARQL against the time limit and row cap, and the HTTP
 upload paths. Injection, escaping and traversal in the pages are in
-tests/test_hostile_pages.py. See docs/security.md."""
+tests/test_web_security.py. See docs/security.md."""
 
 from __future__ import annotations
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from flask import Flask, render_template_string
@@ -316,3 +318,179 @@ def test_gunicorn_access_log_leaves_out_the_authorization_header():
     logger.access(Resp(), Req(), environ, timedelta(milliseconds=3))
     assert lines and "POST /sparql" in lines[0]
     assert TOKEN not in "\n".join(lines)
+
+
+# -- pages: injection, escaping, traversal -----------------------------------------------------
+# These run over every route the app has; routes of the pages, graph, api,
+# analytics and downloads blueprints are covered as soon as they are registered.
+CANARY = "CANARY-b7e1f3"
+INJECTIONS = [
+    '"} UNION { ?s ?p ?o } #',
+    "> } UNION { ?s ?p ?o } #",
+    "'} UNION {?s ?p ?o}",
+    "CART> } UNION { ?s ?p ?o } #",
+    'CART" . } UNION { ?s ?p ?o . FILTER("1"="1',
+    "} ; DROP ALL ; {",
+    "\"'{}<>\\\\%",
+    "?s ?p ?o",
+    "x\nSELECT * WHERE { ?s ?p ?o }",
+    "CART\x00",
+    "<urn:canary>",
+    "a" * 3000,
+]
+PARAMS = [
+    "q", "query", "id", "term", "search", "type", "kind", "limit", "offset", "page", "format", "sort", "order", "depth",
+    "hops", "node", "nodes", "entity", "study", "therapy", "barrier", "toxicity", "strategy", "tumor", "relation", "focus",
+    "category", "class", "support", "min_confidence", "graph", "lang", "name", "file",
+]  # fmt: skip
+XSS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
+XSS_RECORD = """id: xss-study
+title: "CAR-T <script>alert(1)</script> title"
+subtitle: 'and \\"><img src=x onerror=alert(1)> subtitle'
+study_type: narrative review
+published: "2024"
+texts:
+  summary: 'CAR-T cells <script>alert(1)</script> produced responses in large B-cell lymphoma "><img src=x onerror=alert(1)>.'
+findings:
+  - subject: CART
+    relation: effectiveIn
+    object: LBCL
+    quote: 'CAR-T cells <script>alert(1)</script> produced responses in large B-cell lymphoma "><img src=x onerror=alert(1)>.'
+"""
+
+
+@pytest.fixture(scope="module")
+def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    from rdflib import Graph, Literal, URIRef
+
+    folder = tmp_path_factory.mktemp("xss")
+    (folder / "xss-study.yaml").write_text(XSS_RECORD.replace('\\\\"', '"'), encoding="utf-8")
+    kg = KnowledgeGraph.open("memory:", mode="write")
+    kg.ingest([*sorted(RECORDS.glob("*.yaml")), folder / "xss-study.yaml"])
+    canary = Graph()
+    canary.add((URIRef("urn:canary"), URIRef("urn:canary-secret"), Literal(CANARY)))
+    kg.store.replace_graph("urn:x-canary-graph", canary)
+    return create_app({"store": "memory:", "TKG_GRAPH": kg, "rate_limit": "0"})
+
+
+def page_rules(app: Flask):
+    return [
+        r for r in app.url_map.iter_rules() if r.endpoint != "static" and "GET" in (r.methods or ()) and r.endpoint != "sparql.endpoint"
+    ]
+
+
+def fill(rule, value: str, plain: str = "CART") -> list[str]:
+    """URLs of ``rule`` with ``value`` in one variable at a time (the others plain)."""
+    urls = []
+    for target in rule.arguments or ():
+        path = rule.rule
+        for name in rule.arguments:
+            text = quote(value if name == target else plain, safe="")
+            path = re.sub(rf"<(?:[a-z]+:)?{name}>", text, path)
+        urls.append(path)
+    return urls
+
+
+def test_injection_in_path_segments_is_404_or_400(hostile_app):
+    rules = [r for r in page_rules(hostile_app) if r.arguments]
+    if not rules:
+        pytest.skip("no page or API route with path parameters is registered yet (web/pages.py, graph.py, api.py have not landed)")
+    client = hostile_app.test_client()
+    for rule in rules:
+        baseline = {url: client.get(url).get_data(as_text=True) for url in fill(rule, "CART")}
+        for payload in INJECTIONS:
+            for url, base in zip(fill(rule, payload), baseline.values(), strict=True):
+                r = client.get(url)
+                body = r.get_data(as_text=True)
+                assert r.status_code in (400, 404), (rule.rule, payload, r.status_code)
+                assert CANARY not in body or CANARY in base, (rule.rule, payload)
+                assert "Traceback" not in body
+
+
+def test_injection_in_query_parameters_never_500(hostile_app):
+    client = hostile_app.test_client()
+    for rule in page_rules(hostile_app):
+        base_url = fill(rule, "CART")[0] if rule.arguments else rule.rule
+        base = client.get(base_url)
+        # every payload in every parameter at once, then each parameter alone with two payloads
+        cases = [dict.fromkeys(PARAMS, payload) for payload in INJECTIONS]
+        cases += [{name: payload} for name in PARAMS for payload in INJECTIONS[:2]]
+        for params in cases:
+            r = client.get(base_url, query_string=params)
+            body = r.get_data(as_text=True)
+            assert r.status_code in (200, 400, 404, 406) or r.status_code == base.status_code, (rule.rule, params, r.status_code)
+            assert CANARY not in body or CANARY in base.get_data(as_text=True), (rule.rule, params)
+            assert "Traceback" not in body
+
+
+XSS_PAGES = ["/", "/entity/CART", "/entity/LBCL", "/study/xss-study", "/graph", "/analytics", "/downloads", "/query", "/search"]
+
+
+def _routed(app: Flask, path: str) -> bool:
+    from werkzeug.exceptions import HTTPException as _HTTPException
+
+    try:
+        app.url_map.bind("localhost").match(path.split("?")[0], method="GET")
+    except _HTTPException:
+        return False
+    return True
+
+
+def test_user_data_is_escaped_on_every_page(hostile_app):
+    client = hostile_app.test_client()
+    paths = set(XSS_PAGES) | {r.rule for r in page_rules(hostile_app) if not r.arguments}
+    paths |= {f"{p}?{name}={quote(XSS[0] + XSS[1])}" for p in list(paths) for name in ("q", "query", "id")}
+    checked = escaped_seen = 0
+    for path in sorted(paths):
+        if not _routed(hostile_app, path):
+            continue
+        for accept in ("text/html", "application/json"):
+            r = client.get(path, headers={"Accept": accept})
+            assert r.status_code != 500, path
+            body = r.get_data(as_text=True)
+            checked += 1
+            if r.mimetype == "text/html":
+                for payload in XSS:
+                    assert payload not in body, (path, payload)
+                assert "<img src=x" not in body and "<script>alert" not in body, path
+                escaped_seen += "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+            else:
+                assert r.headers["X-Content-Type-Options"] == "nosniff"
+                assert r.mimetype != "text/html"
+    assert checked
+    if _routed(hostile_app, "/study/xss-study"):
+        assert escaped_seen, "no page showed the hostile study: the test would not notice missing escaping"
+
+
+def test_error_pages_escape_the_requested_path(hostile_app):
+    client = hostile_app.test_client()
+    for payload in XSS:
+        for path in (f"/entity/{quote(payload, safe='')}", f"/no-such/{quote(payload, safe='')}", f"/study/{quote(payload, safe='')}"):
+            body = client.get(path, headers={"Accept": "text/html"}).get_data(as_text=True)
+            assert payload not in body and "<img src=x" not in body
+
+
+TRAVERSALS = [
+    "/downloads/../../etc/passwd",
+    "/downloads/..%2f..%2fetc%2fpasswd",
+    "/downloads/%2e%2e/%2e%2e/etc/passwd",
+    "/downloads/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/downloads/..%252f..%252fetc%252fpasswd",
+    "/downloads/....//....//etc/passwd",
+    "/downloads/..\\..\\etc\\passwd",
+    "/downloads/%2fetc%2fpasswd",
+    "/downloads//etc/passwd",
+    "/downloads/etc/passwd%00.ttl",
+    "/downloads/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
+    "/downloads/..%5c..%5cetc%5cpasswd",
+    "/static/../../../../etc/passwd",
+    "/static/..%2f..%2f..%2fetc%2fpasswd",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_download_names_cannot_traverse(hostile_app, path):
+    r = hostile_app.test_client().get(path, follow_redirects=True)
+    assert r.status_code in (400, 404), (path, r.status_code)
+    body = r.get_data(as_text=True)
+    assert "root:" not in body and "/bin/" not in body
