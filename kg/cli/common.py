@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+import functools
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import click
 
 from ..config import SETTINGS
 
 _STORE = next(s for s in SETTINGS if s.name == "store")
+_UPDATE_URL = next(s for s in SETTINGS if s.name == "update_url")
+_GSP_URL = next(s for s in SETTINGS if s.name == "gsp_url")
 
 store_option = click.option(
     "--store",
@@ -18,6 +22,28 @@ store_option = click.option(
     show_envvar=True,
     help=_STORE.help,
 )
+
+
+def remote_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --update-url and --gsp-url (TKG_UPDATE_URL, TKG_GSP_URL) to a command
+    that takes --store: the command still receives one ``store`` argument, which
+    carries both URLs to a remote store (``kg.stores.remote.StoreURL``)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, update_url: str | None = None, gsp_url: str | None = None, **kwargs: Any) -> Any:
+        if (update_url or gsp_url) and kwargs.get("store"):
+            from ..stores.remote import StoreURL
+
+            kwargs["store"] = StoreURL(kwargs["store"], update_url, gsp_url)
+        return command(*args, **kwargs)
+
+    options = [
+        click.option("--update-url", envvar=_UPDATE_URL.env, default=None, show_envvar=True, help=_UPDATE_URL.help),
+        click.option("--gsp-url", envvar=_GSP_URL.env, default=None, show_envvar=True, help=_GSP_URL.help),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
 
 
 def fail(message: str) -> NoReturn:

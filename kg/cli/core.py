@@ -11,13 +11,14 @@ from ..errors import TkgError
 from ..graph import DATA_DIR, KnowledgeGraph
 from ..namespaces import PREFIXES
 from ..ontology import ONTOLOGY_DIR
-from .common import fail, store_option
+from .common import fail, remote_options, store_option
 
 QUERY_FORMATS = ("table", "json", "csv", "tsv", "turtle", "xml")
 
 
 @click.command()
 @store_option
+@remote_options
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=DATA_DIR, show_default="data/ of the project", help="Directory with studies/*.yaml.")
 @click.option("--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR, show_default="ontology/ of the project", help="Directory with the ontology Turtle files and shapes.ttl.")
 @click.option("--no-validate", is_flag=True, help="Skip the SHACL and quote checks (not recommended).")
@@ -40,6 +41,7 @@ def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @store_option
+@remote_options
 @click.option("--format", "fmt", type=click.Choice(["card", "pubmed", "ctgov", "ctgov-legacy", "yaml"]), help="Force a format instead of detecting it.")
 @click.option("--no-publish", is_flag=True, help="Do not publish a release after ingesting (batch several commands).")
 def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: bool) -> None:
@@ -107,6 +109,7 @@ def _table(result) -> str:
 @click.option("--format", "fmt", type=click.Choice(QUERY_FORMATS), default="table", show_default=True,
               help="table for people; json, xml, csv, tsv: W3C SPARQL results formats; turtle for CONSTRUCT/DESCRIBE.")
 @store_option
+@remote_options
 def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, store: str) -> None:
     """Run a SPARQL query against the published graph.
 
@@ -143,6 +146,7 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, sto
 @click.option("--format", "fmt", required=True, help="ttl, nt, nq, trig, jsonld, rdfxml (and graph formats when installed: graphml, gexf, cyjs, kgx).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=True, path_type=Path), help="File to write (a directory for kgx).")
 @store_option
+@remote_options
 def export(fmt: str, output: Path, store: str) -> None:
     """Write the published graph to a file.
 
@@ -158,6 +162,7 @@ def export(fmt: str, output: Path, store: str) -> None:
 
 @click.command()
 @store_option
+@remote_options
 def stats(store: str) -> None:
     """Count studies, findings, domain entities, named graphs and quads."""
     with KnowledgeGraph.open(store) as kg:
@@ -167,6 +172,7 @@ def stats(store: str) -> None:
 
 @click.command()
 @store_option
+@remote_options
 def validate(store: str) -> None:
     """Run the SHACL shapes over every study graph and check every evidence
     quote against the text at its offsets. Exits with status 1 on any problem."""
@@ -212,6 +218,7 @@ def ontology_check(ontology_dir: Path, store: str | None) -> None:
 
 @click.command()
 @store_option
+@remote_options
 def publish(store: str) -> None:
     """Publish the work store as a new read-only release (after --no-publish)."""
     with KnowledgeGraph.open(store, mode="write") as kg:

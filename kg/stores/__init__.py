@@ -29,6 +29,7 @@ from ..errors import StoreError
 BACKENDS: dict[str, str] = {
     "": "kg.stores.oxigraph:DirectoryStore",
     "memory": "kg.stores.memory:MemoryStore",
+    "http": "kg.stores.remote:RemoteStore",  # http and https
 }
 
 RESULT_FORMATS = ("json", "xml", "csv", "tsv")
