@@ -25,7 +25,15 @@ from .stores import QueryResult, Store, open_store
 from .to_rdf import record_graph_iri, record_to_graph
 
 DEFAULT_STORE = "var"
+#: From this many files, ingest into an embedded store converts on every core and bulk-loads (kg.bulk).
+BULK_THRESHOLD = 200
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+def _default() -> Ontology:
+    from .ontology import default_ontology
+
+    return default_ontology()
 
 
 def default_store_url() -> str:
@@ -101,6 +109,12 @@ class KnowledgeGraph:
         report = IngestReport()
         self.ensure_ontology()
         files = [Path(p) for p in paths]
+        native = getattr(self.store, "store", None)  # the pyoxigraph store of a directory store
+        if len(files) >= BULK_THRESHOLD and native is not None and not self.store.read_only and self._ontology is _default():
+            from .bulk import bulk_ingest
+
+            bulk = bulk_ingest(native, files, fmt=fmt, progress=progress, on_error=on_error)
+            return IngestReport(loaded=bulk.loaded, failed=bulk.failed, quads=bulk.quads)
         for path in _progress(files, progress, "ingest"):
             try:
                 records = records_from_file(path, fmt, self.ontology)

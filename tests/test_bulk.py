@@ -1,0 +1,72 @@
+"""Bulk ingest (kg.bulk): the same graph as one file at a time, per-file errors, idempotence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kg import KnowledgeGraph
+from kg.bulk import bulk_ingest
+from kg.generate import write_cards
+
+
+@pytest.fixture(scope="module")
+def cards(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    directory = tmp_path_factory.mktemp("cards")
+    paths = write_cards(directory, 24, seed=11)
+    bad = directory / "zz-broken.txt"
+    bad.write_text("not a study card\n", encoding="utf-8")
+    return [*paths[:12], bad, *paths[12:]]
+
+
+def quad_set(graph: KnowledgeGraph) -> set[tuple]:
+    """The study graphs' quads (the ontology graph has blank nodes with random labels)."""
+    return {tuple(map(str, q)) for q in graph.store.quads() if not str(q[3]).endswith("/ontology")}
+
+
+def test_bulk_ingest_writes_what_one_file_at_a_time_writes(cards, tmp_path):
+    errors: list[str] = []
+    with KnowledgeGraph.open(str(tmp_path / "one"), mode="write") as one:
+        expected = one.ingest(cards)
+        reference = quad_set(one)
+    with KnowledgeGraph.open(str(tmp_path / "bulk"), mode="write") as bulk:
+        bulk.ensure_ontology()
+        report = bulk_ingest(bulk.store.store, cards, workers=2, on_error=lambda path, exc: errors.append(path))
+        assert report.loaded == expected.loaded
+        assert [p for p, _ in report.failed] == [p for p, _ in expected.failed] == [str(cards[12])] == errors
+        assert report.quads == expected.quads
+        assert quad_set(bulk) == reference
+
+
+def test_re_ingest_is_idempotent_and_small_batches_replace_graphs(cards, tmp_path):
+    with KnowledgeGraph.open(str(tmp_path / "s"), mode="write") as graph:
+        graph.ensure_ontology()
+        first = bulk_ingest(graph.store.store, cards, workers=1)
+        count = graph.store.count()
+        from kg.bulk import convert, load
+
+        again = load(graph.store.store, convert(cards, workers=1), total=len(cards), batch_files=5)
+        assert graph.store.count() == count
+        assert again.loaded == first.loaded
+
+
+def test_knowledge_graph_ingest_takes_the_bulk_path_above_the_threshold(cards, tmp_path, monkeypatch):
+    calls: list[int] = []
+    import kg.bulk
+
+    real = kg.bulk.bulk_ingest
+
+    def spy(store, paths, **kwargs):
+        calls.append(len(paths))
+        return real(store, paths, **kwargs)
+
+    monkeypatch.setattr("kg.graph.BULK_THRESHOLD", 10)
+    monkeypatch.setattr(kg.bulk, "bulk_ingest", spy)
+    with KnowledgeGraph.open(str(tmp_path / "t"), mode="write") as graph:
+        report = graph.ingest(cards)
+        graph.publish()
+    assert calls == [len(cards)]
+    assert report.studies == 24 and len(report.failed) == 1
+    with KnowledgeGraph.open(str(tmp_path / "t")) as reader:
+        assert reader.stats()["studies"] == 24
