@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "ontology": "kg.cli.core:ontology",
     "publish": "kg.cli.core:publish",
     "serve": "web.cli:serve",
+    "bench": "kg.cli.bench:bench",
 }
 
 # One-line help shown by `tkg --help` without importing each module.
@@ -37,6 +38,7 @@ SUMMARIES: dict[str, str] = {
     "ontology": "Check the ontology with the HermiT reasoner.",
     "publish": "Publish the work store as a new read-only release.",
     "serve": "Serve the graph over HTTP: dashboard, SPARQL endpoint, pages, downloads.",
+    "bench": "Measure ingest, query latency, startup and memory against rdflib, Oxigraph server and Virtuoso.",
 }
 
 
