@@ -25,19 +25,42 @@ def test_cards_are_reproducible_and_parse():
         assert {b.section for b in record.texts} >= {"key takeaway", "clinician summary", "abstract"}
 
 
+def test_small_batch_one_transaction_per_file(tmp_path: Path, monkeypatch):
+    """Below the bulk threshold each file's studies replace their graphs in one call."""
+    paths = write_cards(tmp_path / "cards", 30, seed=5)
+    kg = KnowledgeGraph.open(str(tmp_path / "var"), mode="write")
+    try:
+        kg.ensure_ontology()
+        calls: list[list[str]] = []
+        original = kg.store.replace_graphs
+
+        def spy(graphs):
+            graphs = list(graphs)
+            calls.append([name for name, _ in graphs])
+            return original(graphs)
+
+        monkeypatch.setattr(kg.store, "replace_graphs", spy)
+        report = kg.ingest(paths)
+        assert report.studies == 30 and not report.failed
+        assert len(calls) == 30 and all(len(c) == 1 for c in calls)  # each study its own atomic update
+        assert len({c[0] for c in calls}) == 30
+        assert kg.stats()["studies"] == 30
+    finally:
+        kg.close()
+
+
 @pytest.mark.slow
-def test_a_thousand_cards_one_transaction_per_study(tmp_path: Path, monkeypatch):
+def test_a_thousand_cards_go_in_as_a_thousand_studies(tmp_path: Path):
+    """1,000 generated cards (the bulk path): distinct ids, every one a study."""
     paths = write_cards(tmp_path / "cards", 1000, seed=1)
     kg = KnowledgeGraph.open(str(tmp_path / "var"), mode="write")
-    kg.ensure_ontology()
-    calls = []
-    original = kg.store.replace_graph
-    monkeypatch.setattr(kg.store, "replace_graph", lambda name, triples: (calls.append(name), original(name, triples)))
-    report = kg.ingest(paths)
-    assert report.studies == 1000 and not report.failed
-    assert len(calls) == 1000 and len(set(calls)) == 1000  # each study its own atomic update
-    assert kg.stats()["studies"] == 1000
-    kg.close()
+    try:
+        report = kg.ingest(paths)
+        assert report.studies == 1000 and not report.failed
+        assert len({i for _, ids in report.loaded for i in ids}) == 1000
+        assert kg.stats()["studies"] == 1000
+    finally:
+        kg.close()
 
 
 @pytest.mark.slow
