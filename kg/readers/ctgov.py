@@ -37,8 +37,21 @@ def _get(data: Any, *keys: str, default: Any = None) -> Any:
     return default if data is None else data
 
 
-def _phase(phases: list[str]) -> str | None:
-    values = [PHASES[p] for p in phases if p in PHASES]
+def _str(value: Any) -> str | None:
+    """A non-empty string field, or None (the API's types are not trusted)."""
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _phase(phases: Any) -> str | None:
+    values = [PHASES[p] for p in _list(phases) if isinstance(p, str) and p in PHASES]
     if not values:
         return None
     if len(values) == 2 and values[0] in "123" and values[1] in "234":
@@ -60,7 +73,7 @@ def _entities(text: str, category: str, ontology: Ontology) -> list[str]:
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and value >= 0 else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def parse_study(study: Any, source: str, ontology: Ontology | None = None) -> StudyRecord:
@@ -69,27 +82,28 @@ def parse_study(study: Any, source: str, ontology: Ontology | None = None) -> St
         raise IngestError("not a ClinicalTrials.gov API v2 study (no protocolSection)", where=source,
                           expected="a study object or a page {\"studies\": [...]} from the API v2")
     protocol = study["protocolSection"]
-    ident = _get(protocol, "identificationModule", default={})
-    nct = ident.get("nctId") if isinstance(ident, dict) else None
+    ident = _dict(_get(protocol, "identificationModule"))
+    nct = ident.get("nctId")
     if not isinstance(nct, str) or not re.fullmatch(r"NCT\d{8}", nct):
         raise IngestError("the study has no valid nctId", where=source, expected="NCT followed by 8 digits")
-    title = ident.get("officialTitle") or ident.get("briefTitle")
-    if not isinstance(title, str) or not title.strip():
+    official, brief = _str(ident.get("officialTitle")), _str(ident.get("briefTitle"))
+    title = official or brief
+    if title is None:
         raise IngestError(f"{nct} has no title", where=source)
-    design = _get(protocol, "designModule", default={})
-    allocation = _get(design, "designInfo", "allocation")
-    study_kind = design.get("studyType") if isinstance(design, dict) else None
-    conditions = [c for c in _get(protocol, "conditionsModule", "conditions", default=[]) if isinstance(c, str)]
-    interventions = [i for i in _get(protocol, "armsInterventionsModule", "interventions", default=[]) if isinstance(i, dict)]
-    status = _get(protocol, "statusModule", default={})
+    design = _dict(_get(protocol, "designModule"))
+    allocation = _str(_get(design, "designInfo", "allocation"))
+    study_kind = _str(design.get("studyType"))
+    conditions = [c for c in _list(_get(protocol, "conditionsModule", "conditions")) if isinstance(c, str)]
+    interventions = [i for i in _list(_get(protocol, "armsInterventionsModule", "interventions")) if isinstance(i, dict)]
+    status = _dict(_get(protocol, "statusModule"))
     summary = _get(protocol, "descriptionModule", "briefSummary")
 
     # the registry entry: one sentence per structured fact, quoted by the findings below
     lines: list[str] = []
     facts: list[tuple[str, list[str], list[str]]] = []
     for intervention in interventions:
-        name = intervention.get("name") or ""
-        others = [o for o in intervention.get("otherNames") or [] if isinstance(o, str)]
+        name = _str(intervention.get("name")) or ""
+        others = [o for o in _list(intervention.get("otherNames")) if isinstance(o, str)]
         label = f"{name} ({', '.join(others)})" if others else name
         line = f"Intervention: {label}; conditions: {'; '.join(conditions)}."
         lines.append(line)
@@ -108,39 +122,46 @@ def parse_study(study: Any, source: str, ontology: Ontology | None = None) -> St
                                         start=offset, end=offset + len(line), method=TEXT_MINED, confidence=0.95))
         offset += len(line) + 1
 
-    groups = {g.get("id"): g.get("title") or g.get("id") for g in _get(study, "resultsSection", "adverseEventsModule", "eventGroups", default=[]) if isinstance(g, dict)}
+    groups: dict[str, str] = {}
+    for group in _list(_get(study, "resultsSection", "adverseEventsModule", "eventGroups")):
+        group_id = _str(_dict(group).get("id"))
+        if group_id:
+            groups[group_id] = _str(group.get("title")) or group_id
     events = []
     for serious, key in ((True, "seriousEvents"), (False, "otherEvents")):
-        for event in _get(study, "resultsSection", "adverseEventsModule", key, default=[]):
-            if not isinstance(event, dict) or not isinstance(event.get("term"), str):
+        for event in _list(_get(study, "resultsSection", "adverseEventsModule", key)):
+            term = _str(_dict(event).get("term"))
+            if term is None:
                 continue
-            toxicities = _entities(event["term"], "Toxicity", ontology)
-            counts = tuple(
-                AdverseEventGroupCount(str(groups.get(s.get("groupId"), s.get("groupId"))), _int(s.get("numAffected")), _int(s.get("numAtRisk")))
-                for s in event.get("stats") or [] if isinstance(s, dict)
-            )
-            events.append(AdverseEvent(event["term"], event.get("organSystem"), event.get("sourceVocabulary"), serious,
-                                       toxicities[0] if len(toxicities) == 1 else None, counts))
-    pmids = tuple(dict.fromkeys(str(r["pmid"]) for r in _get(protocol, "referencesModule", "references", default=[])
-                                if isinstance(r, dict) and re.fullmatch(r"[1-9]\d{0,8}", str(r.get("pmid", "")))))
-    stated = " ".join(x for x in (study_kind, allocation) if isinstance(x, str)) or None
+            toxicities = _entities(term, "Toxicity", ontology)
+            counts = []
+            for stat in _list(event.get("stats")):
+                group_id = _str(_dict(stat).get("groupId"))
+                if group_id:
+                    counts.append(AdverseEventGroupCount(groups.get(group_id, group_id), _int(stat.get("numAffected")), _int(stat.get("numAtRisk"))))
+            events.append(AdverseEvent(term, _str(event.get("organSystem")), _str(event.get("sourceVocabulary")), serious,
+                                       toxicities[0] if len(toxicities) == 1 else None, tuple(counts)))
+    pmids = tuple(dict.fromkeys(str(r["pmid"]) for r in _list(_get(protocol, "referencesModule", "references"))
+                                if isinstance(r, dict) and isinstance(r.get("pmid"), (str, int)) and not isinstance(r.get("pmid"), bool)
+                                and re.fullmatch(r"[1-9]\d{0,8}", str(r["pmid"]).strip())))
+    stated = " ".join(x for x in (study_kind, allocation) if x) or None
     evidence = 2 if allocation == "RANDOMIZED" else 3 if study_kind in ("INTERVENTIONAL", "OBSERVATIONAL") else None
     sponsor = _get(protocol, "sponsorCollaboratorsModule", "leadSponsor", "name")
     return StudyRecord(
         id=nct.lower(),
         title=" ".join(title.split()),
-        subtitle=ident.get("briefTitle") if ident.get("officialTitle") and ident.get("briefTitle") != ident.get("officialTitle") else None,
+        subtitle=" ".join(brief.split()) if official and brief and brief != official else None,
         study_type="trial registration",
         stated_study_type=stated,
         evidence_level=evidence,
-        published=_date(_get(status, "startDateStruct", "date")) or _date(status.get("studyFirstSubmitDate") if isinstance(status, dict) else None),
+        published=_date(_get(status, "startDateStruct", "date")) or _date(status.get("studyFirstSubmitDate")),
         nct=nct,
-        acronym=ident.get("acronym"),
-        phase=_phase(_get(design, "phases", default=[])),
+        acronym=_str(ident.get("acronym")),
+        phase=_phase(design.get("phases")),
         enrollment=_int(_get(design, "enrollmentInfo", "count")),
-        status=status.get("overallStatus") if isinstance(status, dict) else None,
-        sponsor=sponsor if isinstance(sponsor, str) else None,
-        keywords=tuple(k for k in _get(protocol, "conditionsModule", "keywords", default=[]) if isinstance(k, str)),
+        status=_str(status.get("overallStatus")),
+        sponsor=_str(sponsor),
+        keywords=tuple(k for k in _list(_get(protocol, "conditionsModule", "keywords")) if isinstance(k, str)),
         references_pmids=pmids,
         source=source,
         texts=tuple(texts),
