@@ -138,7 +138,8 @@ def parse_study(study: Any, source: str, ontology: Ontology | None = None) -> St
             for stat in _list(event.get("stats")):
                 group_id = _str(_dict(stat).get("groupId"))
                 if group_id:
-                    counts.append(AdverseEventGroupCount(groups.get(group_id, group_id), _int(stat.get("numAffected")), _int(stat.get("numAtRisk"))))
+                    affected, at_risk = _int(stat.get("numAffected")), _int(stat.get("numAtRisk"))
+                    counts.append(AdverseEventGroupCount(groups.get(group_id, group_id), affected, at_risk))
             events.append(AdverseEvent(term, _str(event.get("organSystem")), _str(event.get("sourceVocabulary")), serious,
                                        toxicities[0] if len(toxicities) == 1 else None, tuple(counts)))
     pmids = tuple(dict.fromkeys(str(r["pmid"]) for r in _list(_get(protocol, "referencesModule", "references"))
