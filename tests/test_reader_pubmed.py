@@ -49,3 +49,14 @@ def test_plain_documents_in_other_encodings_still_read(codec, declared):
 def test_unknown_declared_encoding_is_one_clear_error():
     with pytest.raises(IngestError, match="encoding"):
         parse_pubmed(pubmed_doc("x", "", "X-NO-SUCH").encode(), "x.xml")
+
+
+@pytest.mark.parametrize("medline,expected", [("1998 Spring", "1998-03"), ("2001 Winter-2002 Spring", "2001-01"),
+                                              ("2019 Dec-2020 Jan", "2019-12"), ("2005 Nov-Dec", "2005-11"), ("2010", "2010")])
+def test_medline_dates_with_seasons_regression(medline, expected):
+    """Bug: a MedlineDate naming a season ("1998 Spring") lost its month."""
+    doc = (f"<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>2</PMID><Article><Journal><JournalIssue><PubDate>"
+           f"<MedlineDate>{medline}</MedlineDate></PubDate></JournalIssue></Journal><ArticleTitle>T</ArticleTitle></Article>"
+           f"</MedlineCitation></PubmedArticle></PubmedArticleSet>")
+    (record,) = parse_pubmed(doc.encode(), "x.xml")
+    assert record.published == expected

@@ -62,9 +62,10 @@ def publication_date(article: etree._Element) -> str | None:
             return f"{year.strip()}-{month:02d}" if month else year.strip()
         medline = pub.findtext("MedlineDate")
         if medline:
-            match = re.match(r"\s*(\d{4})(?:\s+([A-Za-z]{3}))?", medline)
+            match = re.match(r"\s*(\d{4})(?:\s+([A-Za-z]+))?", medline)
             if match:
-                month = _month(match.group(2) or "")
+                word = (match.group(2) or "").lower()
+                month = SEASONS.get(word) or _month(word)
                 return f"{match.group(1)}-{month:02d}" if month else match.group(1)
     electronic = article.find("./ArticleDate")
     if electronic is not None and (electronic.findtext("Year") or "").isdigit():
@@ -114,8 +115,8 @@ def parse_article(entry: etree._Element, source: str) -> StudyRecord:
     study_type = next((key for name, key in PUBLICATION_TYPES if name in types), "study")
     mesh = [text_of(d) for d in citation.findall("./MeshHeadingList/MeshHeading/DescriptorName")]
     keywords = [text_of(k) for k in citation.findall("./KeywordList/Keyword")]
-    ncts = sorted({(a.text or "").strip() for a in article.findall("./DataBankList/DataBank[DataBankName='ClinicalTrials.gov']/AccessionNumberList/AccessionNumber")
-                   if re.fullmatch(r"NCT\d{8}", (a.text or "").strip())})
+    accessions = article.findall("./DataBankList/DataBank[DataBankName='ClinicalTrials.gov']/AccessionNumberList/AccessionNumber")
+    ncts = sorted({(a.text or "").strip() for a in accessions if re.fullmatch(r"NCT\d{8}", (a.text or "").strip())})
     author = article.find("./AuthorList/Author")
     first_author = None
     if author is not None:
