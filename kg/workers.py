@@ -215,6 +215,10 @@ def _worker_main(conn: Connection, store_url: str) -> None:
         try:
             if job == "graphs":
                 reply: tuple[Any, ...] = ("ok", open_store().graph_names())
+            elif isinstance(job, tuple) and job[0] == "analyze":
+                from .sparql_guard import analyze_query
+
+                reply = ("ok", analyze_query(job[1]))
             else:
                 reply = ("ok", execute_oxigraph(open_store().store, job))
         except TkgError as exc:
@@ -358,6 +362,16 @@ class QueryPool:
     def graph_names(self, timeout: float | None = None) -> list[str]:
         return self._call("graphs", timeout)
 
+    def analyze(self, text: str, timeout: float | None = None) -> Any:
+        """Parse and check a query in a worker, under the time limit.
+
+        rdflib's parser is pure Python: a huge query (a VALUES block of
+        half a megabyte) takes seconds. In a worker it cannot hold the web
+        process's GIL, and a parse that outlives the limit is stopped like a
+        query that does (503).
+        """
+        return self._call(("analyze", text), timeout)
+
     def pids(self) -> list[int]:
         with self._lock:
             return sorted(w.process.pid for w in self._all if w.process.pid is not None)
@@ -394,6 +408,11 @@ class InProcessExecutor:
 
     def graph_names(self, timeout: float | None = None) -> list[str]:
         return self.store.graph_names()
+
+    def analyze(self, text: str, timeout: float | None = None) -> Any:
+        from .sparql_guard import analyze_query
+
+        return analyze_query(text)
 
     def run(self, job: QueryJob, timeout: float | None = None) -> QueryOutcome:
         from .stores.memory import MemoryStore

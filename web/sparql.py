@@ -20,6 +20,7 @@ the app's settings. What it does (see docs/sparql.md):
 from __future__ import annotations
 
 import hmac
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -29,7 +30,7 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS
 
 from kg.errors import NoReleaseError, QueryError, QueryRefused, QueryTimeout, StoreError
-from kg.sparql_guard import Analysis, analyze_query, analyze_update, unknown_graphs
+from kg.sparql_guard import Analysis, analyze_update, unknown_graphs
 from kg.stores import Store
 from kg.workers import InProcessExecutor, QueryJob, QueryPool, WorkersBusy
 
@@ -213,7 +214,8 @@ class SparqlEndpoint:
 
     # -- queries
     def run_query(self, text: str, params: dict[str, list[str]], base: str | None = None) -> Response:
-        analysis = analyze_query(text)
+        started = time.monotonic()
+        analysis = self.executor.analyze(text, timeout=self.query_timeout)
         table = {"select": neg.SELECT_TYPES, "ask": neg.ASK_TYPES}.get(analysis.form or "", neg.GRAPH_TYPES)
         fmt, mimetype = _choose(params, table)
         default = params.get("default-graph-uri")
@@ -225,7 +227,8 @@ class SparqlEndpoint:
             job = QueryJob(text, fmt, analysis.from_graphs, analysis.from_named, required, self.max_rows, base)
         else:
             job = QueryJob(text, fmt, max_rows=self.max_rows, base=base)
-        outcome = self.executor.run(job, timeout=self.query_timeout)
+        remaining = max(self.query_timeout - (time.monotonic() - started), 0.05)
+        outcome = self.executor.run(job, timeout=remaining)
         extra = {}
         if outcome.truncated:
             extra["X-Result-Truncated"] = "true"

@@ -135,7 +135,15 @@ def _load_card(data: dict[str, Any], source: str) -> StudyRecord:
     relative = Path(data["card"])
     if relative.is_absolute():
         raise RecordError(f"card path {data['card']!r} must be relative to the record", where=source)
-    path = Path(source).parent / relative
+    record_dir = Path(source).resolve().parent
+    path = (record_dir / relative).resolve()  # symlinks followed before the check, not after
+    allowed = (record_dir, record_dir.parent / "cards")
+    if not any(path.is_relative_to(root) for root in allowed):
+        raise RecordError(
+            f"card path {data['card']!r} leads outside the record's directory",
+            where=source,
+            expected="a card under the record's own directory or under the sibling cards/ directory (../cards/<id>.txt)",
+        )
     return parse_card(read_text(path), str(path))
 
 
@@ -289,10 +297,27 @@ def locate_quote(quote: str, texts: tuple[TextBlock, ...], section: str | None, 
     raise RecordError(f"quote not found in {scope}: {quote[:60]!r}", where=where, expected="an exact substring of the study's text")
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """The safe loader without anchors and aliases.
+
+    Curated records never need them, and aliases let a few hundred bytes
+    expand to millions of nodes (the "billion laughs" of YAML) once the
+    record is walked. Refused at the first alias, before anything expands.
+    """
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in study records; write the value out", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def read_curated(path: Path) -> Iterator[StudyRecord]:
     text = read_text(path)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
