@@ -188,6 +188,12 @@ class KnowledgeGraph:
         else:
             self.store.dump(out, fmt)
 
+    def to_networkx(self, *, studies: bool = False) -> Any:
+        """The typed networkx MultiDiGraph of the graph (see :mod:`kg.projection`)."""
+        from .projection import project
+
+        return project(self, studies=studies)
+
     def stats(self) -> dict[str, int]:
         from .queries import load_query
 
