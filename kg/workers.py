@@ -433,6 +433,60 @@ class InProcessExecutor:
         pass
 
 
+# -- a remote SPARQL server (the web app holds no state) ----------------------
+class RemoteExecutor:
+    """Forwards jobs to the remote SPARQL server of a :class:`RemoteStore`.
+
+    The web app keeps no graph state, so it can run as many processes and
+    machines as the server allows. The time limit is the HTTP timeout of the
+    request (the server's own limit applies too); the row cap is applied to
+    the parsed answer. The protocol's ``default-graph-uri``/``named-graph-uri``
+    are refused (servers scope them differently); FROM clauses are checked
+    against the server's graphs and then passed on.
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def graph_names(self, timeout: float | None = None) -> list[str]:
+        return self.store.graph_names()
+
+    def analyze(self, text: str, timeout: float | None = None) -> Any:
+        from .sparql_guard import analyze_query
+
+        return analyze_query(text)
+
+    def run(self, job: QueryJob, timeout: float | None = None) -> QueryOutcome:
+        if job.default_graphs is not None and not job.required_graphs or job.named_graphs and not job.required_graphs:
+            raise QueryRefused(
+                "default-graph-uri and named-graph-uri are not supported when serving a remote SPARQL server: "
+                "write FROM <graph> or GRAPH <graph> in the query"
+            )
+        known = set(self.store.graph_names())
+        missing = [iri for iri in job.required_graphs if iri not in known]
+        if missing:
+            shown = ", ".join(f"<{iri}>" for iri in dict.fromkeys(missing))
+            raise QueryRefused(f"FROM {shown} names no graph of this store; the server never fetches graphs from URLs")
+        previous = getattr(self.store, "timeout", None)
+        if timeout is not None and previous is not None:
+            self.store.timeout = timeout  # type: ignore[attr-defined]
+        try:
+            result = self.store.query(job.sparql)
+        finally:
+            if previous is not None:
+                self.store.timeout = previous  # type: ignore[attr-defined]
+        cap = job.max_rows if job.max_rows > 0 else None
+        truncated = False
+        if result.kind == "select" and cap is not None and len(result.rows) > cap:
+            result.rows, truncated = result.rows[:cap], True
+        elif result.kind == "graph" and cap is not None and len(result.triples) > cap:
+            result.triples, truncated = result.triples[:cap], True
+        return QueryOutcome(result.kind, result.serialize(job.fmt), truncated, len(result))
+
+    def close(self) -> None:
+        pass
+
+
 def execute_rdflib(dataset: Any, job: QueryJob) -> QueryOutcome:
     """Run ``job`` with rdflib's engine over an rdflib Dataset (memory: stores).
 

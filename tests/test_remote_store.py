@@ -212,3 +212,37 @@ def test_helpers_parse_forms_terms_and_credentials():
     assert term_from_json({"type": "literal", "xml:lang": "en", "value": "a"}).language == "en"
     store = RemoteStore("http://user:p%40ss@127.0.0.1:9/query", dataset="server")
     assert store.url == "http://127.0.0.1:9/query" and store.update_url == "http://127.0.0.1:9/update"
+
+
+def test_the_web_app_serves_a_remote_store_without_state(remote, built_store):
+    """`tkg serve --store http://...`: /sparql forwards to the server (row cap and
+    FROM checks still apply) and gives the same answer as the embedded store."""
+    from urllib.parse import quote
+
+    from web import create_app
+
+    name, srv = remote
+    options = srv.options()
+    app = create_app(
+        {
+            "store": srv.query_url,
+            "update_url": options.get("update_url") or "",
+            "gsp_url": options.get("gsp_url") or "",
+            "rate_limit": "0",
+            "max_rows": 3,
+        }
+    )
+    endpoint = app.extensions["tkg_sparql"]
+    assert type(endpoint.executor).__name__ == "RemoteExecutor"
+    client = app.test_client()
+    query = "PREFIX tkg: <https://w3id.org/tcell-kg/> SELECT ?s WHERE { ?s a tkg:Study } ORDER BY ?s"
+    r = client.get("/sparql?query=" + quote(query), headers={"Accept": "application/sparql-results+json"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    rows = [b["s"]["value"] for b in r.get_json()["results"]["bindings"]]
+    with KnowledgeGraph.open(built_store) as embedded:
+        expected = sorted(embedded.query(query).values("s"))[:3]
+    assert rows == expected and r.headers.get("X-Result-Truncated") == "true"
+    r = client.get("/sparql?query=" + quote("SELECT * FROM <http://example.org/elsewhere> WHERE { ?s ?p ?o }"))
+    assert r.status_code == 403 and "never fetches" in r.get_json()["error"]  # refused, as on the embedded store
+    r = client.get("/sparql?query=" + quote("SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }"))
+    assert r.status_code == 403 and "SERVICE" in r.get_json()["error"]

@@ -81,21 +81,40 @@ def run_gunicorn(app: Any, options: dict[str, Any]) -> None:
     help=_setting_help("query_timeout", "; a query past it gets 503 and its worker is replaced"),
 )
 @click.option(
+    "--update-url", default=None, help="SPARQL Update endpoint of a remote --store, when it differs from the store URL (TKG_UPDATE_URL)."
+)
+@click.option(
+    "--gsp-url", default=None, help="Graph Store Protocol endpoint of a remote --store, when it differs from the store URL (TKG_GSP_URL)."
+)
+@click.option(
     "--dev",
     is_flag=True,
     help="Use Flask's development server instead of gunicorn (debugging only: single process, not for production).",
 )
-def serve(store: str, host: str | None, port: int | None, workers: int | None, query_timeout: float | None, dev: bool) -> None:
+def serve(
+    store: str,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    query_timeout: float | None,
+    update_url: str | None,
+    gsp_url: str | None,
+    dev: bool,
+) -> None:
     """Serve the published graph: dashboard, SPARQL endpoint, pages and downloads.
 
     Runs gunicorn (threads) in one process that owns a pool of query worker
     processes; a query past the time limit is stopped by killing its worker.
+    With an http(s) --store, queries are forwarded to that SPARQL server and
+    the process keeps no graph state (run as many as the server allows).
     """
     from . import create_app
     from .sparql import get_endpoint
 
-    settings = resolve({"store": store, "host": host, "port": port, "workers": workers, "query_timeout": query_timeout})
-    app = create_app({k: settings[k] for k in ("store", "host", "port", "workers", "query_timeout")})
+    overrides = {"store": store, "host": host, "port": port, "workers": workers, "query_timeout": query_timeout}
+    overrides |= {"update_url": update_url, "gsp_url": gsp_url}
+    settings = resolve(overrides)
+    app = create_app({k: settings[k] for k in overrides})
     limits = f"{settings.workers} query workers, {settings.query_timeout:g} s limit"
     click.echo(f"serving {settings.store} on http://{settings.host}:{settings.port}/ ({limits})")
     if dev:

@@ -32,7 +32,7 @@ from rdflib.namespace import DCTERMS, RDF, RDFS
 from kg.errors import NoReleaseError, QueryError, QueryRefused, QueryTimeout, StoreError
 from kg.sparql_guard import Analysis, analyze_update, unknown_graphs
 from kg.stores import Store
-from kg.workers import InProcessExecutor, QueryJob, QueryPool, WorkersBusy
+from kg.workers import InProcessExecutor, QueryJob, QueryPool, RemoteExecutor, WorkersBusy
 
 from . import negotiation as neg
 from .errors import error_response
@@ -186,15 +186,32 @@ def _send(body: bytes, fmt: str, mimetype: str, params: dict[str, list[str]], ex
 class SparqlEndpoint:
     """The endpoint's state: the store, an executor, limits and the update token."""
 
-    def __init__(self, store: Store | str, *, query_timeout: float = 10.0, max_rows: int = 10000, update_token: str = "", workers: int = 2):
+    def __init__(
+        self,
+        store: Store | str,
+        *,
+        query_timeout: float = 10.0,
+        max_rows: int = 10000,
+        update_token: str = "",
+        workers: int = 2,
+        update_url: str = "",
+        gsp_url: str = "",
+    ):
         self.query_timeout = float(query_timeout)
         self.max_rows = int(max_rows)
         self._token = update_token or ""
         self.store_url = store if isinstance(store, str) else store.url
+        if isinstance(store, str) and store.startswith(("http://", "https://")):
+            from kg.stores import open_store
+
+            mode = "write" if self._token else "read"
+            store = open_store(store, mode=mode, update_url=update_url or None, gsp_url=gsp_url or None, timeout=self.query_timeout)
         self._store = None if isinstance(store, str) else store
         self.in_process = self._store is not None and not _is_directory(self._store)
-        if self.in_process:
-            self.executor: QueryPool | InProcessExecutor = InProcessExecutor(self._store)  # type: ignore[arg-type]
+        if _is_remote(self._store):
+            self.executor: QueryPool | InProcessExecutor | RemoteExecutor = RemoteExecutor(self._store)  # type: ignore[arg-type]
+        elif self.in_process:
+            self.executor = InProcessExecutor(self._store)  # type: ignore[arg-type]
         else:
             self.executor = QueryPool(str(Path(self.store_url).expanduser()), size=workers, timeout=self.query_timeout)
 
@@ -272,6 +289,9 @@ class SparqlEndpoint:
                 warnings.filterwarnings("ignore", message=r"Dataset\.(contexts|default_context) is deprecated", category=DeprecationWarning)
                 evalUpdate(self._store.dataset, translateUpdate(parseUpdate(text), base))
             return
+        if _is_remote(self._store):
+            self._store.update(text)  # type: ignore[union-attr]
+            return
         if not _is_directory(self._store) and self._store is not None:
             raise StoreError("this store does not accept updates through the endpoint")
         _update_directory_store(self.store_url, text, base)
@@ -318,6 +338,12 @@ class SparqlEndpoint:
             g.add((node, RDF.type, SD.NamedGraph))
             g.add((node, SD.name, URIRef(name)))
         return g
+
+
+def _is_remote(store: Any) -> bool:
+    from kg.stores.remote import RemoteStore
+
+    return isinstance(store, RemoteStore)
 
 
 def _is_directory(store: Any) -> bool:
@@ -480,6 +506,8 @@ def make_blueprint(app: Flask) -> Blueprint:
         max_rows=settings.max_rows,
         update_token=settings.update_token,
         workers=settings.workers,
+        update_url=settings.update_url,
+        gsp_url=settings.gsp_url,
     )
     app.extensions["tkg_sparql"] = endpoint
     return sparql_blueprint(endpoint)

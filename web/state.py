@@ -23,6 +23,7 @@ def get_graph() -> KnowledgeGraph:
     graph = current_app.extensions.get("tkg_graph")
     if graph is None:
         settings = current_app.extensions["tkg_settings"]
-        graph = KnowledgeGraph.open(settings.store, mode="read")
+        remote = {"update_url": settings.update_url or None, "gsp_url": settings.gsp_url or None}
+        graph = KnowledgeGraph.open(settings.store, mode="read", **remote)
         current_app.extensions["tkg_graph"] = graph
     return graph
