@@ -54,27 +54,26 @@ class Converted:
 
 
 def _convert_file(path: str, fmt: str | None) -> Converted:
+    # rdflib's own N-Triples line writer (what Graph.serialize("nt") calls per
+    # triple): no Graph is built, the triples go straight to N-Quads lines.
+    from rdflib.plugins.serializers.nt import _nt_row
+
     from .ontology import default_ontology
     from .pipeline import records_from_file
-    from .to_rdf import record_graph_iri, record_to_graph
+    from .to_rdf import record_graph_iri, record_triples
 
     try:
         records = records_from_file(Path(path), fmt, default_ontology())
-        parts: list[bytes] = []
+        parts: list[str] = []
         graphs: list[str] = []
-        count = 0
         for record in records:
             name = str(record_graph_iri(record))
-            graph = record_to_graph(record)
             graphs.append(name)
-            suffix = f" <{name}> .\n".encode()
-            for line in graph.serialize(format="nt", encoding="utf-8").splitlines():
-                if line.endswith(b" ."):
-                    parts.append(line[:-2] + suffix)
-                    count += 1
+            suffix = f" <{name}> .\n"
+            parts.extend(_nt_row(triple)[:-3] + suffix for triple in record_triples(record))
     except TkgError as exc:
         return Converted(path, error=str(exc))
-    return Converted(path, tuple(r.id for r in records), tuple(graphs), b"".join(parts), count)
+    return Converted(path, tuple(r.id for r in records), tuple(graphs), "".join(parts).encode("utf-8"), len(parts))
 
 
 def _convert_chunk(paths: list[str], fmt: str | None) -> list[Converted]:

@@ -92,29 +92,52 @@ _SEPARATORS = "-\u2010\u2011\u2012\u2013/"
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9\-]{1,5}$")
 
 
+_SPACE_RUN = re.compile(r"[\s\-\u2010\u2011\u2012\u2013/]+")
+
+
+def _lower(chunk: str) -> str:
+    """Lower-case character by character (a character whose lower case is
+    longer, like U+0130, stays as it is; no context rules like final sigma)."""
+    if chunk.isascii():
+        return chunk.lower()
+    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in chunk)
+
+
 def normalize(text: str) -> tuple[str, list[int]]:
-    """Normalized text and, for each of its characters, the offset in ``text``."""
+    """Normalized text and, for each of its characters, the offset in ``text``.
+
+    Inline abbreviations (" (CAR)") are dropped, runs of whitespace, hyphens,
+    dashes and slashes become one space, letters are lower-cased. Works on
+    whole runs (regular expressions and str methods), not character by
+    character: this is the extractor's inner loop.
+    """
     out: list[str] = []
     index: list[int] = []
-    i = 0
-    n = len(text)
-    while i < n:
-        match = _INLINE_ABBREVIATION.match(text, i)
-        if match:
-            i = match.end()
-            continue
-        ch = text[i]
-        if ch in _SEPARATORS or ch.isspace():
-            ch = " "
-            if out and out[-1] == " ":
-                i += 1
-                continue
-        else:
-            low = ch.lower()
-            ch = low if len(low) == 1 else ch
-        out.append(ch)
-        index.append(i)
-        i += 1
+    space = False  # the last character written is a space
+
+    def segment(start: int, end: int) -> None:
+        nonlocal space
+        j = start
+        for run in _SPACE_RUN.finditer(text, start, end):
+            if run.start() > j:
+                out.append(_lower(text[j : run.start()]))
+                index.extend(range(j, run.start()))
+                space = False
+            if not space:
+                out.append(" ")
+                index.append(run.start())
+                space = True
+            j = run.end()
+        if j < end:
+            out.append(_lower(text[j:end]))
+            index.extend(range(j, end))
+            space = False
+
+    position = 0
+    for abbreviation in _INLINE_ABBREVIATION.finditer(text):
+        segment(position, abbreviation.start())
+        position = abbreviation.end()
+    segment(position, len(text))
     return "".join(out), index
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
+from rdflib.term import Node
 
 from .model import STUDY_TYPES, SUPPORT, TEXT_MINED, StudyRecord
 from .namespaces import BASE, FINDING, STUDY, TKG, slugify, study_graph, study_iri
@@ -38,8 +39,18 @@ def record_graph_iri(record: StudyRecord) -> URIRef:
 def record_to_graph(record: StudyRecord) -> Graph:
     """All triples of one study, to be stored in its named graph."""
     g = Graph()
+    for triple in record_triples(record):
+        g.add(triple)
+    return g
+
+
+def record_triples(record: StudyRecord) -> list[tuple[Node, Node, Node]]:
+    """The triples of :func:`record_to_graph` as a list, without building a
+    Graph (the bulk path writes them straight to N-Quads); each triple once,
+    in a stable order."""
+    triples: list[tuple[Node, Node, Node]] = []
     s = study_iri(record.id)
-    add = g.add
+    add = triples.append
     add((s, RDF.type, TKG.Study))
     add((s, RDF.type, TKG[STUDY_TYPES[record.study_type]]))
     add((s, DCTERMS.title, Literal(record.title)))
@@ -107,7 +118,16 @@ def record_to_graph(record: StudyRecord) -> Graph:
             add((activity, RDFS.label, Literal(f"{finding.method} extraction of {record.id}")))
             add((activity, PROV.used, s))
             add((activity, PROV.wasAssociatedWith, TKG.extractor if finding.method == TEXT_MINED else TKG.curator))
-        fid = _short_hash(finding.subject, finding.relation, finding.object, finding.context, finding.support, finding.section, finding.start, finding.method)
+        fid = _short_hash(
+            finding.subject,
+            finding.relation,
+            finding.object,
+            finding.context,
+            finding.support,
+            finding.section,
+            finding.start,
+            finding.method,
+        )
         f = FINDING[f"{record.id}-{fid}"]
         add((f, RDF.type, TKG.Finding))
         add((f, TKG.subject, TKG[finding.subject]))
@@ -150,4 +170,4 @@ def record_to_graph(record: StudyRecord) -> Graph:
                 add((cnode, TKG.numAffected, Literal(count.affected, datatype=XSD.integer)))
             if count.at_risk is not None:
                 add((cnode, TKG.numAtRisk, Literal(count.at_risk, datatype=XSD.integer)))
-    return g
+    return list(dict.fromkeys(triples))
