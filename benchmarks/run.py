@@ -80,9 +80,107 @@ def serving_rss_mib(store: str) -> float:
     return float(done.stdout.strip())
 
 
+SMALL_SELECT = "PREFIX tkg: <https://w3id.org/tcell-kg/> SELECT ?s WHERE { ?s a tkg:Study } LIMIT 10"
+HTTP_SECONDS = 10.0
+HTTP_CLIENTS = 8
+
+
+def http_throughput(url: str, seconds: float = HTTP_SECONDS, clients: int = HTTP_CLIENTS, accept: str = "*/*") -> dict:
+    """Requests/s and latency of GET ``url`` from ``clients`` keep-alive threads for ``seconds``."""
+    import http.client
+    import threading
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = parts.path + ("?" + parts.query if parts.query else "")
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client() -> None:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        mine: list[float] = []
+        failed = 0
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            try:
+                conn.request("GET", path, headers={"Accept": accept})
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+            if ok:
+                mine.append(time.perf_counter() - start)
+            else:
+                failed += 1
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    latencies.sort()
+    if not latencies:
+        return {"rps": 0.0, "p50": None, "p95": None, "errors": errors[0]}
+    return {
+        "rps": len(latencies) / seconds,
+        "p50": latencies[len(latencies) // 2],
+        "p95": latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))],
+        "errors": errors[0],
+    }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve_and_measure(store: str) -> dict:
+    """Start `tkg serve` on the release (gunicorn, default workers) and measure
+    /sparql with a small SELECT and the entity page of CAR-T."""
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote
+
+    port = _free_port()
+    env = dict(os.environ, TKG_RATE_LIMIT="0")
+    tkg = str(Path(sys.executable).with_name("tkg"))
+    process = subprocess.Popen(
+        [tkg, "serve", "--store", store, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + "/sparql?query=" + quote("ASK {}"), timeout=2).read()
+                break
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        out = {"sparql": http_throughput(base + "/sparql?query=" + quote(SMALL_SELECT), accept="application/sparql-results+json")}
+        try:
+            urllib.request.urlopen(base + "/entity/CART", timeout=10).read()
+            out["entity"] = http_throughput(base + "/entity/CART", accept="text/html")
+        except (urllib.error.URLError, OSError):
+            out["entity"] = None  # no entity page in this version
+        return out
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
 def bench_size(n: int, systems: list[str], work: Path) -> dict:
     cards = write_cards(work / f"cards-{n}", n, seed=n)
-    result: dict = {"n": n, "ingest": {}, "cq": {}, "startup": None, "rss": None}
+    result: dict = {"n": n, "ingest": {}, "cq": {}, "startup": None, "rss": None, "http": {}}
     if "embedded" in systems:
         store = str(work / f"var-{n}")
         start = time.perf_counter()
@@ -95,6 +193,7 @@ def bench_size(n: int, systems: list[str], work: Path) -> dict:
             result["cq"]["embedded"] = cq_latencies(g)
         result["startup"] = startup_seconds(store)
         result["rss"] = serving_rss_mib(store)
+        result["http"]["embedded"] = serve_and_measure(store)
     if "rdflib" in systems:
         start = time.perf_counter()
         g = KnowledgeGraph.open("memory:", mode="write")
@@ -125,6 +224,11 @@ def bench_size(n: int, systems: list[str], work: Path) -> dict:
             time.sleep(2)  # Oxigraph server is slower right after a load (DESIGN.md)
             with KnowledgeGraph.open(server.query_url, **server.options()) as g:
                 result["cq"][name] = cq_latencies(g)
+            if name == "oxigraph-server":
+                from urllib.parse import quote
+
+                url = server.query_url + "?union-default-graph&query=" + quote(SMALL_SELECT)
+                result["http"][name] = {"sparql": http_throughput(url, accept="application/sparql-results+json")}
         finally:
             server.stop()
     return result
@@ -132,6 +236,13 @@ def bench_size(n: int, systems: list[str], work: Path) -> dict:
 
 def fmt_ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 1000:.1f}"
+
+
+def _oxigraph_version() -> str:
+    binary = Path(sys.executable).with_name("oxigraph")
+    if not binary.exists():
+        return "n/a"
+    return subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout.strip() or "n/a"
 
 
 def render(results: list[dict], systems: list[str], command: str) -> str:
@@ -143,7 +254,7 @@ def render(results: list[dict], systems: list[str], command: str) -> str:
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other work while measured), "
         f"Python {platform.python_version()}, pyoxigraph {pyoxigraph.__version__}, rdflib {rdflib.__version__}, "
-        f"Oxigraph server {subprocess.run(['oxigraph', '--version'], capture_output=True, text=True).stdout.strip() or 'n/a'}, "
+        f"Oxigraph server {_oxigraph_version()}, "
         "Virtuoso open source 7.2 (Debian).",
         "",
         f"Reproduce: `{command}`",
@@ -163,6 +274,15 @@ def render(results: list[dict], systems: list[str], command: str) -> str:
                   "| --- |" + " ---: |" * len(systems)]
         for q in CQS:
             lines.append(f"| {q.title} | " + " | ".join(fmt_ms(r["cq"].get(s, {}).get(q.title)) for s in systems) + " |")
+        if r["http"]:
+            lines += ["", f"HTTP, {HTTP_CLIENTS} keep-alive clients for {HTTP_SECONDS:.0f} s (same Python client for both servers):", "",
+                      "| system | request | req/s | p50 ms | p95 ms | errors |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+            for system, figures in r["http"].items():
+                for what, label in (("sparql", "/sparql small SELECT"), ("entity", "/entity/CART page")):
+                    f = figures.get(what)
+                    if f is None:
+                        continue
+                    lines.append(f"| {system} | {label} | {f['rps']:,.0f} | {fmt_ms(f['p50'])} | {fmt_ms(f['p95'])} | {f['errors']} |")
         if r["startup"] is not None:
             lines += ["", f"Startup from the published release (open + first query, fresh process): {r['startup']:.2f} s; "
                       f"peak RSS of a process answering every named query once: {r['rss']:.0f} MiB.", ""]
