@@ -111,6 +111,21 @@ def test_ingest_reports_each_bad_file_and_loads_the_rest(small_store, tmp_path):
     assert "studies    3" in stats
 
 
+def test_ingest_of_a_folder_names_every_file_it_did_not_take(small_store, tmp_path):
+    folder = tmp_path / "drop"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "extra.yaml").write_text((DATA / "mini-til.yaml").read_text().replace("id: mini-til", "id: folder-til"))
+    (folder / "notes.md").write_text("# not a study\n")
+    (folder / "broken.xml").write_text("garbage <xml")
+    (folder / ".DS_Store").write_bytes(b"\0\0")
+    result = CliRunner().invoke(main, ["ingest", "--store", small_store, str(folder)])
+    assert result.exit_code == 1
+    assert f"skipped: {folder / 'notes.md'}: not a study file" in result.output
+    assert f"{folder / 'broken.xml'}: malformed XML at line 1" in result.output
+    assert ".DS_Store" not in result.output
+    assert "ingested 1 studies from 1 of 2 files" in result.output
+
+
 def test_validate_passes_then_fails_on_a_tampered_quote(small_store):
     ok = tkg("validate", "--store", small_store)
     assert ok.exit_code == 0 and "no violations" in ok.output

@@ -38,6 +38,10 @@ def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_
         click.echo(f"published release {release}")
 
 
+#: File name endings `tkg ingest DIR` picks up in a directory.
+STUDY_SUFFIXES = (".txt", ".xml", ".json", ".yaml", ".yml")
+
+
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @store_option
@@ -53,11 +57,16 @@ def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: boo
     other files still go in. Exits with status 1 if any file failed.
     """
     paths: list[Path] = []
+    skipped: list[Path] = []
     for item in files:
         if item.is_dir():
-            paths.extend(sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in (".txt", ".xml", ".json", ".yaml", ".yml")))
+            found = sorted(p for p in item.rglob("*") if p.is_file() and not p.name.startswith("."))
+            paths.extend(p for p in found if p.suffix.lower() in STUDY_SUFFIXES)
+            skipped.extend(p for p in found if p.suffix.lower() not in STUDY_SUFFIXES)
         else:
             paths.append(item)
+    for path in skipped:
+        click.echo(f"skipped: {path}: not a study file (expected {', '.join(STUDY_SUFFIXES)})", err=True)
     if not paths:
         fail("no study files found in the given directories")
 
