@@ -57,6 +57,89 @@ from ..errors import QueryError, StoreError
 from . import QueryResult, Store
 
 GRAPH_BASE = "https://w3id.org/tcell-kg/graph/"
+ONTOLOGY_GRAPH_IRI = GRAPH_BASE + "ontology"
+
+#: Virtuoso adapter: the rdfs:subClassOf closure of the ontology graph,
+#: materialized in a graph of its own (not one of "our" graphs: never listed,
+#: counted or exported) because Virtuoso 7.2 evaluates subClassOf* / + paths
+#: wrongly (duplicate rows, missing rows, "transitive start not given").
+#: Queries sent to Virtuoso use the two properties instead of the paths.
+ADAPTER_BASE = "https://w3id.org/tcell-kg/adapter/"
+CLOSURE_GRAPH = ADAPTER_BASE + "subclass-closure"
+OR_SELF = ADAPTER_BASE + "subClassOfOrSelf"
+STRICT = ADAPTER_BASE + "subClassOfTransitive"
+_RDFS_SUBCLASS = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
+_SUBCLASS_PATH = re.compile(r"(?:(?<![\w:-])rdfs:subClassOf|<http://www\.w3\.org/2000/01/rdf-schema#subClassOf>)\s*([*+])(?![\w])")
+_RDFS_PREFIX = re.compile(r"PREFIX\s+rdfs:\s*<([^>]*)>", re.IGNORECASE)
+
+
+def rewrite_subclass_paths(sparql: str) -> str:
+    """``rdfs:subClassOf*`` -> the materialized or-self closure property,
+    ``rdfs:subClassOf+`` -> the strict one (outside strings and comments; the
+    prefixed form only where ``rdfs:`` is the RDFS namespace)."""
+    prefixes = _RDFS_PREFIX.findall(sparql)
+    prefixed_ok = all(iri == "http://www.w3.org/2000/01/rdf-schema#" for iri in prefixes)
+
+    def substitute(text: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            if match.group(0).startswith("rdfs:") and not prefixed_ok:
+                return match.group(0)
+            return f"<{OR_SELF if match.group(1) == '*' else STRICT}>"
+
+        return _SUBCLASS_PATH.sub(one, text)
+
+    out: list[str] = []
+    run: list[str] = []  # unprotected text (code and IRIs) since the last string or comment
+    position = 0
+    for token in _LEXICAL.finditer(sparql):
+        run.append(sparql[position : token.start()])
+        if token.group(0).startswith("<"):
+            run.append(token.group(0))
+        else:
+            out.append(substitute("".join(run)))
+            out.append(token.group(0))
+            run = []
+        position = token.end()
+    run.append(sparql[position:])
+    out.append(substitute("".join(run)))
+    return "".join(out)
+
+
+def subclass_closure(ontology: Graph) -> Graph:
+    """The or-self and strict rdfs:subClassOf closure of the named classes in ``ontology``."""
+    subclass = URIRef(_RDFS_SUBCLASS)
+    parents: dict[URIRef, set[URIRef]] = {}
+    owl_class = URIRef("http://www.w3.org/2002/07/owl#Class")
+    rdf_type = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    for named in ontology.subjects(rdf_type, owl_class):
+        if isinstance(named, URIRef):
+            parents.setdefault(named, set())
+    for child, parent in ontology.subject_objects(subclass):
+        if isinstance(child, URIRef):
+            parents.setdefault(child, set())
+            if isinstance(parent, URIRef):
+                parents[child].add(parent)
+                parents.setdefault(parent, set())
+    closure = Graph()
+    or_self, strict = URIRef(OR_SELF), URIRef(STRICT)
+    for start in parents:
+        closure.add((start, or_self, start))
+        seen: set[URIRef] = set()
+        stack = list(parents[start])
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            stack.extend(parents.get(node, ()))
+        for ancestor in seen:
+            closure.add((start, strict, ancestor))
+            if ancestor != start:
+                closure.add((start, or_self, ancestor))
+    return closure
+
+
+_LEXICAL = re.compile(r"#[^\n]*|<[^<>\s]*>|\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'")
 DATASET_MODES = ("auto", "union-param", "virtuoso", "server")
 _EXCLUDE_TTL = 60.0
 
@@ -198,7 +281,9 @@ class RemoteStore(Store):
         now = time.monotonic()
         if self._exclude is not None and now - self._exclude[0] < _EXCLUDE_TTL:
             return self._exclude[1]
-        sparql = f'SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(!STRSTARTS(STR(?g), "{GRAPH_BASE}")) }}'
+        sparql = (
+            f'SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(!STRSTARTS(STR(?g), "{GRAPH_BASE}") && ?g != <{CLOSURE_GRAPH}>) }}'
+        )
         rows = self._select(sparql, scoped=False)
         names = sorted(str(r["g"]) for r in rows if isinstance(r.get("g"), URIRef))
         self._exclude = (now, names)
@@ -214,12 +299,16 @@ class RemoteStore(Store):
             return sparql, {}
         if self.dataset == "union-param":
             return sparql, {"union-default-graph": ""}
+        if self.dataset == "virtuoso":
+            sparql = rewrite_subclass_paths(sparql)
         if self.dataset == "virtuoso" and not _CONSTANT_GRAPH.search(_STRINGS.sub(" ", sparql)):
             # Virtuoso answers nothing for GRAPH <iri> once an exclude pragma is given:
             # a query naming a graph is sent unscoped (its default-graph part may see system graphs).
             pragmas = "".join(
                 f"define input:default-graph-exclude <{g}>\ndefine input:named-graph-exclude <{g}>\n" for g in self._excluded_graphs()
             )
+            # the closure is seen by triple patterns of the default graph, never as a named graph (GRAPH ?g)
+            pragmas += f"define input:named-graph-exclude <{CLOSURE_GRAPH}>\n"
             return pragmas + sparql, {}
         return sparql, {}
 
@@ -263,6 +352,13 @@ class RemoteStore(Store):
 
     def replace_graph(self, graph: str, triples: Graph) -> None:
         self._writable()
+        if graph == ONTOLOGY_GRAPH_IRI:
+            self._ensure_detected()
+            if self.dataset == "virtuoso":
+                self._put(CLOSURE_GRAPH, subclass_closure(triples))
+        self._put(graph, triples)
+
+    def _put(self, graph: str, triples: Graph) -> None:
         if not len(triples):
             self.drop_graph(graph)
             return
