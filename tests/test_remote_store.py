@@ -255,3 +255,27 @@ def test_the_web_app_serves_a_remote_store_without_state(remote, built_store):
     assert r.status_code == 403 and "never fetches" in r.get_json()["error"]  # refused, as on the embedded store
     r = client.get("/sparql?query=" + quote("SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }"))
     assert r.status_code == 403 and "SERVICE" in r.get_json()["error"]
+
+
+def test_subclass_path_rewrite_for_virtuoso_leaves_strings_comments_and_other_prefixes():
+    from kg.stores.remote import OR_SELF, STRICT, rewrite_subclass_paths, subclass_closure
+
+    rdfs = "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+    text = (
+        rdfs
+        + 'SELECT * { ?a rdfs:subClassOf* ?b . ?b <http://www.w3.org/2000/01/rdf-schema#subClassOf>+ ?c . ?s a/rdfs:subClassOf* ?t FILTER(?l = "rdfs:subClassOf*") } # rdfs:subClassOf+'
+    )
+    out = rewrite_subclass_paths(text)
+    assert out.count(f"<{OR_SELF}>") == 2 and out.count(f"<{STRICT}>") == 1
+    assert '"rdfs:subClassOf*"' in out and out.endswith("# rdfs:subClassOf+")
+    other = "PREFIX rdfs: <http://example.org/> SELECT * { ?a rdfs:subClassOf* ?b }"
+    assert rewrite_subclass_paths(other) == other
+    ontology = Graph()
+    sub = URIRef("http://www.w3.org/2000/01/rdf-schema#subClassOf")
+    a, b, c = (URIRef(f"https://w3id.org/tcell-kg/{n}") for n in "ABC")
+    ontology.add((a, sub, b))
+    ontology.add((b, sub, c))
+    closure = subclass_closure(ontology)
+    assert set(closure.objects(a, URIRef(OR_SELF))) == {a, b, c}
+    assert set(closure.objects(a, URIRef(STRICT))) == {b, c}
+    assert set(closure.objects(c, URIRef(OR_SELF))) == {c} and not set(closure.objects(c, URIRef(STRICT)))
