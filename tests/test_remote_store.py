@@ -263,7 +263,8 @@ def test_subclass_path_rewrite_for_virtuoso_leaves_strings_comments_and_other_pr
     rdfs = "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
     text = (
         rdfs
-        + 'SELECT * { ?a rdfs:subClassOf* ?b . ?b <http://www.w3.org/2000/01/rdf-schema#subClassOf>+ ?c . ?s a/rdfs:subClassOf* ?t FILTER(?l = "rdfs:subClassOf*") } # rdfs:subClassOf+'
+        + "SELECT * { ?a rdfs:subClassOf* ?b . ?b <http://www.w3.org/2000/01/rdf-schema#subClassOf>+ ?c . "
+        + '?s a/rdfs:subClassOf* ?t FILTER(?l = "rdfs:subClassOf*") } # rdfs:subClassOf+'
     )
     out = rewrite_subclass_paths(text)
     assert out.count(f"<{OR_SELF}>") == 2 and out.count(f"<{STRICT}>") == 1
