@@ -71,10 +71,12 @@ def startup_seconds(store: str) -> float:
 
 def serving_rss_mib(store: str) -> float:
     """Peak RSS of a process that opens the release and answers every CQ once."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork+exec, so a child
+    # of this (large) process would report the parent's peak as its own.
     code = (
-        "import resource; from kg import KnowledgeGraph; from kg.queries import list_queries; "
+        "from kg import KnowledgeGraph; from kg.queries import list_queries; "
         f"g=KnowledgeGraph.open({store!r}); [g.query(q.sparql) for q in list_queries()]; "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"
+        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))/1024)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     return float(done.stdout.strip())
@@ -145,6 +147,22 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _tree_hwm_mib(pid: int) -> float:
+    """Sum of the peak RSS (VmHWM) of a process and all its descendants."""
+    total = 0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/status") as status:
+                total += next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total / 1024
+
+
 def serve_and_measure(store: str) -> dict:
     """Start `tkg serve` on the release (gunicorn, default workers) and measure
     /sparql with a small SELECT and the entity page of CAR-T."""
@@ -172,6 +190,7 @@ def serve_and_measure(store: str) -> dict:
             out["entity"] = http_throughput(base + "/entity/CART", accept="text/html")
         except (urllib.error.URLError, OSError):
             out["entity"] = None  # no entity page in this version
+        out["memory_mib"] = _tree_hwm_mib(process.pid)
         return out
     finally:
         process.terminate()
@@ -283,6 +302,9 @@ def render(results: list[dict], systems: list[str], command: str) -> str:
                     if f is None:
                         continue
                     lines.append(f"| {system} | {label} | {f['rps']:,.0f} | {fmt_ms(f['p50'])} | {fmt_ms(f['p95'])} | {f['errors']} |")
+        serving = r["http"].get("embedded", {}).get("memory_mib")
+        if serving is not None:
+            lines += ["", f"Peak memory of `tkg serve` after the HTTP runs (sum of VmHWM over gunicorn and its query workers): {serving:.0f} MiB."]
         if r["startup"] is not None:
             lines += ["", f"Startup from the published release (open + first query, fresh process): {r['startup']:.2f} s; "
                       f"peak RSS of a process answering every named query once: {r['rss']:.0f} MiB.", ""]
