@@ -304,7 +304,8 @@ def render(results: list[dict], systems: list[str], command: str) -> str:
                     lines.append(f"| {system} | {label} | {f['rps']:,.0f} | {fmt_ms(f['p50'])} | {fmt_ms(f['p95'])} | {f['errors']} |")
         serving = r["http"].get("embedded", {}).get("memory_mib")
         if serving is not None:
-            lines += ["", f"Peak memory of `tkg serve` after the HTTP runs (sum of VmHWM over gunicorn and its query workers): {serving:.0f} MiB."]
+            what = "Peak memory of `tkg serve` after the HTTP runs (sum of VmHWM over gunicorn and its query workers)"
+            lines += ["", f"{what}: {serving:.0f} MiB."]
         if r["startup"] is not None:
             lines += ["", f"Startup from the published release (open + first query, fresh process): {r['startup']:.2f} s; "
                       f"peak RSS of a process answering every named query once: {r['rss']:.0f} MiB.", ""]
