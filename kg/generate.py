@@ -57,7 +57,9 @@ def generate_card(rng: random.Random, index: int, ontology: Ontology, vocab: dic
     clinician = (
         f"This {phrase} study of {name}, a {antigen}-directed {mod}, enrolled patients with previously treated {tum}. "
         f"{name[0].upper()}{name[1:]} produced durable responses in {tum}. "
-        f"Its activity was limited by {_label(ontology, b1)} in {tum}, by {_label(ontology, b2)} and {_label(ontology, b3)} in other settings. "
+        # the therapy is named: the extractor (rightly) links no barrier to a pronoun
+        f"The activity of {name} was limited by {_label(ontology, b1)} in {tum}, "
+        f"by {_label(ontology, b2)} and {_label(ontology, b3)} in other settings. "
         f"{_label(ontology, t1)[0].upper()}{_label(ontology, t1)[1:]} occurred in many patients, and {_label(ontology, t2)} was less frequent. "
         f"No {_label(ontology, t3)} was observed."
     )

@@ -25,6 +25,19 @@ def test_cards_are_reproducible_and_parse():
         assert {b.section for b in record.texts} >= {"key takeaway", "clinician summary", "abstract"}
 
 
+def test_generated_cards_yield_every_kind_of_finding_the_matrix_needs():
+    """The benchmark's CQs (the evidence matrix above all) must have data to
+    chew on: every relation the matrix and the gap report use is extracted."""
+    from kg.extract import extract_findings
+
+    relations: dict[str, int] = {}
+    for name, text in generate_cards(50, seed=7):
+        for finding in extract_findings(parse_card(text, name)):
+            relations[finding.relation] = relations.get(finding.relation, 0) + 1
+    for relation in ("facesBarrier", "addressesBarrier", "causesToxicity", "effectiveIn", "targetsAntigen"):
+        assert relations.get(relation, 0) >= 25, (relation, relations)
+
+
 def test_small_batch_one_transaction_per_file(tmp_path: Path, monkeypatch):
     """Below the bulk threshold each file's studies replace their graphs in one call."""
     paths = write_cards(tmp_path / "cards", 30, seed=5)
