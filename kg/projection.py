@@ -24,7 +24,13 @@ Edge attributes: ``relation`` (local name, also the key), ``studies``
 ``refuted_by`` (study ids with REFUTE findings), ``best_level`` (1 strongest
 .. 5, or None), ``first_year``/``last_year``, ``contexts`` (tumor context id
 -> number of studies; ``""`` for findings without a context), ``findings``
-(number of findings), ``methods`` (``curated``/``text-mined``).
+(number of findings), ``methods`` (``curated``/``text-mined``),
+``context_studies`` (tumor context id -> sorted study ids).
+
+Graph attribute ``classes``: id -> ``{label, category, parent, modality,
+tumor_kind, is_modality, is_product, is_barrier_category}`` for every class
+of the ontology, including those no finding names (barrier categories above
+a named barrier, tumor contexts), so roll-ups can walk the hierarchy.
 """
 
 from __future__ import annotations
@@ -201,6 +207,7 @@ def project(kg: KnowledgeGraph, *, studies: bool = False, include_refuted: bool 
             edge["_methods"].add(str(row["method"]))
 
     graph = nx.MultiDiGraph(name="tcell-kg")
+    graph.graph["classes"] = {attrs["id"]: {k: v for k, v in attrs.items() if k not in ("id", "iri")} for attrs in vocabulary.values()}
 
     def add_node(iri: str) -> str:
         attrs = vocabulary.get(iri) or {
@@ -238,6 +245,7 @@ def project(kg: KnowledgeGraph, *, studies: bool = False, include_refuted: bool 
             first_year=min(edge["_years"]) if edge["_years"] else None,
             last_year=max(edge["_years"]) if edge["_years"] else None,
             contexts={k: len(v) for k, v in sorted(edge["_contexts"].items())},
+            context_studies={k: sorted(v) for k, v in sorted(edge["_contexts"].items())},
             findings=edge["findings"],
             methods=sorted(edge["_methods"]),
         )
