@@ -26,9 +26,31 @@ RDF_EXPORTS: dict[str, str] = {
 DATASET_EXPORTS = {"nq", "trig", "jsonld"}
 
 #: Other formats: name -> "module:function(kg, path)".
-GRAPH_EXPORTS: dict[str, str] = {}
+GRAPH_EXPORTS: dict[str, str] = {
+    "graphml": "kg.export_graph:write_graphml",
+    "gexf": "kg.export_graph:write_gexf",
+    "cyjs": "kg.export_graph:write_cyjs",
+    "csv": "kg.export_graph:write_csv",
+    "kgx": "kg.export_graph:write_kgx",
+}
 
-EXTENSIONS = {"ttl": ".ttl", "nt": ".nt", "nq": ".nq", "trig": ".trig", "jsonld": ".jsonld", "rdfxml": ".rdf"}
+#: RDF formats written by our own function instead of the store's dump
+#: (JSON-LD compacted with the published context ontology/context.jsonld).
+RDF_WRITERS: dict[str, str] = {"jsonld": "kg.export_graph:write_jsonld"}
+
+EXTENSIONS = {
+    "ttl": ".ttl",
+    "nt": ".nt",
+    "nq": ".nq",
+    "trig": ".trig",
+    "jsonld": ".jsonld",
+    "rdfxml": ".rdf",
+    "graphml": ".graphml",
+    "gexf": ".gexf",
+    "cyjs": ".cyjs.json",
+    "csv": ".csv.zip",
+    "kgx": ".kgx.tar.gz",
+}
 
 
 def export_formats() -> list[str]:
@@ -41,10 +63,10 @@ def export(kg: KnowledgeGraph, fmt: str, path: Path) -> None:
         raise TkgError(f"unknown export format {fmt!r}", expected="one of " + ", ".join(export_formats()))
     tmp = path.with_name(path.name + ".part")
     try:
-        if fmt in RDF_EXPORTS:
+        if fmt in RDF_EXPORTS and fmt not in RDF_WRITERS:
             kg.export(RDF_EXPORTS[fmt], tmp)
         else:
-            module, function = GRAPH_EXPORTS[fmt].split(":")
+            module, function = (RDF_WRITERS.get(fmt) or GRAPH_EXPORTS[fmt]).split(":")
             getattr(importlib.import_module(module), function)(kg, tmp)
         tmp.replace(path)
     except OSError as exc:

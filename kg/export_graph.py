@@ -1,0 +1,321 @@
+"""Graph exports: the networkx projection (:mod:`kg.projection`) in the formats
+other tools read, and the RDF dataset as compacted JSON-LD.
+
+Each writer takes ``(kg, path)`` and writes **one file** (registered in
+:data:`kg.export.GRAPH_EXPORTS`): pairs of tables go into an archive, so
+``tkg export`` and the downloads page serve every format the same way.
+
+* ``graphml`` (GraphML), ``gexf`` (GEXF 1.2): for Gephi, Cytoscape desktop,
+  yEd. Attributes that are lists or dicts are written as JSON strings; None
+  values are left out.
+* ``cyjs``: Cytoscape.js JSON (``{"elements": {"nodes": [...], "edges": [...]}}``).
+* ``csv``: a zip with ``nodes.csv`` and ``edges.csv``.
+* ``kgx``: a ``.tar.gz`` with KGX TSV ``nodes.tsv`` / ``edges.tsv``: Biolink
+  categories and predicates, Biolink edge provenance (see docs/exports.md).
+* ``jsonld``: the RDF dataset (one named graph per study) compacted with the
+  published context ``ontology/context.jsonld`` (embedded, so the file is
+  self-contained; served at ``/context.jsonld``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from .namespaces import BASE, STUDY
+
+if TYPE_CHECKING:
+    from .graph import KnowledgeGraph
+
+CONTEXT_PATH = Path(__file__).resolve().parents[1] / "ontology" / "context.jsonld"
+#: Where the context is published (served by the web app at /context.jsonld).
+CONTEXT_URL = BASE + "context.jsonld"
+
+INFORES = "infores:tcell-kg"
+
+# -- Biolink mapping (see docs/exports.md for the reasons) -------------------------
+CATEGORY_BIOLINK: dict[str, str] = {
+    "Therapy": "biolink:Treatment",
+    "TumorType": "biolink:Disease",
+    "Barrier": "biolink:BiologicalProcess",
+    "Toxicity": "biolink:PhenotypicFeature",
+    "Strategy": "biolink:Treatment",
+    "Antigen": "biolink:Protein",
+    "MechanisticAttribute": "biolink:Attribute",
+    "Study": "biolink:Study",
+}
+#: Products (approved or investigational agents) are drugs; barriers that are not biology are named things.
+PRODUCT_BIOLINK = "biolink:Drug"
+NON_BIOLOGICAL_BARRIERS = {"ManufacturingLogistics", "HLARestrictionBarrier"}
+FALLBACK_CATEGORY = "biolink:NamedThing"
+
+PREDICATE_BIOLINK: dict[str, str] = {
+    "effectiveIn": "biolink:treats",
+    "investigatedIn": "biolink:studied_to_treat",
+    "causesToxicity": "biolink:has_adverse_event",
+    "targetsAntigen": "biolink:directly_physically_interacts_with",
+}
+FALLBACK_PREDICATE = "biolink:related_to"
+
+KGX_NODE_COLUMNS = ["id", "category", "name", "description", "xref", "provided_by", "iri", "tkg_category", "parent"]
+KGX_EDGE_COLUMNS = [
+    "id",
+    "subject",
+    "predicate",
+    "object",
+    "original_predicate",
+    "primary_knowledge_source",
+    "knowledge_level",
+    "agent_type",
+    "publications",
+    "supporting_studies",
+    "refuted_by",
+    "evidence_level",
+    "tumor_contexts",
+    "first_year",
+    "last_year",
+]
+
+
+def curie(node_id: str) -> str:
+    return node_id if ":" in node_id else f"tkg:{node_id}"
+
+
+def biolink_category(attrs: dict[str, Any]) -> str:
+    if attrs.get("category") == "Therapy" and attrs.get("is_product"):
+        return PRODUCT_BIOLINK
+    if attrs.get("category") == "Barrier" and attrs.get("id") in NON_BIOLOGICAL_BARRIERS:
+        return FALLBACK_CATEGORY
+    return CATEGORY_BIOLINK.get(attrs.get("category", ""), FALLBACK_CATEGORY)
+
+
+def _graph(kg: KnowledgeGraph) -> nx.MultiDiGraph:
+    from .projection import project
+
+    return project(kg)
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, (list, tuple, set, dict)):
+        return json.dumps(sorted(value) if isinstance(value, set) else value, sort_keys=True)
+    return value
+
+
+def flat_graph(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """A copy whose attribute values are str/int/float/bool only (None dropped,
+    lists and dicts as JSON) and without graph-level attributes but the name."""
+    flat = nx.MultiDiGraph(name=graph.graph.get("name", "tcell-kg"))
+    for node, data in graph.nodes(data=True):
+        flat.add_node(node, **{k: _flat(v) for k, v in data.items() if v is not None})
+    for u, v, key, data in graph.edges(keys=True, data=True):
+        flat.add_edge(u, v, key=key, **{k: _flat(x) for k, x in data.items() if x is not None})
+    return flat
+
+
+def write_graphml(kg: KnowledgeGraph, path: Path) -> None:
+    nx.write_graphml(flat_graph(_graph(kg)), path, encoding="utf-8", named_key_ids=True)
+
+
+def write_gexf(kg: KnowledgeGraph, path: Path) -> None:
+    flat = flat_graph(_graph(kg))
+    for node, data in flat.nodes(data=True):
+        data["label"] = data.get("label", node)  # GEXF's own label attribute
+    nx.write_gexf(flat, path, encoding="utf-8", version="1.2draft")
+
+
+def cytoscape_elements(graph: nx.MultiDiGraph) -> dict[str, Any]:
+    """Cytoscape.js elements: node data keeps its attributes, edges get a stable id."""
+    nodes = [
+        {"data": {**{k: v for k, v in data.items()}, "id": node, "name": data.get("label", node)}} for node, data in graph.nodes(data=True)
+    ]
+    edges = [
+        {"data": {**data, "id": f"{u}|{key}|{v}", "source": u, "target": v, "interaction": key}}
+        for u, v, key, data in graph.edges(keys=True, data=True)
+    ]
+    return {"format_version": "1.0", "generated_by": "tcell-kg", "data": {"name": "tcell-kg"}, "elements": {"nodes": nodes, "edges": edges}}
+
+
+def write_cyjs(kg: KnowledgeGraph, path: Path) -> None:
+    path.write_text(json.dumps(cytoscape_elements(_graph(kg)), indent=1, default=str), encoding="utf-8")
+
+
+NODE_CSV_COLUMNS = [
+    "id",
+    "label",
+    "category",
+    "parent",
+    "modality",
+    "tumor_kind",
+    "is_modality",
+    "is_product",
+    "is_barrier_category",
+    "iri",
+]
+EDGE_CSV_COLUMNS = [
+    "source",
+    "target",
+    "relation",
+    "weight",
+    "best_level",
+    "first_year",
+    "last_year",
+    "studies",
+    "refuted_by",
+    "contexts",
+    "findings",
+    "methods",
+]
+
+
+def _table(columns: list[str], rows: list[dict[str, Any]], delimiter: str, multi: str | None = None) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, delimiter=delimiter, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        out = {}
+        for key in columns:
+            value = row.get(key)
+            if value is None:
+                value = ""
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, (list, tuple)) and multi is not None:
+                value = multi.join(str(x) for x in value)
+            elif isinstance(value, (list, tuple, dict)):
+                value = json.dumps(value, sort_keys=True)
+            out[key] = value
+        writer.writerow(out)
+    return buffer.getvalue().encode("utf-8")
+
+
+def write_csv(kg: KnowledgeGraph, path: Path) -> None:
+    graph = _graph(kg)
+    nodes = [dict(data) for _, data in sorted(graph.nodes(data=True))]
+    edges = [
+        {**data, "source": u, "target": v, "relation": key}
+        for u, v, key, data in sorted(graph.edges(keys=True, data=True), key=lambda e: e[:3])
+    ]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("nodes.csv", _table(NODE_CSV_COLUMNS, nodes, ","))
+        archive.writestr("edges.csv", _table(EDGE_CSV_COLUMNS, edges, ","))
+
+
+# -- KGX ------------------------------------------------------------------------
+PUBLICATION_QUERY = """PREFIX tkg: <https://w3id.org/tcell-kg/>
+SELECT ?study ?pmid ?doi ?nct WHERE {
+  ?study a tkg:Study .
+  OPTIONAL { ?study tkg:pmid ?pmid }
+  OPTIONAL { ?study tkg:doi ?doi }
+  OPTIONAL { ?study tkg:nctId ?nct }
+}"""
+
+
+def study_publications(kg: KnowledgeGraph) -> dict[str, list[str]]:
+    """study id -> publication CURIEs (PMID:, doi:, clinicaltrials:NCT...) it has identifiers for."""
+    out: dict[str, set[str]] = {}
+    for row in kg.query(PUBLICATION_QUERY).rows:
+        iri = str(row["study"])
+        study = iri[len(str(STUDY)) :] if iri.startswith(str(STUDY)) else iri
+        ids = out.setdefault(study, set())
+        if row.get("pmid") is not None:
+            ids.add(f"PMID:{str(row['pmid']).strip()}")
+        if row.get("doi") is not None:
+            doi = str(row["doi"]).strip()
+            for prefix in ("https://doi.org/", "http://dx.doi.org/", "doi:"):
+                if doi.lower().startswith(prefix):
+                    doi = doi[len(prefix) :]
+            ids.add(f"doi:{doi}")
+        if row.get("nct") is not None:
+            ids.add(f"clinicaltrials:{str(row['nct']).strip()}")
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def kgx_tables(graph: nx.MultiDiGraph, publications: dict[str, list[str]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """KGX node and edge rows. Edges with REFUTE evidence only are left out (KGX
+    edges are assertions); their refutations stay in the RDF and the other formats."""
+    nodes = []
+    for node, data in sorted(graph.nodes(data=True)):
+        nodes.append(
+            {
+                "id": curie(node),
+                "category": [biolink_category(data)],
+                "name": data.get("label", node),
+                "provided_by": [INFORES],
+                "iri": data.get("iri"),
+                "tkg_category": data.get("category"),
+                "parent": curie(data["parent"]) if data.get("parent") else None,
+            }
+        )
+    edges = []
+    for u, v, key, data in sorted(graph.edges(keys=True, data=True), key=lambda e: e[:3]):
+        studies = data.get("studies") or []
+        if not studies:
+            continue
+        methods = set(data.get("methods") or [])
+        edges.append(
+            {
+                "id": f"tkg:edge/{u}/{key}/{v}",
+                "subject": curie(u),
+                "predicate": PREDICATE_BIOLINK.get(key, FALLBACK_PREDICATE),
+                "object": curie(v),
+                "original_predicate": f"tkg:{key}",
+                "primary_knowledge_source": INFORES,
+                "knowledge_level": "knowledge_assertion",
+                "agent_type": "manual_agent" if "curated" in methods or not methods else "text_mining_agent",
+                "publications": sorted({p for s in studies for p in publications.get(s, [])}),
+                "supporting_studies": [f"tkg:study/{s}" for s in studies],
+                "refuted_by": [f"tkg:study/{s}" for s in data.get("refuted_by") or []],
+                "evidence_level": data.get("best_level"),
+                "tumor_contexts": [curie(c) for c in (data.get("contexts") or {}) if c],
+                "first_year": data.get("first_year"),
+                "last_year": data.get("last_year"),
+            }
+        )
+    return nodes, edges
+
+
+def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    archive.addfile(info, io.BytesIO(data))
+
+
+def write_kgx(kg: KnowledgeGraph, path: Path) -> None:
+    nodes, edges = kgx_tables(_graph(kg), study_publications(kg))
+    with tarfile.open(path, "w:gz") as archive:
+        _add(archive, "nodes.tsv", _table(KGX_NODE_COLUMNS, nodes, "\t", multi="|"))
+        _add(archive, "edges.tsv", _table(KGX_EDGE_COLUMNS, edges, "\t", multi="|"))
+
+
+# -- JSON-LD with the published context ----------------------------------------------
+def context() -> dict[str, Any]:
+    """The published JSON-LD context (the object under ``@context``)."""
+    return json.loads(CONTEXT_PATH.read_text(encoding="utf-8"))["@context"]
+
+
+def write_jsonld(kg: KnowledgeGraph, path: Path) -> None:
+    """The dataset (one named graph per study) as JSON-LD compacted with the context."""
+    import warnings
+
+    from rdflib import Dataset
+
+    from .namespaces import PREFIXES
+
+    with warnings.catch_warnings():
+        # rdflib's Dataset warns about its own deprecated default_context internally
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ds = Dataset()
+        for s, p, o, g in kg.store.quads():
+            ds.add((s, p, o, g))
+        for prefix, iri in PREFIXES.items():
+            ds.bind(prefix, iri)
+        data = ds.serialize(format="json-ld", context=context(), encoding="utf-8")
+    path.write_bytes(data)
