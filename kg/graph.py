@@ -173,7 +173,17 @@ class KnowledgeGraph:
         return report
 
     def publish(self) -> str | None:
-        return self.store.publish()
+        """Make the work store the current release; its dashboard and evidence
+        matrix are precomputed beside it (kg.views.cache) for the web app."""
+        release = self.store.publish()
+        if release:
+            from .views.cache import on_publish
+
+            try:
+                on_publish(self, release)
+            except (OSError, TkgError) as exc:  # the release stands; readers compute on first use
+                print(f"tkg: could not precompute the views of release {release}: {exc}", file=sys.stderr)
+        return release
 
     # -- reading ------------------------------------------------------------
     def query(self, sparql: str, *, bindings: dict[str, Node] | None = None) -> QueryResult:

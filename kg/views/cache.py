@@ -1,0 +1,145 @@
+"""Per-release precomputation: the dashboard and the evidence matrix are
+computed once per published release, not on every request.
+
+A release is immutable, so its name is a complete cache key. Readers of a
+directory store follow new releases (``DirectoryStore.refresh``); the key
+follows them. Values live in memory (per process) and, for directory stores,
+as JSON in ``<store>/cache/<release>/views.json``, written at publish time by
+:func:`on_publish` (temp file + rename) so that a freshly started server reads
+them instead of computing. Stores without releases (``memory:``, remote
+servers) are keyed by their quad count and a short time-to-live.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..graph import KnowledgeGraph
+
+VIEWS_FILE = "views.json"
+#: Format of views.json; bump when the shape of the precomputed views changes.
+VIEWS_VERSION = 1
+#: Seconds a computed view of a store without releases is reused.
+LIVE_TTL = 30.0
+
+_lock = threading.Lock()
+_memory: dict[tuple[int, str], dict[str, Any]] = {}
+#: Pages (matrix cells, entities, studies) kept per release, least recently used dropped.
+MEMO_SIZE = 512
+_memo: OrderedDict[tuple[int, str, Hashable], Any] = OrderedDict()
+
+
+def release_key(kg: KnowledgeGraph) -> str:
+    """The name of the release ``kg`` serves now (after following a new one)."""
+    store = kg.store
+    refresh = getattr(store, "refresh", None)
+    if refresh is not None:
+        refresh()
+    release = getattr(store, "release", None)
+    if release:
+        return str(release)
+    return f"live-{store.count()}-{int(time.monotonic() // LIVE_TTL)}"
+
+
+def cache_dir(kg: KnowledgeGraph, release: str | None = None) -> Path | None:
+    """``<store>/cache/<release>`` for a directory store, else None."""
+    root = getattr(kg.store, "root", None)
+    if root is None:
+        return None
+    name = release or getattr(kg.store, "release", None)
+    if not name or name.startswith("live-"):
+        return None
+    return Path(root) / "cache" / name
+
+
+def compute_views(kg: KnowledgeGraph) -> dict[str, Any]:
+    from .dashboard import dashboard, evidence_matrix
+
+    return {"version": VIEWS_VERSION, "dashboard": dashboard(kg), "matrix": evidence_matrix(kg)}
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("version") == VIEWS_VERSION else None
+
+
+def views(kg: KnowledgeGraph) -> dict[str, Any]:
+    """The precomputed views of the release ``kg`` serves: ``{"release", "dashboard", "matrix"}``."""
+    release = release_key(kg)
+    key = (id(kg.store), release)
+    cached = _memory.get(key)
+    if cached is not None:
+        return cached
+    with _lock:
+        cached = _memory.get(key)
+        if cached is not None:
+            return cached
+        folder = cache_dir(kg, release)
+        data = _read(folder / VIEWS_FILE) if folder else None
+        if data is None:
+            data = compute_views(kg)
+            if folder is not None:
+                try:
+                    write_json_atomic(folder / VIEWS_FILE, data)
+                except OSError:
+                    pass  # a read-only store directory: keep it in memory only
+        data = {**data, "release": release}
+        for old in [k for k in _memory if k[0] == key[0]]:
+            del _memory[old]  # one release per store in memory
+        _memory[key] = data
+        return data
+
+
+def on_publish(kg: KnowledgeGraph, release: str) -> None:
+    """Called by :meth:`KnowledgeGraph.publish` with the new release's name:
+    write its views beside it and drop caches of releases that are gone."""
+    folder = cache_dir(kg, release)
+    if folder is None:
+        return
+    write_json_atomic(folder / VIEWS_FILE, compute_views(kg))
+    prune(Path(kg.store.root))  # type: ignore[attr-defined]
+
+
+def prune(root: Path) -> None:
+    """Remove cache folders of releases that no longer exist."""
+    releases = root / "releases"
+    base = root / "cache"
+    if not base.is_dir():
+        return
+    for folder in base.iterdir():
+        if not (releases / folder.name).is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def memo(kg: KnowledgeGraph, key: Hashable, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per release for ``key`` (errors are not kept)."""
+    full = (id(kg.store), release_key(kg), key)
+    with _lock:
+        if full in _memo:
+            _memo.move_to_end(full)
+            return _memo[full]
+    result = compute()
+    with _lock:
+        _memo[full] = result
+        while len(_memo) > MEMO_SIZE:
+            _memo.popitem(last=False)
+    return result
