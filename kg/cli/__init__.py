@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "publish": "kg.cli.core:publish",
     "serve": "web.cli:serve",
     "bench": "kg.cli.bench:bench",
+    "analyze": "kg.cli.analyze:analyze",
+    "release": "kg.cli.release:release",
 }
 
 # One-line help shown by `tkg --help` without importing each module.
@@ -39,6 +41,8 @@ SUMMARIES: dict[str, str] = {
     "publish": "Publish the work store as a new read-only release.",
     "serve": "Serve the graph over HTTP: dashboard, SPARQL endpoint, pages, downloads.",
     "bench": "Measure ingest, query latency, startup and memory against rdflib, Oxigraph server and Virtuoso.",
+    "analyze": "Rank shared barriers, contrast heme vs solid tumors, report evidence gaps (--plot for figures).",
+    "release": "Write a dated release folder: every export format, checksums, VoID/DCAT and a QC report.",
 }
 
 
