@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import tempfile
 import threading
 from pathlib import Path
@@ -20,7 +21,6 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, RDF, XSD
 
 from .. import export as exports
-from ..errors import TkgError
 from ..namespaces import BASE
 from .cache import cache_dir, release_key, write_json_atomic
 from .common import PREFIXES, NotFound
@@ -38,18 +38,19 @@ FORMAT_INFO: dict[str, tuple[str, str]] = {
     "nt": ("application/n-triples", "N-Triples, the union of all graphs, one triple per line"),
     "nq": ("application/n-quads", "N-Quads, one named graph per study"),
     "trig": ("application/trig", "TriG, one named graph per study"),
-    "jsonld": ("application/ld+json", "JSON-LD, one named graph per study"),
+    "jsonld": ("application/ld+json", "JSON-LD (compacted with the project's context), one named graph per study"),
     "rdfxml": ("application/rdf+xml", "RDF/XML, the union of all graphs"),
-    "graphml": ("application/graphml+xml", "GraphML of the entity graph (networkx projection)"),
+    "graphml": ("application/graphml+xml", "GraphML of the entity graph (yEd, Gephi, networkx)"),
     "gexf": ("application/gexf+xml", "GEXF of the entity graph (Gephi)"),
     "cyjs": ("application/json", "Cytoscape.js JSON of the entity graph"),
-    "csv": ("text/csv; charset=utf-8", "CSV tables of nodes and edges"),
-    "kgx": ("application/json", "KGX (Biolink) nodes and edges"),
+    "csv": ("application/zip", "CSV tables of nodes and edges, zipped"),
+    "kgx": ("application/gzip", "KGX TSV nodes and edges (Biolink), tar.gz"),
 }
 
 _DISTINCT_TRIPLES = "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }"
 _QUADS = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _tmp_dirs: dict[int, Path] = {}
 
@@ -104,8 +105,9 @@ def downloads(kg: KnowledgeGraph) -> dict[str, Any]:
                 fmt = wanted[name]
                 try:
                     exports.export(kg, fmt, folder / name)
-                except TkgError as exc:  # one broken exporter must not hide the others
-                    files[name] = {"size": None, "triples": None, "generated": None, "error": str(exc)}
+                except Exception as exc:  # noqa: BLE001 - one broken exporter must not hide the others
+                    log.error("export %s failed: %s", fmt, exc)
+                    files[name] = {"size": None, "triples": None, "generated": None, "error": str(exc)[:200]}
                     continue
                 if not (folder / name).is_file():
                     files[name] = {"size": None, "triples": None, "generated": None, "error": "the export is not a single file"}
