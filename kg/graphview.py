@@ -1,0 +1,654 @@
+"""Graph views for the explorer (``/graph``): neighborhoods, paths and the
+therapy -> barrier -> strategy view as Cytoscape.js elements.
+
+Everything starts from the networkx projection (:mod:`kg.projection`),
+computed once per published release and cached (:func:`projection`). The
+web layer only parses parameters and calls these functions.
+
+Filters (:class:`Filters`) are applied here, server-side:
+
+* ``modality``: keep therapy nodes of these modalities (other categories stay);
+* ``tumor`` (``heme``/``solid``): keep edges with evidence in that tumor
+  category, i.e. a finding whose tumor context is of that kind, or an edge
+  touching a tumor type of that kind; tumor types of the other kind go;
+* ``relation``: keep edges of these relations;
+* ``level``: keep edges whose best evidence level is at most this (1 strongest);
+* ``year_from``/``year_to``: keep edges with a supporting study in the range.
+
+Unknown node ids raise :class:`NodeNotFound`; malformed parameters raise
+:class:`BadGraphParameter` (both :class:`kg.errors.TkgError`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+from rdflib import URIRef
+
+from .errors import TkgError
+from .namespaces import BASE
+from .projection import CATEGORIES, project
+
+if TYPE_CHECKING:
+    from .graph import KnowledgeGraph
+
+#: Largest neighborhood depth served.
+MAX_DEPTH = 2
+#: Largest number of nodes in one answer; the answer says ``capped`` when it cut.
+MAX_NODES = 150
+#: Shortest paths returned by :func:`paths`.
+MAX_PATHS = 5
+#: Suggestions returned by :func:`find_nodes`.
+MAX_SUGGESTIONS = 20
+TUMOR_KINDS = ("heme", "solid")
+RELATIONS = (
+    "facesBarrier",
+    "causesToxicity",
+    "effectiveIn",
+    "investigatedIn",
+    "targetsAntigen",
+    "addressesBarrier",
+    "mitigatesToxicity",
+    "appliedTo",
+    "hasMechanisticAttribute",
+)
+#: Synthetic edges added by the strategies view for the class hierarchy.
+SUBCLASS = "subClassOf"
+
+
+class NodeNotFound(TkgError):
+    """An id that is not a node of the graph."""
+
+
+class BadGraphParameter(TkgError):
+    """A malformed parameter of a graph view."""
+
+
+# -- the cached projection --------------------------------------------------------
+@dataclass
+class Projection:
+    release: str
+    graph: nx.MultiDiGraph
+    synonyms: dict[str, list[str]]
+
+
+_cache: OrderedDict[tuple[int, str], Projection] = OrderedDict()
+_lock = threading.Lock()
+_CACHE_SIZE = 4
+
+SYNONYM_QUERY = """PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+SELECT ?x ?syn WHERE { ?x skos:altLabel ?syn }"""
+
+
+def release_name(kg: KnowledgeGraph) -> str:
+    """The release ``kg`` serves now (following a newer one); stores without
+    releases (``memory:``, remote) are cached per KnowledgeGraph object."""
+    store = kg.store
+    refresh = getattr(store, "refresh", None)
+    if refresh is not None:
+        refresh()
+    return str(getattr(store, "release", None) or "unreleased")
+
+
+def projection(kg: KnowledgeGraph) -> Projection:
+    """The projection of the release ``kg`` serves, computed once per release."""
+    release = release_name(kg)
+    key = (id(kg), release)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    graph = project(kg, studies=False)
+    synonyms: dict[str, list[str]] = {}
+    iris = {data["iri"]: node for node, data in graph.nodes(data=True)}
+    for row in kg.query(SYNONYM_QUERY).rows:
+        node = iris.get(str(row["x"]))
+        if node is not None:
+            synonyms.setdefault(node, []).append(str(row["syn"]))
+    built = Projection(release, graph, {k: sorted(set(v)) for k, v in synonyms.items()})
+    with _lock:
+        _cache[key] = built
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return built
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+# -- filters ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Filters:
+    modality: frozenset[str] = frozenset()
+    tumor: str | None = None
+    relation: frozenset[str] = frozenset()
+    level: int | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.modality or self.tumor or self.relation or self.level or self.year_from or self.year_to)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "modality": sorted(self.modality),
+            "tumor": self.tumor,
+            "relation": sorted(self.relation),
+            "level": self.level,
+            "year_from": self.year_from,
+            "year_to": self.year_to,
+        }
+
+
+def _int(name: str, value: str | None, low: int, high: int) -> int | None:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise BadGraphParameter(f"{name} must be a whole number, not {value!r}", expected=f"{low}..{high}") from None
+    if not low <= number <= high:
+        raise BadGraphParameter(f"{name} {number} is out of range", expected=f"{low}..{high}")
+    return number
+
+
+def _names(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def parse_filters(
+    graph: nx.MultiDiGraph,
+    *,
+    modality: str | Iterable[str] | None = None,
+    tumor: str | None = None,
+    relation: str | Iterable[str] | None = None,
+    level: str | None = None,
+    year_from: str | None = None,
+    year_to: str | None = None,
+) -> Filters:
+    """Filters from request parameters (strings or lists), validated against the graph."""
+    modalities = set(modality_ids(graph))
+    chosen = _names(modality)
+    unknown = [m for m in chosen if m not in modalities]
+    if unknown:
+        raise BadGraphParameter(f"unknown modality {unknown[0]!r}", expected="one of " + ", ".join(sorted(modalities)))
+    relations = _names(relation)
+    bad = [r for r in relations if r not in RELATIONS]
+    if bad:
+        raise BadGraphParameter(f"unknown relation {bad[0]!r}", expected="one of " + ", ".join(RELATIONS))
+    kind = (tumor or "").strip().lower() or None
+    if kind is not None and kind not in TUMOR_KINDS:
+        raise BadGraphParameter(f"unknown tumor category {tumor!r}", expected="heme or solid")
+    start = _int("year_from", year_from, 1900, 2100)
+    end = _int("year_to", year_to, 1900, 2100)
+    if start is not None and end is not None and start > end:
+        raise BadGraphParameter(f"year_from {start} is after year_to {end}")
+    return Filters(frozenset(chosen), kind, frozenset(relations), _int("level", level, 1, 5), start, end)
+
+
+def modality_ids(graph: nx.MultiDiGraph) -> list[str]:
+    return sorted(cid for cid, attrs in graph.graph.get("classes", {}).items() if attrs.get("is_modality"))
+
+
+def _class(graph: nx.MultiDiGraph, cid: str) -> dict[str, Any]:
+    if cid in graph:
+        return graph.nodes[cid]
+    return graph.graph.get("classes", {}).get(cid, {})
+
+
+def _node_ok(graph: nx.MultiDiGraph, node: str, filters: Filters) -> bool:
+    attrs = graph.nodes[node]
+    if filters.modality and attrs.get("category") == "Therapy" and attrs.get("modality") not in filters.modality:
+        return False
+    if filters.tumor and attrs.get("category") == "TumorType" and attrs.get("tumor_kind") not in (None, filters.tumor):
+        return False
+    return True
+
+
+def _edge_ok(graph: nx.MultiDiGraph, u: str, v: str, data: dict[str, Any], filters: Filters) -> bool:
+    if filters.relation and data.get("relation") not in filters.relation:
+        return False
+    if filters.level is not None and (data.get("best_level") is None or data["best_level"] > filters.level):
+        return False
+    if filters.year_from is not None and (data.get("last_year") is None or data["last_year"] < filters.year_from):
+        return False
+    if filters.year_to is not None and (data.get("first_year") is None or data["first_year"] > filters.year_to):
+        return False
+    if filters.tumor:
+        kinds = {_class(graph, ctx).get("tumor_kind") for ctx in data.get("contexts", {}) if ctx}
+        kinds |= {graph.nodes[n].get("tumor_kind") for n in (u, v) if graph.nodes[n].get("category") == "TumorType"}
+        if filters.tumor not in kinds:
+            return False
+    return _node_ok(graph, u, filters) and _node_ok(graph, v, filters)
+
+
+def filtered(graph: nx.MultiDiGraph, filters: Filters) -> nx.MultiDiGraph:
+    """A view of ``graph`` with only the edges (and their nodes) the filters keep;
+    nodes without edges stay if the node filters keep them."""
+    if not filters.active:
+        return graph
+    keep_nodes = [n for n in graph.nodes if _node_ok(graph, n, filters)]
+    keep_edges = [(u, v, k) for u, v, k, d in graph.edges(keys=True, data=True) if _edge_ok(graph, u, v, d, filters)]
+    sub = nx.MultiDiGraph(graph.edge_subgraph(keep_edges))
+    sub.add_nodes_from((n, graph.nodes[n]) for n in keep_nodes)
+    sub.graph.update(graph.graph)
+    return sub
+
+
+# -- elements --------------------------------------------------------------------
+def node_element(graph: nx.MultiDiGraph, node: str, **extra: Any) -> dict[str, Any]:
+    attrs = _class(graph, node)
+    data = {
+        "id": node,
+        "label": attrs.get("label", node),
+        "category": attrs.get("category", "Other"),
+        "parent_class": attrs.get("parent"),
+        "modality": attrs.get("modality"),
+        "tumor_kind": attrs.get("tumor_kind"),
+        "is_modality": bool(attrs.get("is_modality")),
+        "is_product": bool(attrs.get("is_product")),
+        "url": f"/entity/{node}",
+    }
+    data.update(extra)
+    return {"group": "nodes", "data": data}
+
+
+def edge_id(u: str, relation: str, v: str) -> str:
+    return f"{u}|{relation}|{v}"
+
+
+def edge_element(u: str, v: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    relation = data.get("relation", "")
+    out = {
+        "id": edge_id(u, relation, v),
+        "source": u,
+        "target": v,
+        "relation": relation,
+        "weight": data.get("weight", 0),
+        "studies": len(data.get("studies", ())),
+        "refuted_by": len(data.get("refuted_by", ())),
+        "best_level": data.get("best_level"),
+        "first_year": data.get("first_year"),
+        "last_year": data.get("last_year"),
+        "contexts": sorted(c for c in data.get("contexts", {}) if c),
+    }
+    out.update(extra)
+    return {"group": "edges", "data": out}
+
+
+def _elements(graph: nx.MultiDiGraph, nodes: Iterable[str], *, roles: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    chosen = list(dict.fromkeys(nodes))
+    keep = set(chosen)
+    roles = roles or {}
+    elements = [node_element(graph, n, **({"role": roles[n]} if n in roles else {})) for n in chosen]
+    for u, v, data in graph.edges(chosen, data=True):
+        if v in keep:
+            elements.append(edge_element(u, v, data))
+    return elements
+
+
+def require_node(graph: nx.MultiDiGraph, node: str | None) -> str:
+    if not node or not str(node).strip():
+        raise BadGraphParameter("no node id given", expected="an entity id such as CART")
+    node = str(node).strip()
+    if node not in graph:
+        raise NodeNotFound(f"no entity {node!r} in the graph", expected="an id from /api/graph/nodes?q=...")
+    return node
+
+
+# -- views -----------------------------------------------------------------------
+def find_nodes(kg: KnowledgeGraph, q: str, *, limit: int = MAX_SUGGESTIONS) -> list[dict[str, Any]]:
+    """Nodes whose label, id or a synonym contains ``q`` (case-insensitive);
+    exact and prefix matches first, then by number of edges."""
+    text = (q or "").strip().lower()
+    if not text:
+        return []
+    proj = projection(kg)
+    graph = proj.graph
+    hits = []
+    for node, attrs in graph.nodes(data=True):
+        names = [attrs.get("label", node), node, *proj.synonyms.get(node, [])]
+        best = None
+        matched = None
+        for name in names:
+            low = name.lower()
+            rank = 0 if low == text else 1 if low.startswith(text) else 2 if text in low else None
+            if rank is not None and (best is None or rank < best):
+                best, matched = rank, name
+        if best is not None:
+            hits.append((best, -graph.degree(node), attrs.get("label", node).lower(), node, matched))
+    hits.sort()
+    out = []
+    for _rank, _deg, _label, node, matched in hits[: max(1, min(limit, MAX_SUGGESTIONS))]:
+        attrs = graph.nodes[node]
+        out.append(
+            {
+                "id": node,
+                "label": attrs.get("label", node),
+                "category": attrs.get("category"),
+                "matched": matched,
+                "edges": graph.degree(node),
+            }
+        )
+    return out
+
+
+def neighborhood(
+    kg: KnowledgeGraph, node: str, *, depth: int = 1, filters: Filters | None = None, max_nodes: int = MAX_NODES
+) -> dict[str, Any]:
+    """``node`` and the nodes within ``depth`` edges of it (either direction), with
+    every edge among them, after the filters. At most ``max_nodes`` nodes."""
+    proj = projection(kg)
+    node = require_node(proj.graph, node)
+    if not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
+        raise BadGraphParameter(f"depth {depth!r} is out of range", expected=f"1..{MAX_DEPTH}")
+    filters = filters or Filters()
+    graph = filtered(proj.graph, filters)
+    if node not in graph:  # the filters removed the node itself: show it alone
+        graph = nx.MultiDiGraph(graph)
+        graph.add_node(node, **proj.graph.nodes[node])
+    seen = {node: 0}
+    queue = deque([node])
+    capped = False
+    while queue:
+        current = queue.popleft()
+        if seen[current] >= depth:
+            continue
+        ranked = sorted(
+            set(graph.successors(current)) | set(graph.predecessors(current)),
+            key=lambda n: (-_pair_weight(graph, current, n), n),
+        )
+        for other in ranked:
+            if other in seen:
+                continue
+            if len(seen) >= max_nodes:
+                capped = True
+                break
+            seen[other] = seen[current] + 1
+            queue.append(other)
+    elements = _elements(graph, seen, roles={node: "center"})
+    return {
+        "center": node,
+        "label": proj.graph.nodes[node].get("label", node),
+        "depth": depth,
+        "filters": filters.as_dict(),
+        "release": proj.release,
+        "capped": capped,
+        "max_nodes": max_nodes,
+        "nodes": len(seen),
+        "edges": sum(1 for e in elements if e["group"] == "edges"),
+        "elements": elements,
+    }
+
+
+def _pair_weight(graph: nx.MultiDiGraph, a: str, b: str) -> int:
+    total = 0
+    for u, v in ((a, b), (b, a)):
+        for data in (graph.get_edge_data(u, v) or {}).values():
+            total += data.get("weight", 0)
+    return total
+
+
+def edge(kg: KnowledgeGraph, source: str, relation: str, target: str) -> dict[str, Any]:
+    """The edge ``source -relation-> target`` and the findings behind it (supporting
+    and refuting), read from the store with the IRIs passed as bindings."""
+    proj = projection(kg)
+    graph = proj.graph
+    source = require_node(graph, source)
+    target = require_node(graph, target)
+    relation = (relation or "").strip()
+    if relation not in RELATIONS:
+        raise BadGraphParameter(f"unknown relation {relation!r}", expected="one of " + ", ".join(RELATIONS))
+    data = (graph.get_edge_data(source, target) or {}).get(relation)
+    if data is None:
+        raise NodeNotFound(f"no {relation} edge from {source} to {target}")
+    result = kg.query(
+        FINDINGS_QUERY,
+        bindings={
+            "s": URIRef(graph.nodes[source]["iri"]),
+            "o": URIRef(graph.nodes[target]["iri"]),
+            "rel": URIRef(BASE + relation),
+        },
+    )
+    findings = []
+    for row in result.rows:
+        study_iri = str(row["study"])
+        findings.append(
+            {
+                "finding": str(row["f"]),
+                "quote": _str(row.get("quote")),
+                "support": _str(row.get("support")),
+                "context": _local(row.get("ctx")),
+                "context_label": _str(row.get("ctxLabel")),
+                "method": _str(row.get("method")),
+                "confidence": _num(row.get("confidence")),
+                "study": study_iri.rsplit("/", 1)[-1],
+                "study_url": "/study/" + study_iri.rsplit("/", 1)[-1],
+                "title": _str(row.get("title")),
+                "level": _num(row.get("level")),
+                "year": _num(row.get("year")),
+            }
+        )
+    findings.sort(key=lambda f: (f["support"] != "SUPPORT", f["level"] or 9, -(f["year"] or 0), f["study"]))
+    return {
+        "source": node_element(graph, source)["data"],
+        "target": node_element(graph, target)["data"],
+        "edge": edge_element(source, target, data)["data"],
+        "findings": findings,
+    }
+
+
+FINDINGS_QUERY = """PREFIX tkg: <https://w3id.org/tcell-kg/>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?s ?rel ?o ?f ?quote ?support ?ctx ?ctxLabel ?method ?confidence ?study ?title ?level ?year WHERE {
+  ?f a tkg:Finding ; tkg:subject ?s ; tkg:relation ?rel ; tkg:object ?o ; prov:wasDerivedFrom ?study .
+  OPTIONAL { ?f tkg:evidenceQuote ?quote }
+  OPTIONAL { ?f tkg:support ?support }
+  OPTIONAL { ?f tkg:tumorContext ?ctx . OPTIONAL { ?ctx rdfs:label ?ctxLabel } }
+  OPTIONAL { ?f tkg:extractionMethod ?method }
+  OPTIONAL { ?f tkg:confidence ?confidence }
+  OPTIONAL { ?study dcterms:title ?title }
+  OPTIONAL { ?study tkg:evidenceLevel ?level }
+  OPTIONAL { ?study tkg:publicationYear ?year }
+}"""
+
+
+def _str(term: Any) -> str | None:
+    return None if term is None else str(term)
+
+
+def _local(term: Any) -> str | None:
+    return None if term is None else str(term).rsplit("/", 1)[-1]
+
+
+def _num(term: Any) -> Any:
+    if term is None:
+        return None
+    try:
+        value = term.toPython()
+    except AttributeError:
+        value = term
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        try:
+            return float(str(value))
+        except ValueError:
+            return None
+
+
+def paths(kg: KnowledgeGraph, source: str, target: str, *, filters: Filters | None = None, limit: int = MAX_PATHS) -> dict[str, Any]:
+    """Shortest paths between two entities, ignoring edge direction and edges
+    with no supporting study; up to ``limit`` paths of the same (shortest) length."""
+    proj = projection(kg)
+    source = require_node(proj.graph, source)
+    target = require_node(proj.graph, target)
+    filters = filters or Filters()
+    graph = filtered(proj.graph, filters)
+    undirected = nx.Graph()
+    undirected.add_nodes_from(graph.nodes)
+    for u, v, data in graph.edges(data=True):
+        if data.get("studies"):
+            undirected.add_edge(u, v)
+    found: list[list[str]] = []
+    if source in undirected and target in undirected:
+        try:
+            found = list(islice(nx.all_shortest_paths(undirected, source, target), limit))
+        except nx.NetworkXNoPath:
+            found = []
+    nodes = [n for path in found for n in path]
+    on_path = {frozenset(pair) for path in found for pair in zip(path, path[1:], strict=False)}
+    roles = {source: "from", target: "to"}
+    elements = [node_element(graph, n, **({"role": roles[n]} if n in roles else {})) for n in dict.fromkeys(nodes)]
+    for u, v, data in graph.edges(list(dict.fromkeys(nodes)), data=True):
+        if frozenset((u, v)) in on_path and data.get("studies"):
+            elements.append(edge_element(u, v, data))
+    steps = []
+    for path in found:
+        steps.append([{"id": n, "label": graph.nodes[n].get("label", n)} for n in path])
+    return {
+        "from": source,
+        "to": target,
+        "filters": filters.as_dict(),
+        "connected": bool(found),
+        "length": len(found[0]) - 1 if found else None,
+        "paths": steps,
+        "capped": len(found) >= limit,
+        "elements": elements,
+    }
+
+
+def _descendants(graph: nx.MultiDiGraph, node: str) -> set[str]:
+    """Classes (of the graph's class table) whose parent chain reaches ``node``."""
+    classes = graph.graph.get("classes", {})
+    out = set()
+    for cid in classes:
+        current = classes[cid].get("parent")
+        seen = {cid}
+        while current and current not in seen:
+            if current == node:
+                out.add(cid)
+                break
+            seen.add(current)
+            current = classes.get(current, {}).get("parent")
+    return out
+
+
+def strategies(kg: KnowledgeGraph, therapy: str, *, filters: Filters | None = None) -> dict[str, Any]:
+    """The therapy, the barriers it (or one of its products, rolled up by
+    ``parent``) faces, and the strategies that address each barrier or one of
+    its sub-barriers; sub-barriers and products are linked to their class by
+    ``subClassOf`` edges."""
+    proj = projection(kg)
+    therapy = require_node(proj.graph, therapy)
+    if proj.graph.nodes[therapy].get("category") != "Therapy":
+        raise BadGraphParameter(f"{therapy} is not a therapy", expected="a therapy id such as CART")
+    filters = filters or Filters()
+    graph = filtered(proj.graph, filters)
+    if therapy not in graph:
+        graph = nx.MultiDiGraph(graph)
+        graph.add_node(therapy, **proj.graph.nodes[therapy])
+    sources = [therapy] + sorted(d for d in _descendants(graph, therapy) if d in graph)
+    addressed_by: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for u, v, key, data in graph.edges(keys=True, data=True):
+        if key == "addressesBarrier" and data.get("studies"):
+            addressed_by.setdefault(v, []).append((u, data))
+    roles: dict[str, str] = {therapy: "therapy"}
+    edges: dict[str, dict[str, Any]] = {}
+    rows = []
+    for source in sources:
+        for _u, barrier, key, data in sorted(graph.out_edges(source, keys=True, data=True), key=lambda e: e[1]):
+            if key != "facesBarrier" or not data.get("studies"):
+                continue
+            roles.setdefault(source, "product")
+            roles.setdefault(barrier, "barrier")
+            edges[edge_id(source, key, barrier)] = edge_element(source, barrier, data)
+            if source != therapy:
+                edges[edge_id(source, SUBCLASS, therapy)] = _subclass_edge(source, therapy)
+            found = []
+            for target in [barrier, *sorted(_descendants(graph, barrier))]:
+                for strategy, sdata in sorted(addressed_by.get(target, []), key=lambda x: x[0]):
+                    roles.setdefault(target, "barrier")
+                    roles.setdefault(strategy, "strategy")
+                    edges[edge_id(strategy, "addressesBarrier", target)] = edge_element(strategy, target, sdata)
+                    if target != barrier:
+                        edges[edge_id(target, SUBCLASS, barrier)] = _subclass_edge(target, barrier)
+                    found.append(
+                        {
+                            "id": strategy,
+                            "label": _class(graph, strategy).get("label", strategy),
+                            "via": target,
+                            "studies": sdata.get("weight", 0),
+                        }
+                    )
+            rows.append(
+                {
+                    "barrier": barrier,
+                    "label": _class(graph, barrier).get("label", barrier),
+                    "faced_by": source,
+                    "studies": data.get("weight", 0),
+                    "strategies": found,
+                }
+            )
+    elements = [node_element(graph, n, role=role) for n, role in roles.items()] + list(edges.values())
+    return {
+        "therapy": therapy,
+        "label": proj.graph.nodes[therapy].get("label", therapy),
+        "filters": filters.as_dict(),
+        "barriers": rows,
+        "strategies": sorted({s["id"] for row in rows for s in row["strategies"]}),
+        "elements": elements,
+    }
+
+
+def _subclass_edge(child: str, parent: str) -> dict[str, Any]:
+    return {
+        "group": "edges",
+        "data": {
+            "id": edge_id(child, SUBCLASS, parent),
+            "source": child,
+            "target": parent,
+            "relation": SUBCLASS,
+            "weight": 0,
+            "studies": 0,
+            "hierarchy": True,
+        },
+    }
+
+
+def options(kg: KnowledgeGraph) -> dict[str, Any]:
+    """What the filters can take: modalities, relations, tumor kinds, levels and years."""
+    proj = projection(kg)
+    graph = proj.graph
+    years = [y for _u, _v, d in graph.edges(data=True) for y in (d.get("first_year"), d.get("last_year")) if y]
+    classes = graph.graph.get("classes", {})
+    return {
+        "release": proj.release,
+        "modalities": [{"id": m, "label": classes[m].get("label", m)} for m in modality_ids(graph)],
+        "relations": list(RELATIONS),
+        "tumor": list(TUMOR_KINDS),
+        "levels": [1, 2, 3, 4, 5],
+        "years": [min(years), max(years)] if years else [],
+        "categories": list(CATEGORIES),
+        "max_depth": MAX_DEPTH,
+        "max_nodes": MAX_NODES,
+        "nodes": graph.number_of_nodes(),
+        "edges": graph.number_of_edges(),
+    }
