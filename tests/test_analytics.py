@@ -279,3 +279,68 @@ def test_analyze_plot_writes_png_and_svg(built_store, tmp_path):
             assert data.startswith(b"\x89PNG\r\n\x1a\n")
         else:
             assert b"<svg" in data[:2000]
+
+
+# -- the web page -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def client(built_store):
+    from web import create_app
+
+    return create_app({"store": built_store, "rate_limit": "0"}).test_client()
+
+
+def test_analytics_page_and_json(client, corpus):
+    _kg, _graph, report = corpus
+    page = client.get("/analytics")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    top = report["rankings"]["barriers"][0]
+    assert f'href="/entity/{top["id"]}"' in html
+    for plot in ("heatmap", "heme-solid", "centrality"):
+        assert f"/analytics/plots/{plot}.svg" in html
+    assert "<script>" not in html and "style=" not in html  # CSP: no inline scripts or styles
+    data = client.get("/analytics.json").get_json()
+    assert data["rankings"]["barriers"] == report["rankings"]["barriers"]
+    assert {k: len(v) for k, v in data["gaps"].items()} == {k: len(v) for k, v in report["gaps"].items()}
+
+
+def test_analytics_paths_params(client):
+    data = client.get("/analytics.json?therapy=Tisagenlecleucel&from=Tisagenlecleucel&to=Lifileucel").get_json()
+    assert data["therapy"]["id"] == "Tisagenlecleucel" and data["therapy"]["barriers"]
+    assert data["path"]["steps"][0]["id"] == "Tisagenlecleucel" and data["path"]["steps"][-1]["id"] == "Lifileucel"
+    page = client.get("/analytics?therapy=CART&from=CART&to=Lifileucel")
+    assert page.status_code == 200 and "Shortest path" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/analytics.json?therapy=Nope",
+        "/analytics.json?therapy=Melanoma",
+        "/analytics?from=CART",
+        "/analytics.json?bogus=1",
+        "/analytics.json?from=CART&to=%00x",
+    ],
+)
+def test_bad_params_give_the_one_error_shape(client, url):
+    response = client.get(url, headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["ok"] is False and body["status"] == 400 and body["title"] == "Bad Request" and body["error"]
+
+
+@pytest.mark.parametrize(
+    ("name", "mime", "magic"), [("heatmap.svg", "image/svg+xml", b"<svg"), ("centrality.png", "image/png", b"\x89PNG")]
+)
+def test_plot_routes(client, name, mime, magic):
+    response = client.get(f"/analytics/plots/{name}")
+    assert response.status_code == 200 and response.mimetype == mime
+    assert magic in response.data[:2000]
+    missing = client.get("/analytics/plots/nope.svg", headers={"Accept": "application/json"})
+    assert missing.status_code == 404 and missing.get_json()["ok"] is False
+
+
+def test_context_is_served(client):
+    response = client.get("/context.jsonld")
+    assert response.status_code == 200 and response.mimetype == "application/ld+json"
+    assert response.get_json()["@context"]["tkg"] == "https://w3id.org/tcell-kg/"

@@ -18,6 +18,7 @@ from kg.config import Settings, resolve
 BLUEPRINTS: list[str] = [
     "web.pages:make_blueprint",
     "web.sparql:make_blueprint",
+    "web.analytics:make_blueprint",
     "web.query:make_blueprint",
     "web.graph:make_blueprint",
 ]

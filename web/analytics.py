@@ -1,0 +1,117 @@
+"""Analytics blueprint: ``/analytics`` (tables and plots), ``/analytics.json``,
+``/analytics/plots/<name>.<svg|png>``, and the published JSON-LD context at
+``/context.jsonld``.
+
+The report (:func:`kg.analytics.report`) and the plots are computed once per
+published release and kept in memory per store (``kg.views.cache.memo``).
+Query parameters: ``therapy`` (paths from a therapy to the strategies that
+address its barriers), ``from`` and ``to`` (a shortest path between two
+entities). Unknown values are a 400 in the app's one error shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
+
+from kg.views import cache
+
+from .state import get_graph
+
+PLOT_FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
+PARAMS = ("therapy", "from", "to")
+
+
+def _report(kg) -> dict[str, Any]:
+    def compute() -> dict[str, Any]:
+        from kg import analytics
+
+        graph = kg.to_networkx()
+        report = analytics.report(graph, analytics.study_facts(kg))
+        return {"report": report, "graph": graph}
+
+    return cache.memo(kg, ("analytics",), compute)
+
+
+def _plot(kg, name: str, fmt: str) -> bytes:
+    def compute() -> bytes:
+        from kg.plots import render
+
+        return render(_report(kg)["report"], name, fmt)
+
+    return cache.memo(kg, ("analytics-plot", name, fmt), compute)
+
+
+def _paths(graph, args) -> dict[str, Any]:
+    from kg import analytics
+
+    unknown = sorted(set(args) - set(PARAMS))
+    if unknown:
+        abort(400, description=f"unknown parameter {unknown[0]!r}: use {', '.join(PARAMS)}")
+    out: dict[str, Any] = {}
+    therapy = args.get("therapy", "").strip()
+    if therapy:
+        if therapy not in graph or graph.nodes[therapy].get("category") != "Therapy":
+            abort(400, description=f"unknown therapy {therapy[:80]!r}: give the id of a therapy, e.g. CART or Tisagenlecleucel")
+        out["therapy"] = {"id": therapy, "label": analytics.label(graph, therapy), "barriers": analytics.therapy_strategies(graph, therapy)}
+    source, target = args.get("from", "").strip(), args.get("to", "").strip()
+    if source or target:
+        if not (source and target):
+            abort(400, description="give both 'from' and 'to' for a shortest path")
+        for node in (source, target):
+            if node not in graph:
+                abort(400, description=f"unknown entity {node[:80]!r}: give entity ids, e.g. from=CART&to=Lifileucel")
+        out["path"] = {"from": source, "to": target, "steps": analytics.shortest_path(graph, source, target)}
+    return out
+
+
+def make_blueprint(app: Flask) -> Blueprint:
+    bp = Blueprint("analytics", __name__)
+
+    @bp.get("/analytics")
+    def page():
+        kg = get_graph()
+        data = _report(kg)
+        graph = data["graph"]
+        paths = _paths(graph, request.args)
+        therapies = sorted(
+            ((n, d.get("label", n)) for n, d in graph.nodes(data=True) if d.get("category") == "Therapy"), key=lambda x: x[1].lower()
+        )
+        entities = sorted(((n, d.get("label", n)) for n, d in graph.nodes(data=True)), key=lambda x: x[1].lower())
+        return render_template(
+            "analytics.html",
+            r=data["report"],
+            paths=paths,
+            therapies=therapies,
+            entities=entities,
+            args={k: request.args.get(k, "") for k in PARAMS},
+            release=cache.release_key(kg),
+        )
+
+    @bp.get("/analytics.json")
+    def page_json():
+        kg = get_graph()
+        data = _report(kg)
+        return jsonify({"release": cache.release_key(kg), **data["report"], **_paths(data["graph"], request.args)})
+
+    @bp.get("/analytics/plots/<name>.<fmt>")
+    def plot(name: str, fmt: str):
+        from kg.plots import PLOTS
+
+        if name not in PLOTS or fmt not in PLOT_FORMATS:
+            abort(404, description=f"no plot {name}.{fmt}: plots are {', '.join(PLOTS)} as .svg or .png")
+        response = Response(_plot(get_graph(), name, fmt), mimetype=PLOT_FORMATS[fmt])
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+    @bp.get("/context.jsonld")
+    def context():
+        from kg.export_graph import CONTEXT_PATH
+
+        response = Response(CONTEXT_PATH.read_bytes(), mimetype="application/ld+json")
+        response.headers["Access-Control-Allow-Origin"] = "*"  # JSON-LD processors fetch it cross-origin
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+    return bp
