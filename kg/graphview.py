@@ -380,6 +380,9 @@ def neighborhood(
             seen[other] = seen[current] + 1
             queue.append(other)
     elements = _elements(graph, seen, roles={node: "center"})
+    for element in elements:
+        if element["group"] == "nodes":
+            element["data"]["distance"] = seen[element["data"]["id"]]
     return {
         "center": node,
         "label": proj.graph.nodes[node].get("label", node),

@@ -46,6 +46,7 @@
   });
 
   var cy = cytoscape({ container: container, elements: [], style: style, minZoom: 0.2, maxZoom: 3 });
+  window.tkgGraph = cy; // for the browser tests and the console
   var details = document.getElementById("details");
   var notice = document.getElementById("graph-notice");
   var titleEl = document.getElementById("graph-title");
@@ -119,21 +120,70 @@
       idealEdgeLength: function () { return 80; }, randomize: false }).run();
   }
 
-  function replace(elements, title) {
+  var CATEGORY_ORDER = ["Therapy", "Barrier", "Strategy", "Toxicity", "TumorType", "Antigen", "MechanisticAttribute", "Other"];
+  function byCategory(a, b) {
+    var d = CATEGORY_ORDER.indexOf(a.data("category")) - CATEGORY_ORDER.indexOf(b.data("category"));
+    return d || (a.data("label") < b.data("label") ? -1 : 1);
+  }
+
+  function rings() {
+    // the searched node in the middle, its neighbors around it grouped by colour, the next step further out
+    var nodes = cy.nodes().sort(byCategory);
+    nodes.layout({ name: "concentric", fit: true, padding: 30, minNodeSpacing: 34, animate: false, startAngle: Math.PI / 2,
+      concentric: function (n) { return 10 - (n.data("distance") || 0); }, levelWidth: function () { return 1; } }).run();
+  }
+
+  function columns() {
+    // therapy (and products) | barriers faced | strategies, left to right; strategies placed beside their barriers
+    var gap = 44;
+    var left = cy.nodes("[role = 'therapy'], [role = 'product']").sort(byCategory);
+    var barriers = cy.nodes("[role = 'barrier']").sort(function (a, b) { return a.data("label") < b.data("label") ? -1 : 1; });
+    var strategies = cy.nodes("[role = 'strategy']");
+    var height = Math.max(left.length, barriers.length, strategies.length) * gap;
+    function place(nodes, x) {
+      var step = nodes.length > 1 ? height / nodes.length : 0;
+      nodes.forEach(function (n, i) { n.position({ x: x, y: step * (i + 0.5) }); });
+    }
+    place(left, 0);
+    place(barriers, 380);
+    var y = {};
+    strategies.forEach(function (n) {
+      var ys = n.outgoers("node").map(function (b) { return b.position("y"); });
+      y[n.id()] = ys.length ? ys.reduce(function (a, b) { return a + b; }, 0) / ys.length : 0;
+    });
+    place(strategies.sort(function (a, b) { return y[a.id()] - y[b.id()]; }), 760);
+    cy.fit(undefined, 30);
+  }
+
+  function replace(elements, title, how) {
     cy.elements().remove();
     cy.add(prepare(elements));
-    layout(true);
+    if (how === "rings") rings(); else if (how !== "none") layout(true);
     titleEl.textContent = title;
     updateCount();
   }
 
-  function add(elements) {
+  function add(elements, around) {
     var fresh = prepare(elements).filter(function (e) { return cy.getElementById(e.data.id).empty(); });
     var nodes = fresh.filter(function (e) { return e.group === "nodes"; });
     var edges = fresh.filter(function (e) { return e.group === "edges"; });
+    // new neighbors go on a ring around the node that was expanded, away from the middle of the drawing
+    var c = around.position();
+    var mid = cy.nodes().boundingBox();
+    var away = Math.atan2(c.y - (mid.y1 + mid.y2) / 2, c.x - (mid.x1 + mid.x2) / 2);
+    var many = nodes.length > 8;
+    var radius = many ? 40 + 9 * nodes.length : 110;
+    var spread = many ? 2 * Math.PI : Math.PI;
+    // a big ring sits outside the drawing, beside the expanded node; a few nodes fan out from it
+    var shift = many ? radius + 70 : 0;
+    var o = { x: c.x + shift * Math.cos(away), y: c.y + shift * Math.sin(away) };
+    nodes.forEach(function (n, i) {
+      var angle = away + Math.PI - spread / 2 + spread * (i + 0.5) / nodes.length + (many ? 0 : Math.PI);
+      n.position = { x: o.x + radius * Math.cos(angle), y: o.y + radius * Math.sin(angle) };
+    });
     cy.add(nodes);
     cy.add(edges.filter(function (e) { return !cy.getElementById(e.data.source).empty() && !cy.getElementById(e.data.target).empty(); }));
-    layout(true);
+    cy.animate({ fit: { eles: cy.elements(), padding: 30 }, duration: 250 });
     updateCount();
     return nodes.length;
   }
@@ -142,7 +192,7 @@
   function neighborhood(id, label) {
     showNotice("");
     return api("/api/graph/neighborhood", withFilters({ id: id, depth: depthEl.value })).then(function (data) {
-      replace(data.elements, "Neighborhood of " + data.label + " (" + data.depth + (data.depth === 1 ? " step" : " steps") + ")");
+      replace(data.elements, "Neighborhood of " + data.label + " (" + data.depth + (data.depth === 1 ? " step" : " steps") + ")", "rings");
       if (data.capped) showNotice("Only the " + data.max_nodes + " most strongly linked nodes are shown (the neighborhood is larger).");
       var center = cy.getElementById(data.center);
       center.select();
@@ -154,7 +204,7 @@
   function expand(node) {
     var before = cy.nodes().length;
     return api("/api/graph/neighborhood", withFilters({ id: node.id(), depth: 1 })).then(function (data) {
-      var added = add(data.elements);
+      var added = add(data.elements, node);
       showNotice(added ? "Added " + added + " neighbors of " + node.data("label") + "." :
         "All neighbors of " + node.data("label") + " are already shown" + (filterParams().toString() ? " (with these filters)." : "."));
       if (data.capped) showNotice("Added the " + (cy.nodes().length - before) + " most strongly linked neighbors of " + node.data("label") + " (capped at " + data.max_nodes + ").");
@@ -164,8 +214,8 @@
   function strategies(id) {
     showNotice("");
     return api("/api/graph/strategies", withFilters({ therapy: id })).then(function (data) {
-      replace(data.elements, "Barriers of " + data.label + " and the strategies that address them");
-      cy.layout({ name: "breadthfirst", directed: false, roots: cy.nodes("[role = 'therapy']"), spacingFactor: 1.1, padding: 30 }).run();
+      replace(data.elements, "Barriers of " + data.label + " and the strategies that address them", "none");
+      columns();
       showStrategyList(data);
       if (!data.barriers.length) showNotice("No barrier of " + data.label + " is recorded" + (filterParams().toString() ? " with these filters." : "."));
     }).catch(function (err) { showNotice(err.message); });
@@ -178,7 +228,7 @@
         showNotice("No path links these two entities" + (filterParams().toString() ? " with these filters." : "."));
         return;
       }
-      replace(data.elements, "Shortest paths (" + data.length + " steps) from " + data.paths[0][0].label + " to " + data.paths[0][data.paths[0].length - 1].label);
+      replace(data.elements, "Shortest paths (" + data.length + " steps) from " + data.paths[0][0].label + " to " + data.paths[0][data.paths[0].length - 1].label, "none");
       cy.layout({ name: "breadthfirst", roots: cy.nodes("[role = 'from']"), padding: 30, spacingFactor: 1.1 }).run();
       details.replaceChildren(el("h2", { text: "Paths" }), el("ol", { className: "path-list" }, data.paths.map(function (p) {
         return el("li", { text: p.map(function (n) { return n.label; }).join(" → ") });
