@@ -95,12 +95,13 @@ def make_blueprint(app: Flask) -> Blueprint:
         data = _report(kg)
         return jsonify({"release": cache.release_key(kg), **data["report"], **_paths(data["graph"], request.args)})
 
-    @bp.get("/analytics/plots/<name>.<fmt>")
-    def plot(name: str, fmt: str):
+    @bp.get("/analytics/plots/<filename>")
+    def plot(filename: str):
         from kg.plots import PLOTS
 
+        name, _, fmt = filename.rpartition(".")
         if name not in PLOTS or fmt not in PLOT_FORMATS:
-            abort(404, description=f"no plot {name}.{fmt}: plots are {', '.join(PLOTS)} as .svg or .png")
+            abort(404, description=f"no such plot: plots are {', '.join(PLOTS)} as .svg or .png")
         response = Response(_plot(get_graph(), name, fmt), mimetype=PLOT_FORMATS[fmt])
         response.headers["Cache-Control"] = "public, max-age=3600"
         return response
