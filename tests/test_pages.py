@@ -198,7 +198,8 @@ def test_matrix_cell_html_page_shows_quotes_escaped(client):
     page = response.data.decode()
     for f in cell["findings"]:
         assert str(escape(f["quote"])) in page
-        assert f'href="/study/{f["study"]["id"]}#{f["id"]}"' in page
+        assert f'href="/study/{f["study"]["id"]}#' in page
+        assert f'href="/entity/{f["object"]["id"]}"' in page
 
 
 def test_empty_and_invalid_cells(client, graph):

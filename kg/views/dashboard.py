@@ -213,6 +213,8 @@ def matrix_cell(kg: KnowledgeGraph, modality_id: str, category_id: str) -> dict[
             f["study"]["level"] if f["study"]["level"] is not None else 99,
             -(f["study"]["year"] or 0),
             f["study"]["id"],
+            f["start"] if f["start"] is not None else 1 << 30,  # findings on one sentence side by side
+            f["id"],
         ),
     )
     supporting = [f for f in items if f["support"] == "SUPPORT"]

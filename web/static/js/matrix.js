@@ -33,25 +33,41 @@
     return span;
   }
 
-  function finding(f) {
+  function sameSentence(f) {
+    var li = el("li", "evidence evidence-same");
+    var meta = el("div", "evidence-meta");
+    meta.appendChild(el("span", "muted", "Same sentence: "));
+    meta.appendChild(el("span", "badge " + (f.support === "REFUTE" ? "badge-refute" : "badge-support"), f.support === "REFUTE" ? "refutes" : "supports"));
+    meta.appendChild(document.createTextNode(" "));
+    meta.appendChild(triple(f));
+    li.appendChild(meta);
+    return li;
+  }
+
+  function triple(f) {
+    var span = el("span", "triple");
+    span.appendChild(entity(f.subject));
+    span.appendChild(document.createTextNode(" "));
+    span.appendChild(el("span", "rel", f.relation_label));
+    span.appendChild(document.createTextNode(" "));
+    span.appendChild(entity(f.object));
+    if (f.context) {
+      span.appendChild(document.createTextNode(" "));
+      span.appendChild(el("span", "muted", "in"));
+      span.appendChild(document.createTextNode(" "));
+      span.appendChild(entity(f.context));
+    }
+    return span;
+  }
+
+  function finding(f, prev) {
+    if (prev && prev.quote === f.quote && prev.study.id === f.study.id && prev.support === f.support) return sameSentence(f);
     var li = el("li", "evidence");
     li.appendChild(el("blockquote", "quote", f.quote));
     var meta = el("div", "evidence-meta");
     meta.appendChild(el("span", "badge " + (f.support === "REFUTE" ? "badge-refute" : "badge-support"), f.support === "REFUTE" ? "refutes" : "supports"));
     meta.appendChild(document.createTextNode(" "));
-    var triple = el("span", "triple");
-    triple.appendChild(entity(f.subject));
-    triple.appendChild(document.createTextNode(" "));
-    triple.appendChild(el("span", "rel", f.relation_label));
-    triple.appendChild(document.createTextNode(" "));
-    triple.appendChild(entity(f.object));
-    if (f.context) {
-      triple.appendChild(document.createTextNode(" "));
-      triple.appendChild(el("span", "muted", "in"));
-      triple.appendChild(document.createTextNode(" "));
-      triple.appendChild(entity(f.context));
-    }
-    meta.appendChild(triple);
+    meta.appendChild(triple(f));
     li.appendChild(meta);
     var source = el("div", "evidence-source");
     source.appendChild(level(f.study.level));
@@ -74,8 +90,8 @@
     summary.textContent = text + ".";
     list.textContent = "";
     if (!data.findings.length) list.appendChild(el("li", "empty", "No finding in this corpus: an evidence gap."));
-    data.findings.forEach(function (f) {
-      list.appendChild(finding(f));
+    data.findings.forEach(function (f, i) {
+      list.appendChild(finding(f, i ? data.findings[i - 1] : null));
     });
     permalink.href = link.getAttribute("href");
     panel.hidden = false;
