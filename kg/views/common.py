@@ -157,6 +157,13 @@ class Vocabulary:
         }
 
 
+def vocabulary(kg: KnowledgeGraph) -> Vocabulary:
+    """The :class:`Vocabulary` of the release ``kg`` serves, read once per release."""
+    from .cache import memo
+
+    return memo(kg, ("vocabulary",), lambda: Vocabulary(kg))
+
+
 def study_summaries(kg: KnowledgeGraph, studies: set[str]) -> dict[str, dict[str, Any]]:
     """Title, year, level and type of the given studies (one query per study
     through bindings; callers pass the studies of one page, not the corpus)."""

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ..namespaces import TKG, local_name
-from .common import PREFIXES, NotFound, Vocabulary, entity_iri, int_or_none, min_level, value
+from .common import PREFIXES, NotFound, entity_iri, int_or_none, min_level, value, vocabulary
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
@@ -75,7 +75,7 @@ _IS = PREFIXES + "SELECT ?x ?p ?flag WHERE { ?x ?p ?flag }"
 
 def dashboard(kg: KnowledgeGraph) -> dict[str, Any]:
     """Counts for the dashboard: totals, studies by type and by year, per modality."""
-    vocab = Vocabulary(kg)
+    vocab = vocabulary(kg)
     stats = kg.stats()
     types: dict[str, set[str]] = defaultdict(set)
     years: dict[str, int | None] = {}
@@ -127,7 +127,7 @@ def evidence_matrix(kg: KnowledgeGraph) -> dict[str, Any]:
     The answer of CQ9, computed from flat rows (findings, and the categories
     each barrier rolls up to) so that every backend gives the same cells: rdflib
     evaluates CQ9's BIND inside an OPTIONAL sub-select wrongly."""
-    vocab = Vocabulary(kg)
+    vocab = vocabulary(kg)
     modalities = sorted({str(r["m"]) for r in kg.query(_MODALITIES).rows}, key=lambda m: vocab.label(m).lower())
     rolls: dict[str, set[str]] = defaultdict(set)
     categories: set[str] = set()
@@ -178,7 +178,7 @@ def matrix_cell(kg: KnowledgeGraph, modality_id: str, category_id: str) -> dict[
         raise NotFound(f"{modality_id!r} is not a therapy modality of the matrix", expected="e.g. CART, TIL, TCellEngager, TCRT")
     if not _flag(kg, category, "isBarrierCategory"):
         raise NotFound(f"{category_id!r} is not a barrier category of the matrix", expected="e.g. TumorMicroenvironmentBarrier")
-    vocab = Vocabulary(kg)
+    vocab = vocabulary(kg)
     # causesToxicity findings count under the safety column only
     bindings = {"modality": modality, "category": category, "safety": TKG.SafetyBarrier}
     rows = kg.query(_CELL, bindings=bindings).rows

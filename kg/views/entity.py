@@ -14,7 +14,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from ..namespaces import TKG, local_name
-from .common import PREFIXES, NotFound, Vocabulary, entity_iri, int_or_none, is_ours, min_level, value
+from .common import PREFIXES, NotFound, Vocabulary, entity_iri, int_or_none, is_ours, min_level, value, vocabulary
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
@@ -79,7 +79,7 @@ def entity_exists(kg: KnowledgeGraph, entity_id: str) -> URIRef:
 
 def entity_page(kg: KnowledgeGraph, entity_id: str) -> dict[str, Any]:
     iri = entity_exists(kg, entity_id)
-    vocab = Vocabulary(kg)
+    vocab = vocabulary(kg)
     props: dict[str, list[Any]] = defaultdict(list)
     for row in kg.query(_DESCRIBE, bindings={"e": iri}).rows:
         if row["o"] not in props[str(row["p"])]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rdflib import Graph
 
 from ..namespaces import GRAPH, local_name
-from .common import PREFIXES, NotFound, Vocabulary, int_or_none, study_ref, value
+from .common import PREFIXES, NotFound, int_or_none, study_ref, value, vocabulary
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
@@ -106,7 +106,7 @@ def study_page(kg: KnowledgeGraph, study_id: str) -> dict[str, Any]:
     rows = kg.query(_META, bindings={"s": iri}).rows
     if not rows:
         raise NotFound(f"no study with id {study_id!r}", expected="a study id such as those listed on entity pages")
-    vocab = Vocabulary(kg)
+    vocab = vocabulary(kg)
     props: dict[str, list[Any]] = defaultdict(list)
     types: list[str] = []
     for row in rows:
