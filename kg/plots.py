@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 #: plot name -> (function name, title)
 PLOTS: dict[str, str] = {
@@ -68,7 +69,7 @@ def plot_heme_solid(report: dict[str, Any]) -> Figure:
     names = _labels(report)
     contrast = report["contrast_categories"]
     mods = [m["id"] for m in report["modalities"] if contrast.get(m["id"])]
-    cats = sorted({c for m in mods for c in contrast[m]}, key=lambda c: names.get(c, c))
+    cats = sorted({c for m in mods for c in contrast[m]}, key=lambda c: names.get(c, c).lower())
     fig, axes = plt.subplots(
         1, max(len(mods), 1), figsize=(3.2 * max(len(mods), 1) + 2.5, 1.4 + 0.45 * max(len(cats), 1)), sharey=True, squeeze=False
     )
@@ -84,13 +85,15 @@ def plot_heme_solid(report: dict[str, Any]) -> Figure:
             ax.barh([y + offset for y in ys], [cells.get(c, {}).get(kind, 0) for c in cats], height=width, color=color, label=text)
         ax.set_title(names.get(modality, modality), fontsize=10)
         ax.set_xlabel("supporting studies")
-        ax.invert_yaxis()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(range(len(cats)), [names.get(c, c) for c in cats])
+    axes[0][0].invert_yaxis()  # shared y axis: invert once, first category on top
     axes[0][0].set_ylabel("barrier category")
-    axes[0][-1].legend(loc="lower right", fontsize=8)
     fig.suptitle(PLOTS["heme-solid"])
     fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 0.0), title="tumor context", frameon=False)
     return fig
 
 
