@@ -10,22 +10,37 @@
   var examples = {};
   var cy = null;
 
+  // YASGUI's share links put the query in the fragment (#query=...): honour them here,
+  // since its own URL reading (populateFromUrl) is off: it splits ?query= on ";"
+  var shared = new URLSearchParams(window.location.hash.slice(1)).get("query");
+  var run = root.getAttribute("data-run") === "true";
+  if (shared) { initial = shared; run = true; }
+  // an absolute URL: YASGUI's error display does new URL(endpoint)
+  var endpoint = new URL(root.getAttribute("data-endpoint"), window.location.href).href;
+
   var yasgui = new Yasgui(root, {
-    requestConfig: { endpoint: root.getAttribute("data-endpoint"), method: "POST" },
+    requestConfig: { endpoint: endpoint, method: "POST" },
+    populateFromUrl: false,
     copyEndpointOnNewTab: false,
     persistenceId: null, /* no stale tabs from localStorage: a fresh load shows our query */
-    endpointCatalogueOptions: { getData: function () { return [{ endpoint: root.getAttribute("data-endpoint") }]; } },
-    yasqe: { value: initial, autocompleters: ["prefixes", "variables"], persistenceId: null, showQueryButton: true },
+    endpointCatalogueOptions: { getData: function () { return [{ endpoint: endpoint }]; } },
+    yasqe: { value: initial, autocompleters: ["prefixes", "variables"], persistenceId: null, showQueryButton: true, consumeShareLink: null },
     yasr: { persistenceId: null, prefixes: prefixes, maxPersistentResponseSize: 0 },
     tabName: "Query",
   });
 
   function tab() { return yasgui.getTab(); }
 
+  // YASR shows a failed query's error itself; the rejected promise needs no second report
+  function runQuery(t) {
+    var done = t.query();
+    if (done && done.catch) done.catch(function () {});
+  }
+
   function load(query, run) {
     var t = tab();
     t.setQuery(query);
-    if (run) t.query();
+    if (run) runQuery(t);
   }
 
   function markCurrent(name) {
@@ -60,16 +75,21 @@
 
   // A fresh page shows the server's query (persistence is off, but be explicit).
   if (tab().getQuery() !== initial) tab().setQuery(initial);
-  if (root.getAttribute("data-run") === "true") tab().query();
+  if (run) runQuery(tab());
 
   yasgui.on("queryResponse", function (_y, t) {
     var yasr = t.getYasr();
     var type = t.getYasqe().getQueryType ? t.getYasqe().getQueryType() : "";
     var section = document.getElementById("construct-graph");
     if (type !== "CONSTRUCT" && type !== "DESCRIBE") { section.hidden = true; return; }
-    var bindings = [];
-    try { bindings = (yasr.results && yasr.results.getBindings()) || []; } catch (e) { bindings = []; }
-    drawTriples(bindings);
+    // YASR parses the response after this event: wait for its results
+    var tries = 0;
+    (function wait() {
+      var bindings = null;
+      try { bindings = yasr.results && yasr.results.getBindings(); } catch (e) { bindings = null; }
+      if (bindings || tries++ > 40) drawTriples(bindings || []);
+      else setTimeout(wait, 50);
+    })();
   });
 
   function short(iri) {
@@ -104,10 +124,10 @@
       elements: Object.values(nodes).concat(edges),
       style: [
         { selector: "node", style: { label: "data(label)", "font-size": 10, "background-color": "#1f5fa8", color: "#1d2433", "text-valign": "bottom", "text-margin-y": 3, width: 14, height: 14 } },
-        { selector: "node[kind = 'literal']", style: { shape: "round-rectangle", "background-color": "#c4c9d2", width: 10, height: 10 } },
+        { selector: "node[kind = 'literal']", style: { shape: "round-rectangle", "background-color": "#c4c9d2", width: 10, height: 10, "text-valign": "top", "text-margin-y": -3, color: "#5b6475" } },
         { selector: "edge", style: { label: "data(label)", "font-size": 8, width: 1.2, "curve-style": "bezier", "target-arrow-shape": "triangle", "line-color": "#9aa3b2", "target-arrow-color": "#9aa3b2", color: "#5b6475", "text-rotation": "autorotate" } },
       ],
-      layout: { name: "cose", animate: false, nodeRepulsion: 8000, idealEdgeLength: 90 },
+      layout: { name: "cose", animate: false, nodeRepulsion: function () { return 400000; }, idealEdgeLength: function () { return 110; }, nodeOverlap: 20, padding: 20 },
     });
   }
 })();
