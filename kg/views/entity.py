@@ -46,13 +46,13 @@ _RDF = (
 
 #: Annotation properties shown as "facts" on a page, in this order.
 FACTS: tuple[tuple[URIRef, str], ...] = (
-    (TKG.brandName, "brand name"),
-    (TKG.approvalStatus, "approval status"),
-    (TKG.firstApprovalYear, "first approval (US FDA)"),
-    (TKG.firstIndication, "first indication"),
-    (TKG.targetAntigen, "target antigen"),
-    (TKG.mechanisticAttribute, "mechanistic attributes"),
-    (TKG.hasComponent, "components"),
+    (TKG.brandName, "Brand name"),
+    (TKG.approvalStatus, "Approval status"),
+    (TKG.firstApprovalYear, "First approval (US FDA)"),
+    (TKG.firstIndication, "First indication"),
+    (TKG.targetAntigen, "Target antigen"),
+    (TKG.mechanisticAttribute, "Mechanistic attributes"),
+    (TKG.hasComponent, "Components"),
 )
 
 #: Where an external IRI of a mapping points, by its prefix.
