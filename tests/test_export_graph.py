@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -246,3 +247,50 @@ def test_unknown_format_lists_graph_formats(built_store, tmp_path):
 def test_no_blank_node_subjects_leak_into_projection(projection):
     assert not any(isinstance(n, BNode) or str(n).startswith("_:") for n in projection.nodes)
     assert all(isinstance(URIRef(d["iri"]), URIRef) for _, d in projection.nodes(data=True))
+
+
+#: Runs the KGX validator (kgx is not a dependency: it downloads the Biolink
+#: model at import, so the check loads the model shipped in the biolink-model
+#: package instead). Prints one JSON object: error type -> count.
+KGX_CHECK = r"""
+import json, os, sys
+import bmt, yaml
+import biolink_model
+LOCAL = os.path.join(list(biolink_model.__path__)[0], "schema", "biolink_model.yaml")
+_init = bmt.Toolkit.__init__
+def init(self, schema=LOCAL, *args, **kwargs):
+    kwargs.pop("predicate_map", None)
+    schema = LOCAL if isinstance(schema, str) and schema.startswith("http") else schema
+    _init(self, schema, predicate_map={"predicate mappings": []}, **kwargs)
+bmt.Toolkit.__init__ = init
+import kgx.config
+kgx.config.jsonld_context_map["biolink"] = dict(yaml.safe_load(open(LOCAL)).get("prefixes", {}))
+from kgx.transformer import Transformer
+from kgx.validator import Validator
+folder = sys.argv[1]
+validator = Validator()
+inputs = {"filename": [folder + "/nodes.tsv", folder + "/edges.tsv"], "format": "tsv"}
+Transformer(stream=True).transform(input_args=inputs, inspector=validator)
+counts = {}
+for level, kinds in validator.get_errors().items():
+    for kind, messages in kinds.items():
+        for message, ids in messages.items():
+            key = level + " " + kind + (": tkg prefix" if "CURIE prefix 'tkg'" in message else ": " + message)
+            counts[key] = counts.get(key, 0) + len(ids)
+print(json.dumps(counts))
+"""
+
+
+def test_kgx_validator(exported, tmp_path):
+    python = os.environ.get("TKG_KGX_PYTHON")
+    if not python:
+        pytest.skip("set TKG_KGX_PYTHON to a Python with the kgx package (not a dependency) to run the KGX validator")
+    with tarfile.open(exported["kgx"], "r:gz") as archive:
+        archive.extractall(tmp_path, filter="data")
+    script = tmp_path / "kgx_check.py"
+    script.write_text(KGX_CHECK, encoding="utf-8")
+    result = subprocess.run([python, str(script), str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    # our own tkg: prefix is not in the Biolink context; nothing else may be reported
+    assert {k: v for k, v in counts.items() if not k.endswith(": tkg prefix")} == {}
