@@ -378,11 +378,20 @@ def therapy_strategies(graph: nx.MultiDiGraph, therapy: str) -> list[dict[str, A
             if key != "facesBarrier" or not data.get("studies") or barrier in seen:
                 continue
             seen.add(barrier)
-            strategies = []
+            strategies: list[dict[str, Any]] = []
             for target in [barrier] + _ancestors(graph, barrier):
                 for strategy in sorted(addressed.get(target, ())):
-                    strategies.append({**_ref(graph, strategy), "via": target})
-            rows.append({**_ref(graph, barrier), "faced_by": source, "studies": len(data["studies"]), "strategies": strategies})
+                    if all(s["id"] != strategy for s in strategies):  # nearest reason only
+                        strategies.append({**_ref(graph, strategy), "via": target})
+            rows.append(
+                {
+                    **_ref(graph, barrier),
+                    "faced_by": source,
+                    "faced_by_label": label(graph, source),
+                    "studies": len(data["studies"]),
+                    "strategies": strategies,
+                }
+            )
     return rows
 
 

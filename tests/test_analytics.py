@@ -239,6 +239,8 @@ def test_paths_on_corpus(corpus):
     assert rows and all(r["strategies"] is not None for r in rows)
     strategies = {s["id"] for r in rows for s in r["strategies"]}
     for r in rows:
+        ids = [s["id"] for s in r["strategies"]]
+        assert len(ids) == len(set(ids))  # a strategy is listed once per barrier
         for s in r["strategies"]:
             assert graph.has_edge(s["id"], s["via"], key="addressesBarrier")
     assert strategies
