@@ -67,11 +67,21 @@ def version() -> str:
         return "0+unknown"
 
 
+SOURCES_QUERY = "PREFIX tkg: <https://w3id.org/tcell-kg/> SELECT DISTINCT ?s WHERE { ?s a tkg:Study } ORDER BY ?s"
+
+
+def void_sources(kg: KnowledgeGraph) -> list[str]:
+    """IRIs of the studies the graph was built from."""
+    return [str(row["s"]) for row in kg.query(SOURCES_QUERY).rows]
+
+
 def void_counts(kg: KnowledgeGraph) -> dict[str, int]:
     return {key: int(kg.query(q).rows[0]["n"].toPython()) for key, q in VOID_QUERIES.items()}
 
 
-def void_turtle(counts: dict[str, int], files: list[tuple[str, str, int]], issued: str, release: str) -> str:
+def void_turtle(
+    counts: dict[str, int], files: list[tuple[str, str, int]], issued: str, release: str, sources: list[str] | None = None
+) -> str:
     """VoID + DCAT description in Turtle. ``files``: (name, format, size in bytes)."""
     lines = [
         "@prefix void: <http://rdfs.org/ns/void#> .",
@@ -79,6 +89,7 @@ def void_turtle(counts: dict[str, int], files: list[tuple[str, str, int]], issue
         "@prefix dcterms: <http://purl.org/dc/terms/> .",
         "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .",
         "@prefix owl: <http://www.w3.org/2002/07/owl#> .",
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .",
         "",
         f"<{DATASET_IRI}> a void:Dataset, dcat:Dataset ;",
         '    dcterms:title "tcell-kg: T cell-based cancer therapies, barriers, toxicities and strategies"@en ;',
@@ -93,7 +104,9 @@ def void_turtle(counts: dict[str, int], files: list[tuple[str, str, int]], issue
     ]
     for key in ("triples", "entities", "classes", "properties", "distinctSubjects", "distinctObjects"):
         lines.append(f"    void:{key} {counts[key]} ;")
-    lines.append(f'    dcterms:source "{counts["sources"]} studies (one named graph each)" ;')
+    lines.append(f'    rdfs:comment "{counts["sources"]} source studies, one named graph each"@en ;')
+    for study in sources or ():
+        lines.append(f"    dcterms:source <{study}> ;")
     for name, _fmt, _size in files:
         lines.append(f"    void:dataDump <{name}> ;")
     lines.append("    dcat:distribution " + ", ".join(f"<#dist-{fmt}>" for _n, fmt, _s in files) + " .")
@@ -210,7 +223,7 @@ def make_release(kg: KnowledgeGraph, outdir: Path, *, stamp: str | None = None, 
             name = BASENAME + EXTENSIONS.get(fmt, "." + fmt)
             export(kg, fmt, partial / name)
             files.append((name, fmt, (partial / name).stat().st_size))
-        (partial / "void.ttl").write_text(void_turtle(void_counts(kg), files, today, stamp), encoding="utf-8")
+        (partial / "void.ttl").write_text(void_turtle(void_counts(kg), files, today, stamp, void_sources(kg)), encoding="utf-8")
         qc = qc_report(kg)
         qc["release"] = {"name": stamp, "issued": today, "version": version(), "store_release": getattr(kg.store, "release", None)}
         (partial / "qc.json").write_text(json.dumps(qc, indent=2, default=str) + "\n", encoding="utf-8")

@@ -67,6 +67,10 @@ def test_a_tampered_file_fails_the_check(released, tmp_path):
 def test_void_counts_agree_with_the_data(released, built_store):
     folder = (released / "latest").resolve()
     void = Graph().parse(folder / "void.ttl", format="turtle")
+    rapper = shutil.which("rapper")
+    if rapper:  # and by an independent Turtle parser
+        checked = subprocess.run([rapper, "-i", "turtle", "-c", str(folder / "void.ttl")], capture_output=True, text=True)
+        assert checked.returncode == 0 and f"returned {len(void)} triples" in checked.stderr, checked.stderr
     triples = int(void.value(DATASET, VOID.triples))
     # independent count: the N-Triples dump parsed by rdflib
     nt = Graph().parse(folder / "tcell-kg.nt", format="nt")
@@ -80,6 +84,10 @@ def test_void_counts_agree_with_the_data(released, built_store):
     assert void.value(DATASET, URIRef("http://purl.org/dc/terms/issued")) == Literal(
         folder.name[:10], datatype=URIRef("http://www.w3.org/2001/XMLSchema#date")
     )
+    sources = set(void.objects(DATASET, URIRef("http://purl.org/dc/terms/source")))
+    with KnowledgeGraph.open(built_store) as kg:
+        assert len(sources) == kg.stats()["studies"]
+    assert all(str(s).startswith("https://w3id.org/tcell-kg/study/") for s in sources)
     dumps = {str(o).rsplit("/", 1)[-1] for o in void.objects(DATASET, VOID.dataDump)}
     assert dumps == {f"tcell-kg{EXTENSIONS[f]}" for f in export_formats()}
 
