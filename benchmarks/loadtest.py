@@ -30,7 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 ENTITIES = ["CART", "TIL", "TCellEngager", "TCRT", "TumorMicroenvironment", "CytokineReleaseSyndrome", "LBCL"]
-GRAPH_CANDIDATES = ["/api/graph", "/graph.json", "/api/entities", "/api/search?q=CAR", "/stats.json"]
+GRAPH_CANDIDATES = [
+    "/api/graph/neighborhood?id=CART&depth=1",
+    "/api/graph/neighborhood?id=TIL&depth=1",
+    "/api/graph/strategies?therapy=CART",
+    "/api/graph/path?from=TCellEngager&to=CytokineReleaseSyndrome",
+    "/api/search?q=CAR",
+    "/dashboard.json",
+    "/matrix/CART/TumorMicroenvironmentBarrier",
+]
 
 
 def competency_queries() -> list[str]:
