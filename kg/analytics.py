@@ -199,6 +199,25 @@ def _context_studies(data: dict[str, Any]) -> dict[str, set[str] | int]:
     return dict(data.get("contexts", {}))
 
 
+def _contrast_sets(graph: nx.MultiDiGraph, relation: str, group=None) -> dict[str, dict[str, dict[str, set[str]]]]:
+    """modality -> entity (or ``group(entity)``) -> kind/``inferred`` -> supporting study ids."""
+    acc: dict[str, dict[str, dict[str, set[str]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(set)))
+    for u, v, data in _edges(graph, relation):
+        modality = graph.nodes[u].get("modality")
+        if not modality:
+            continue
+        inferred = investigated_kinds(graph, u)
+        cell = acc[modality][group(v) if group else v]
+        for ctx, studies in _context_studies(data).items():
+            ids = studies if isinstance(studies, set) else {f"{u}|{ctx}|{i}" for i in range(int(studies))}
+            kind = tumor_kind(graph, ctx)
+            if kind is None and len(inferred) == 1:
+                kind = next(iter(inferred))
+                cell["inferred"].update(ids)
+            cell[kind or "unspecified"].update(ids)
+    return acc
+
+
 def heme_solid(graph: nx.MultiDiGraph) -> dict[str, dict[str, Any]]:
     """For each modality: barriers and toxicities reported in hematologic vs
     solid contexts, side by side.
@@ -207,25 +226,12 @@ def heme_solid(graph: nx.MultiDiGraph) -> dict[str, dict[str, Any]]:
     a context takes the kind of its subject therapy when that therapy is
     investigated (or effective) in one kind only (``inferred`` counts those),
     else it is ``unspecified``. Entries: ``{id, label, heme, solid,
-    unspecified, inferred}`` (numbers of supporting studies).
+    unspecified, inferred}``: numbers of distinct supporting studies over the
+    modality's therapies.
     """
     out: dict[str, dict[str, Any]] = {}
     for relation, section in (("facesBarrier", "barriers"), ("causesToxicity", "toxicities")):
-        acc: dict[str, dict[str, dict[str, set[str]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(set)))
-        for u, v, data in _edges(graph, relation):
-            modality = graph.nodes[u].get("modality")
-            if not modality:
-                continue
-            inferred = investigated_kinds(graph, u)
-            cell = acc[modality][v]
-            for ctx, studies in _context_studies(data).items():
-                ids = studies if isinstance(studies, set) else {f"{u}|{ctx}|{i}" for i in range(int(studies))}
-                kind = tumor_kind(graph, ctx)
-                if kind is None and len(inferred) == 1:
-                    kind = next(iter(inferred))
-                    cell["inferred"].update(ids)
-                cell[kind or "unspecified"].update(ids)
-        for modality, entities in acc.items():
+        for modality, entities in _contrast_sets(graph, relation).items():
             rows = []
             for entity, cell in entities.items():
                 rows.append(
@@ -242,16 +248,12 @@ def heme_solid(graph: nx.MultiDiGraph) -> dict[str, dict[str, Any]]:
 
 
 def heme_solid_categories(graph: nx.MultiDiGraph) -> dict[str, dict[str, dict[str, int]]]:
-    """modality -> barrier category -> {heme, solid, unspecified}: summed study counts (for the profile plot)."""
-    out: dict[str, dict[str, dict[str, int]]] = {}
-    for modality, entry in heme_solid(graph).items():
-        cats: dict[str, dict[str, int]] = defaultdict(lambda: {"heme": 0, "solid": 0, "unspecified": 0})
-        for row in entry["barriers"]:
-            cat = barrier_category(graph, row["id"])
-            for k in ("heme", "solid", "unspecified"):
-                cats[cat][k] += row[k]
-        out[modality] = dict(cats)
-    return out
+    """modality -> barrier category -> {heme, solid, unspecified, inferred}: distinct supporting studies."""
+    acc = _contrast_sets(graph, "facesBarrier", group=lambda b: barrier_category(graph, b))
+    return {
+        modality: {cat: {k: len(cell.get(k, ())) for k in (*KINDS, "unspecified", "inferred")} for cat, cell in sorted(cats.items())}
+        for modality, cats in sorted(acc.items())
+    }
 
 
 # -- gaps and contradictions -----------------------------------------------------

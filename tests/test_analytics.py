@@ -125,6 +125,13 @@ def test_heme_solid(small):
     tce = {r["id"]: r for r in contrast["TCE"]["barriers"]}
     assert tce["Immuno"]["unspecified"] == 1
     assert contrast["TIL"]["toxicities"] == []  # refuted-only toxicity is not a reported toxicity
+    cats = A.heme_solid_categories(small)
+    # Tisa (LBCL: s1, s2) and CART (no context: s4) both face antigen escape -> category AHE
+    assert cats["CART"]["AHE"] == {"heme": 2, "solid": 0, "unspecified": 1, "inferred": 0}
+    assert cats["CART"]["TME"]["solid"] == 1 and cats["TIL"]["Manuf"]["inferred"] == 1
+    # the same study reporting a second barrier of the category counts once for the category
+    edge(small, "CART", "facesBarrier", "TME", ["s3"], {"SolidTumor": ["s3"]})
+    assert A.heme_solid_categories(small)["CART"]["TME"]["solid"] == 1
 
 
 def test_gaps(small):
