@@ -31,15 +31,21 @@ VIEWS_VERSION = 1
 #: Seconds a computed view of a store without releases is reused.
 LIVE_TTL = 30.0
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # held while the views of a release are computed
+_memo_lock = threading.Lock()  # never held while computing (compute() may use memo itself)
 _memory: dict[tuple[int, str], dict[str, Any]] = {}
 #: Pages (matrix cells, entities, studies) kept per release, least recently used dropped.
 MEMO_SIZE = 512
 _memo: OrderedDict[tuple[int, str, Hashable], Any] = OrderedDict()
 
 
-def release_key(kg: KnowledgeGraph) -> str:
-    """The name of the release ``kg`` serves now (after following a new one)."""
+def release_key(kg: KnowledgeGraph, *, exact: bool = False) -> str:
+    """The name of the release ``kg`` serves now (after following a new one).
+
+    Stores without releases get ``live-...``: their quad count and a
+    :data:`LIVE_TTL` time window; a remote server (where counting is a query
+    over everything) only the time window, unless ``exact`` asks for the count
+    (downloads, which must not be regenerated every window)."""
     store = kg.store
     refresh = getattr(store, "refresh", None)
     if refresh is not None:
@@ -47,7 +53,11 @@ def release_key(kg: KnowledgeGraph) -> str:
     release = getattr(store, "release", None)
     if release:
         return str(release)
-    return f"live-{store.count()}-{int(time.monotonic() // LIVE_TTL)}"
+    remote = str(getattr(store, "url", "")).startswith(("http://", "https://"))
+    if exact:
+        return f"live-{store.count()}"
+    window = int(time.monotonic() // LIVE_TTL)
+    return f"live-t{window}" if remote else f"live-{store.count()}-{window}"
 
 
 def cache_dir(kg: KnowledgeGraph, release: str | None = None) -> Path | None:
@@ -133,12 +143,12 @@ def prune(root: Path) -> None:
 def memo(kg: KnowledgeGraph, key: Hashable, compute: Callable[[], Any]) -> Any:
     """``compute()`` once per release for ``key`` (errors are not kept)."""
     full = (id(kg.store), release_key(kg), key)
-    with _lock:
+    with _memo_lock:
         if full in _memo:
             _memo.move_to_end(full)
             return _memo[full]
     result = compute()
-    with _lock:
+    with _memo_lock:
         _memo[full] = result
         while len(_memo) > MEMO_SIZE:
             _memo.popitem(last=False)

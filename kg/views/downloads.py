@@ -87,7 +87,7 @@ def _count(kg: KnowledgeGraph, sparql: str) -> int:
 def downloads(kg: KnowledgeGraph) -> dict[str, Any]:
     """Every export file of the current release (generated on first use):
     ``{"release", "generated", "files": [{name, format, media_type, size, triples, description}]}``."""
-    release = release_key(kg)
+    release = release_key(kg, exact=True)
     folder = _folder(kg, release)
     manifest_path = folder / MANIFEST
     wanted = formats()
@@ -155,7 +155,7 @@ def download_path(kg: KnowledgeGraph, name: str) -> tuple[Path, str]:
     listing = {f["name"]: f for f in downloads(kg)["files"]}
     if not listing[name]["available"]:
         raise NotFound(f"the {wanted[name]} export is not available for this release")
-    folder = _folder(kg, release_key(kg))
+    folder = _folder(kg, release_key(kg, exact=True))
     return folder / name, media_type(wanted[name])
 
 
@@ -199,7 +199,7 @@ def void_graph(kg: KnowledgeGraph, base_url: str) -> Graph:
         ("objects", VOID.distinctObjects),
     ):
         graph.add((ds, prop, Literal(int(counts[key].toPython()), datatype=XSD.integer)))
-    release = release_key(kg)
+    release = release_key(kg, exact=True)
     modified = _release_time(release)
     if modified:
         graph.add((ds, DCTERMS.modified, Literal(modified, datatype=XSD.dateTime)))
