@@ -487,3 +487,27 @@ def test_hostile_title_is_escaped(tmp_path):
         assert b"<script>alert(1)</script>" not in page.data
         if path != "/":  # the dashboard shows no study titles
             assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in page.data, path
+
+
+def test_long_lists_come_a_page_at_a_time(client):
+    """A cell's findings and an entity's studies are paged (?offset=&limit=):
+    the pages join up to the whole list, in order, without overlap."""
+    whole = client.get("/matrix/CART/TumorMicroenvironmentBarrier.json?limit=1000").get_json()
+    everything = [f["id"] for f in whole["findings"]]
+    assert whole["findings_page"]["total"] == len(everything) >= 4 and whole["findings_page"]["next_offset"] is None
+    seen, offset = [], 0
+    while offset is not None:
+        part = client.get(f"/matrix/CART/TumorMicroenvironmentBarrier.json?limit=3&offset={offset}").get_json()
+        assert len(part["findings"]) <= 3 and part["studies"] == whole["studies"]
+        seen += [f["id"] for f in part["findings"]]
+        offset = part["findings_page"]["next_offset"]
+    assert seen == everything
+    html = client.get("/matrix/CART/TumorMicroenvironmentBarrier?limit=3").get_data(as_text=True)
+    assert f"Findings 1–3 of {len(everything)}" in html and "offset=3&amp;limit=3" in html
+    entity = client.get("/entity/CART.json?limit=2&offset=1").get_json()
+    full = client.get("/entity/CART.json?limit=1000").get_json()
+    assert [s["id"] for s in entity["studies"]] == [s["id"] for s in full["studies"]][1:3]
+    assert entity["studies_page"]["total"] == len(full["studies"])
+    for bad in ("limit=0", "limit=1001", "offset=-1", "offset=x"):
+        r = client.get(f"/entity/CART.json?{bad}")
+        assert r.status_code == 400 and r.get_json()["ok"] is False

@@ -85,6 +85,33 @@ def choose(offered: dict[str, str], *, suffix_json: bool = False) -> str:
     return best[2]
 
 
+#: Long lists (a matrix cell's findings, an entity's studies) are sent a page at
+#: a time: at 10,000 studies one cell holds thousands of findings (megabytes).
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+def paged(items: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+    """The slice of ``items`` that ``?offset=`` and ``?limit=`` ask for, and
+    the paging facts (total, offset, limit, next/previous offsets or None)."""
+    try:
+        offset = int(request.args.get("offset", "0"))
+        limit = int(request.args.get("limit", str(PAGE_SIZE)))
+    except ValueError:
+        raise BadParameter("offset and limit must be whole numbers", expected=f"offset >= 0, limit 1 to {MAX_PAGE_SIZE}") from None
+    if offset < 0 or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise BadParameter(f"offset {offset} or limit {limit} is out of range", expected=f"offset >= 0, limit 1 to {MAX_PAGE_SIZE}")
+    total = len(items)
+    page = {
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "next_offset": offset + limit if offset + limit < total else None,
+        "previous_offset": max(offset - limit, 0) if offset > 0 else None,
+    }
+    return items[offset : offset + limit], page
+
+
 def split_suffix(value: str) -> tuple[str, bool]:
     return (value[:-5], True) if value.endswith(".json") else (value, False)
 
@@ -163,7 +190,9 @@ def make_blueprint(app: Flask) -> Blueprint:
         category, suffix = split_suffix(category)
         fmt = choose(PAGE_TYPES, suffix_json=suffix)
         kg = get_graph()
-        cell = cache.memo(kg, ("cell", modality, category), lambda: matrix_cell(kg, modality, category))
+        full = cache.memo(kg, ("cell", modality, category), lambda: matrix_cell(kg, modality, category))
+        findings, page = paged(full["findings"])
+        cell = {**full, "findings": findings, "findings_page": page}
         if fmt == "json":
             return jsonify(cell)
         return render_template("matrix_cell.html", cell=cell)
@@ -176,7 +205,9 @@ def make_blueprint(app: Flask) -> Blueprint:
         kg = get_graph()
         if fmt in RDF_OUT:
             return rdf_response(entity_rdf(kg, entity_id), fmt, entity_id)
-        page = cache.memo(kg, ("entity", entity_id), lambda: entity_page(kg, entity_id))
+        full = cache.memo(kg, ("entity", entity_id), lambda: entity_page(kg, entity_id))
+        studies, paging = paged(full["studies"])
+        page = {**full, "studies": studies, "studies_page": paging}
         if fmt == "json":
             return jsonify(page)
         return render_template("entity.html", e=page)

@@ -152,15 +152,23 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, sto
 
 
 @click.command()
-@click.option("--format", "fmt", required=True, help="ttl, nt, nq, trig, jsonld, rdfxml (and graph formats when installed: graphml, gexf, cyjs, kgx).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=True, path_type=Path), help="File to write (a directory for kgx).")
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    help="RDF: ttl, nt, nq, trig, jsonld, rdfxml. Graphs: graphml, gexf, cyjs (Cytoscape.js), "
+    "csv (nodes and edges CSV in a .zip), kgx (KGX TSV nodes/edges in a .tar.gz).",
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
 @store_option
 @remote_options
 def export(fmt: str, output: Path, store: str) -> None:
     """Write the published graph to a file.
 
-    nq, trig and jsonld keep one named graph per study; ttl, nt and rdfxml
-    hold the union of all graphs.
+    nq, trig and jsonld keep one named graph per study (jsonld compacted
+    with the published context ontology/context.jsonld); ttl, nt and rdfxml
+    hold the union of all graphs. The graph formats hold the typed graph of
+    entities and their relations, each edge with its supporting studies.
     """
     from ..export import export as do_export
 

@@ -85,7 +85,12 @@
     var n = data.studies;
     var text = n + (n === 1 ? " study supports" : " studies support") + " this cell";
     if (data.best_level !== null && data.best_level !== undefined) text += "; best evidence level L" + data.best_level;
-    text += ". " + data.findings.length + (data.findings.length === 1 ? " finding" : " findings") + ", strongest evidence first";
+    var page = data.findings_page || { total: data.findings.length, offset: 0 };
+    var total = page.total;
+    text += ". " + total + (total === 1 ? " finding" : " findings") + ", strongest evidence first";
+    if (total > data.findings.length) {
+      text += "; the first " + data.findings.length + " are shown here, all on the cell's page";
+    }
     if (data.refuting_findings) text += " (" + data.refuting_findings + " refuting, listed last)";
     summary.textContent = text + ".";
     list.textContent = "";
