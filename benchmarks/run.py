@@ -306,7 +306,8 @@ def render(results: list[dict], systems: list[str], command: str) -> str:
                         continue
                     lines.append(f"| {system} | {label} | {f['rps']:,.0f} | {fmt_ms(f['p50'])} | {fmt_ms(f['p95'])} | {f['errors']} |")
                 if figures.get("entity_first_s") is not None:
-                    lines.append(f"| {system} | /entity/CART first view (computed once per release) | | {figures['entity_first_s'] * 1000:,.0f} | | |")
+                    first = figures["entity_first_s"] * 1000
+                    lines.append(f"| {system} | /entity/CART first view (computed once per release) | | {first:,.0f} | | |")
         serving = r["http"].get("embedded", {}).get("memory_mib")
         if serving is not None:
             what = "Peak memory of `tkg serve` after the HTTP runs (sum of VmHWM over gunicorn and its query workers)"
