@@ -511,3 +511,23 @@ def test_long_lists_come_a_page_at_a_time(client):
     for bad in ("limit=0", "limit=1001", "offset=-1", "offset=x"):
         r = client.get(f"/entity/CART.json?{bad}")
         assert r.status_code == 400 and r.get_json()["ok"] is False
+
+
+def test_downloads_serve_registered_names_only_even_for_files_that_exist(client, graph):
+    """A file lying in the downloads folder (a leftover, a planted file) is not
+    served unless its name is one of the export formats: the registry, not the
+    filesystem, decides (routing alone already stops names with slashes)."""
+    from kg.views.cache import release_key
+    from kg.views.downloads import _folder
+
+    assert client.get("/downloads.json").status_code == 200  # the folder exists once listed
+    folder = _folder(graph, release_key(graph, exact=True))
+    folder.mkdir(parents=True, exist_ok=True)
+    planted = folder / "planted-secret.txt"
+    planted.write_text("root:x:0:0\n")
+    try:
+        for name in ("planted-secret.txt", "..", "."):
+            response = client.get(f"/downloads/{name}", headers={"Accept": "application/json"})
+            assert response.status_code == 404 and b"root:" not in response.data, name
+    finally:
+        planted.unlink()
