@@ -310,6 +310,8 @@ def test_analytics_page_and_json(client, corpus):
     assert "<script>" not in html and "style=" not in html  # CSP: no inline scripts or styles
     data = client.get("/analytics.json").get_json()
     assert data["rankings"]["barriers"] == report["rankings"]["barriers"]
+    negotiated = client.get("/analytics", headers={"Accept": "application/json"})
+    assert negotiated.mimetype == "application/json" and negotiated.get_json()["rankings"] == data["rankings"]
     assert {k: len(v) for k, v in data["gaps"].items()} == {k: len(v) for k, v in report["gaps"].items()}
 
 

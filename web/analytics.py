@@ -66,11 +66,19 @@ def _paths(graph, args) -> dict[str, Any]:
     return out
 
 
+def _wants_json() -> bool:
+    """Content negotiation: JSON when the client prefers it to HTML (the page's JSON twin)."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
 def make_blueprint(app: Flask) -> Blueprint:
     bp = Blueprint("analytics", __name__)
 
     @bp.get("/analytics")
     def page():
+        if _wants_json():
+            return page_json()
         kg = get_graph()
         data = _report(kg)
         graph = data["graph"]
