@@ -84,6 +84,47 @@ class QueryOutcome:
 
 
 # -- execution on an Oxigraph store (runs inside a worker) -------------------
+@dataclass(frozen=True)
+class EndpointJob:
+    """A request to the SPARQL endpoint, analyzed and run in one worker call.
+
+    ``formats``: result format per kind of answer ("select", "ask", "graph")
+    that the client accepts; a kind missing from it is not acceptable (the
+    endpoint answers 406 once the worker says which kind the query is).
+    ``default_graphs``/``named_graphs``: the protocol's default-graph-uri and
+    named-graph-uri (None when not given: then the query's FROM clauses, else
+    the union of all graphs).
+    """
+
+    sparql: str
+    formats: dict[str, str]
+    default_graphs: tuple[str, ...] | None = None
+    named_graphs: tuple[str, ...] | None = None
+    max_rows: int = 0
+    base: str | None = None
+
+
+def plan(job: EndpointJob) -> tuple[str, QueryJob | None]:
+    """Parse and check the query (SERVICE/LOAD refused, syntax errors with
+    their position), and the QueryJob that answers it in the accepted format
+    (None when the client accepts no format for this kind of answer)."""
+    from .sparql_guard import analyze_query
+
+    analysis = analyze_query(job.sparql)
+    kind = analysis.form if analysis.form in ("select", "ask") else "graph"
+    fmt = job.formats.get(kind)
+    if fmt is None:
+        return kind, None
+    if job.default_graphs is not None or job.named_graphs is not None:  # the protocol dataset overrides FROM
+        query = QueryJob(job.sparql, fmt, job.default_graphs or (), job.named_graphs or (), max_rows=job.max_rows, base=job.base)
+    elif analysis.has_dataset_clause:
+        required = analysis.from_graphs + analysis.from_named
+        query = QueryJob(job.sparql, fmt, analysis.from_graphs, analysis.from_named, required, job.max_rows, job.base)
+    else:
+        query = QueryJob(job.sparql, fmt, max_rows=job.max_rows, base=job.base)
+    return kind, query
+
+
 def _term_tsv(term: Any) -> str:
     import pyoxigraph as ox
 
@@ -215,10 +256,9 @@ def _worker_main(conn: Connection, store_url: str) -> None:
         try:
             if job == "graphs":
                 reply: tuple[Any, ...] = ("ok", open_store().graph_names())
-            elif isinstance(job, tuple) and job[0] == "analyze":
-                from .sparql_guard import analyze_query
-
-                reply = ("ok", analyze_query(job[1]))
+            elif isinstance(job, EndpointJob):
+                kind, query = plan(job)
+                reply = ("ok", (kind, execute_oxigraph(open_store().store, query) if query else None))
             else:
                 reply = ("ok", execute_oxigraph(open_store().store, job))
         except TkgError as exc:
@@ -362,15 +402,15 @@ class QueryPool:
     def graph_names(self, timeout: float | None = None) -> list[str]:
         return self._call("graphs", timeout)
 
-    def analyze(self, text: str, timeout: float | None = None) -> Any:
-        """Parse and check a query in a worker, under the time limit.
+    def run_endpoint(self, job: EndpointJob, timeout: float | None = None) -> tuple[str, QueryOutcome | None]:
+        """Analyze and run an endpoint request in one worker call, under the time limit.
 
-        rdflib's parser is pure Python: a huge query (a VALUES block of
-        half a megabyte) takes seconds. In a worker it cannot hold the web
-        process's GIL, and a parse that outlives the limit is stopped like a
-        query that does (503).
+        rdflib's parser is pure Python: a huge query (a VALUES block of half a
+        megabyte) takes seconds. In a worker it cannot hold the web process's
+        GIL, and a parse that outlives the limit is stopped like a query that
+        does (503). One call, not two: a worker is taken from the pool once.
         """
-        return self._call(("analyze", text), timeout)
+        return self._call(job, timeout)
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -409,10 +449,9 @@ class InProcessExecutor:
     def graph_names(self, timeout: float | None = None) -> list[str]:
         return self.store.graph_names()
 
-    def analyze(self, text: str, timeout: float | None = None) -> Any:
-        from .sparql_guard import analyze_query
-
-        return analyze_query(text)
+    def run_endpoint(self, job: EndpointJob, timeout: float | None = None) -> tuple[str, QueryOutcome | None]:
+        kind, query = plan(job)
+        return kind, (self.run(query, timeout) if query else None)
 
     def run(self, job: QueryJob, timeout: float | None = None) -> QueryOutcome:
         from .stores.memory import MemoryStore
@@ -451,10 +490,9 @@ class RemoteExecutor:
     def graph_names(self, timeout: float | None = None) -> list[str]:
         return self.store.graph_names()
 
-    def analyze(self, text: str, timeout: float | None = None) -> Any:
-        from .sparql_guard import analyze_query
-
-        return analyze_query(text)
+    def run_endpoint(self, job: EndpointJob, timeout: float | None = None) -> tuple[str, QueryOutcome | None]:
+        kind, query = plan(job)
+        return kind, (self.run(query, timeout) if query else None)
 
     def run(self, job: QueryJob, timeout: float | None = None) -> QueryOutcome:
         if job.default_graphs is not None and not job.required_graphs or job.named_graphs and not job.required_graphs:

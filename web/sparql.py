@@ -20,7 +20,6 @@ the app's settings. What it does (see docs/sparql.md):
 from __future__ import annotations
 
 import hmac
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -32,7 +31,7 @@ from rdflib.namespace import DCTERMS, RDF, RDFS
 from kg.errors import NoReleaseError, QueryError, QueryRefused, QueryTimeout, StoreError
 from kg.sparql_guard import Analysis, analyze_update, unknown_graphs
 from kg.stores import Store
-from kg.workers import InProcessExecutor, QueryJob, QueryPool, RemoteExecutor, WorkersBusy
+from kg.workers import EndpointJob, InProcessExecutor, QueryPool, RemoteExecutor, WorkersBusy
 
 from . import negotiation as neg
 from .errors import error_response
@@ -231,21 +230,29 @@ class SparqlEndpoint:
 
     # -- queries
     def run_query(self, text: str, params: dict[str, list[str]], base: str | None = None) -> Response:
-        started = time.monotonic()
-        analysis = self.executor.analyze(text, timeout=self.query_timeout)
-        table = {"select": neg.SELECT_TYPES, "ask": neg.ASK_TYPES}.get(analysis.form or "", neg.GRAPH_TYPES)
-        fmt, mimetype = _choose(params, table)
+        # the format for each kind of answer, before the worker says which kind this query gives
+        formats: dict[str, tuple[str, str]] = {}
+        refusals: dict[str, ProtocolError] = {}
+        for kind, table in (("select", neg.SELECT_TYPES), ("ask", neg.ASK_TYPES), ("graph", neg.GRAPH_TYPES)):
+            try:
+                formats[kind] = _choose(params, table)
+            except ProtocolError as exc:
+                refusals[kind] = exc
         default = params.get("default-graph-uri")
         named = params.get("named-graph-uri")
-        if default is not None or named is not None:  # the protocol dataset overrides FROM
-            job = QueryJob(text, fmt, tuple(default or ()), tuple(named or ()), max_rows=self.max_rows, base=base)
-        elif analysis.has_dataset_clause:
-            required = analysis.from_graphs + analysis.from_named
-            job = QueryJob(text, fmt, analysis.from_graphs, analysis.from_named, required, self.max_rows, base)
-        else:
-            job = QueryJob(text, fmt, max_rows=self.max_rows, base=base)
-        remaining = max(self.query_timeout - (time.monotonic() - started), 0.05)
-        outcome = self.executor.run(job, timeout=remaining)
+        protocol_dataset = default is not None or named is not None  # overrides the query's FROM
+        job = EndpointJob(
+            text,
+            {kind: chosen[0] for kind, chosen in formats.items()},
+            tuple(default or ()) if protocol_dataset else None,
+            tuple(named or ()) if protocol_dataset else None,
+            self.max_rows,
+            base,
+        )
+        kind, outcome = self.executor.run_endpoint(job, timeout=self.query_timeout)
+        if outcome is None:
+            raise refusals[kind]
+        fmt, mimetype = formats[kind]
         extra = {}
         if outcome.truncated:
             extra["X-Result-Truncated"] = "true"
