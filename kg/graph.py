@@ -25,7 +25,8 @@ from .stores import QueryResult, Store, open_store
 from .to_rdf import record_graph_iri, record_to_graph
 
 DEFAULT_STORE = "var"
-#: From this many files, ingest into an embedded store converts on every core and bulk-loads (kg.bulk).
+#: From this many files, ingest converts on every core and bulk-loads (kg.bulk): natively into an
+#: embedded store, with concurrent Graph Store Protocol requests into a remote server.
 BULK_THRESHOLD = 200
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -110,10 +111,15 @@ class KnowledgeGraph:
         self.ensure_ontology()
         files = [Path(p) for p in paths]
         native = getattr(self.store, "store", None)  # the pyoxigraph store of a directory store
-        if len(files) >= BULK_THRESHOLD and native is not None and not self.store.read_only and self._ontology is _default():
+        if len(files) >= BULK_THRESHOLD and native is not None and not self.store.read_only and self.ontology is _default():
             from .bulk import bulk_ingest
 
             bulk = bulk_ingest(native, files, fmt=fmt, progress=progress, on_error=on_error)
+            return IngestReport(loaded=bulk.loaded, failed=bulk.failed, quads=bulk.quads)
+        if len(files) >= BULK_THRESHOLD and hasattr(self.store, "put_ntriples") and not self.store.read_only and self.ontology is _default():
+            from .bulk import convert, load_remote
+
+            bulk = load_remote(self.store, convert(files, fmt), total=len(files), progress=progress, on_error=on_error)
             return IngestReport(loaded=bulk.loaded, failed=bulk.failed, quads=bulk.quads)
         for path in _progress(files, progress, "ingest"):
             try:

@@ -280,3 +280,50 @@ def test_subclass_path_rewrite_for_virtuoso_leaves_strings_comments_and_other_pr
     assert set(closure.objects(a, URIRef(OR_SELF))) == {a, b, c}
     assert set(closure.objects(a, URIRef(STRICT))) == {b, c}
     assert set(closure.objects(c, URIRef(OR_SELF))) == {c} and not set(closure.objects(c, URIRef(STRICT)))
+
+
+def test_bulk_ingest_into_a_server_matches_the_embedded_bulk_path(remote, tmp_path, monkeypatch):
+    """Many files go to a server through the process pool and concurrent PUTs
+    (kg.bulk.load_remote): same graphs and quads as the embedded bulk path, a
+    bad file reported and skipped, re-ingest idempotent."""
+    from kg import bulk
+    from kg.generate import write_cards
+
+    _, srv = remote
+    paths = write_cards(tmp_path / "cards", 30, seed=7)
+    bad = tmp_path / "cards" / "zz-broken.txt"
+    bad.write_text("not a study card\n", encoding="utf-8")
+    files = [*paths[:10], bad, *paths[10:]]
+    monkeypatch.setattr("kg.graph.BULK_THRESHOLD", 10)
+    monkeypatch.setattr(bulk, "REMOTE_BATCH_FILES", 8)  # several batches
+    used = []
+    real = bulk.load_remote
+
+    def spy(*args, **kwargs):
+        used.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "load_remote", spy)
+    with KnowledgeGraph.open(str(tmp_path / "var"), mode="write") as embedded:
+        expected = embedded.ingest(files)
+        expected_graphs = {g: len(embedded.query(f"SELECT * WHERE {{ GRAPH <{g}> {{ ?s ?p ?o }} }}").rows)
+                           for g in embedded.store.graph_names() if not g.endswith("/ontology")}
+    with KnowledgeGraph.open(srv.query_url, mode="write", **srv.options()) as kg:
+        before = set(kg.store.graph_names())
+        try:
+            report = kg.ingest(files)
+            assert used, "the remote bulk path did not run"
+            assert report.studies == expected.studies == 30
+            assert [f for f, _ in report.failed] == [str(bad)]
+            assert report.quads == expected.quads
+            added = set(kg.store.graph_names()) - before
+            assert added == set(expected_graphs)
+            for graph in sorted(added)[:5]:
+                rows = kg.query(f"SELECT * WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}").rows
+                assert len(rows) == expected_graphs[graph]
+            count = kg.store.count()
+            kg.ingest(files)  # PUT replaces: nothing doubles
+            assert kg.store.count() == count
+        finally:
+            for graph in set(kg.store.graph_names()) - before:
+                kg.store.drop_graph(graph)

@@ -362,7 +362,11 @@ class RemoteStore(Store):
         if not len(triples):
             self.drop_graph(graph)
             return
-        body = triples.serialize(format="nt", encoding="utf-8")
+        self.put_ntriples(graph, triples.serialize(format="nt", encoding="utf-8"))
+
+    def put_ntriples(self, graph: str, body: bytes) -> None:
+        """Replace ``graph`` with the N-Triples ``body`` in one atomic request."""
+        self._writable()
         if self.gsp_url:
             self._request("PUT", self._gsp(graph), body, {"Content-Type": "application/n-triples"})
         else:
