@@ -14,7 +14,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from ..namespaces import TKG, local_name
-from .common import PREFIXES, NotFound, Vocabulary, entity_iri, int_or_none, is_ours, min_level, value, vocabulary
+from .common import PREFIXES, NotFound, Vocabulary, entity_iri, int_or_none, is_ours, value, vocabulary
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
@@ -22,19 +22,49 @@ if TYPE_CHECKING:
 _DESCRIBE = "SELECT ?e ?p ?o WHERE { ?e ?p ?o }"
 _SUBCLASSES = PREFIXES + "SELECT ?e ?sub WHERE { ?sub rdfs:subClassOf ?e }"
 _ANCESTRY = PREFIXES + "SELECT ?e ?mid ?sup WHERE { ?e rdfs:subClassOf* ?mid . ?mid rdfs:subClassOf ?sup }"
-_FINDINGS = (
-    PREFIXES
-    + """SELECT ?e ?finding ?dir ?subject ?relation ?object ?support ?study ?title ?level ?year ?quote WHERE {
-  { ?subject rdfs:subClassOf* ?e . ?finding tkg:subject ?subject . BIND("out" AS ?dir) }
+#: The entity and every narrower class: their findings count for the entity.
+_NARROWER = PREFIXES + "SELECT ?e ?via WHERE { ?via rdfs:subClassOf* ?e }"
+#: The findings about the entity or a narrower class, once per direction they
+#: match: ?via is the end that is the entity (or narrower), ?other the opposite
+#: end. The classes are listed in VALUES (see :func:`_narrower`), not matched with a
+#: subClassOf* path or a binding: Oxigraph then starts from these few classes
+#: and looks their findings up by index, so a query costs the entity's findings,
+#: not the corpus (with a path it scanned every finding, even for an entity
+#: without any). VALUES comes last for rdflib (memory: stores), which then
+#: still looks up each finding's properties instead of joining whole tables.
+_ABOUT = """
+  { ?finding tkg:subject ?via . BIND("out" AS ?dir) BIND(tkg:object AS ?end) }
   UNION
-  { ?object rdfs:subClassOf* ?e . ?finding tkg:object ?object . BIND("in" AS ?dir) }
-  ?finding a tkg:Finding ; tkg:subject ?subject ; tkg:relation ?relation ; tkg:object ?object ;
-           tkg:support ?support ; prov:wasDerivedFrom ?study .
-  OPTIONAL { ?finding tkg:evidenceQuote ?quote }
-  OPTIONAL { ?study dcterms:title ?title }
-  OPTIONAL { ?study tkg:evidenceLevel ?level }
-  OPTIONAL { ?study tkg:publicationYear ?year }
-}"""
+  { ?finding tkg:object ?via . BIND("in" AS ?dir) BIND(tkg:subject AS ?end) }
+  ?finding a tkg:Finding ; ?end ?other ; tkg:relation ?relation ; tkg:support ?support ; prov:wasDerivedFrom ?study .
+  VALUES ?via { @NARROWER@ }
+"""
+#: No evidence level (levels are 1 to 5): in Oxigraph, MIN over a group with an unbound value is unbound.
+_NO_LEVEL = 1000
+#: Per (direction, relation, other end) and side (supporting or not): distinct
+#: studies, the best level of those studies, one non-empty quote (SAMPLE: any
+#: of them) and the narrower classes it goes through (IRIs never hold spaces).
+_ITEMS = (
+    PREFIXES
+    + f"""SELECT ?dir ?relation ?other ?side (COUNT(DISTINCT ?study) AS ?studies) (MIN(COALESCE(?level, {_NO_LEVEL})) AS ?best)
+       (SAMPLE(?quote) AS ?example) (GROUP_CONCAT(DISTINCT STR(?via); separator=" ") AS ?vias)
+WHERE {{{_ABOUT}  BIND(IF(STR(?support) = "SUPPORT", "support", "other") AS ?side)
+  OPTIONAL {{ ?study tkg:evidenceLevel ?level }}
+  OPTIONAL {{ ?finding tkg:evidenceQuote ?quote FILTER(STR(?quote) != "") }}
+}} GROUP BY ?dir ?relation ?other ?side"""
+)
+#: Per study and direction: its findings, the relations it supports (to count
+#: a relation's distinct supporting studies), its title, level and year.
+_STUDIES = (
+    PREFIXES
+    + f"""SELECT ?study ?dir ?findings ?supported ?title ?level ?year WHERE {{
+  {{ SELECT ?study ?dir (COUNT(DISTINCT ?finding) AS ?findings) (GROUP_CONCAT(DISTINCT ?supports; separator=" ") AS ?supported)
+    WHERE {{{_ABOUT}    BIND(IF(STR(?support) = "SUPPORT", STR(?relation), "") AS ?supports)
+    }} GROUP BY ?study ?dir }}
+  OPTIONAL {{ ?study dcterms:title ?title }}
+  OPTIONAL {{ ?study tkg:evidenceLevel ?level }}
+  OPTIONAL {{ ?study tkg:publicationYear ?year }}
+}}"""
 )
 _RDF = (
     PREFIXES
@@ -139,70 +169,98 @@ def entity_page(kg: KnowledgeGraph, entity_id: str) -> dict[str, Any]:
     }
 
 
+def _narrower(kg: KnowledgeGraph, iri: URIRef) -> str:
+    """The entity and its narrower classes, as the terms of :data:`_ABOUT`'s
+    VALUES: IRIs read from the store and written by rdflib, which refuses any
+    character that could end an IRI (no user text reaches the query)."""
+    narrower = [r["via"] for r in kg.query(_NARROWER, bindings={"e": iri}).rows if isinstance(r.get("via"), URIRef)]
+    return " ".join(dict.fromkeys(v.n3() for v in [iri, *narrower]))
+
+
 def _relations(kg: KnowledgeGraph, iri: URIRef, vocab: Vocabulary) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Findings about the entity grouped by (direction, relation), then by the other end."""
-    groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-    studies: dict[str, dict[str, Any]] = {}
-    seen: set[tuple[str, str]] = set()
-    for row in kg.query(_FINDINGS, bindings={"e": iri}).rows:
-        direction = str(row["dir"])
-        if (str(row["finding"]), direction) in seen:
+    """Findings about the entity grouped by (direction, relation), then by the
+    other end, counted by the store: one row per group and per study, whatever
+    the number of findings.
+
+    An item's ``studies`` are its distinct supporting studies, ``refuting_studies``
+    the distinct studies of its other findings, ``best_level`` the lowest
+    evidence level of the supporting studies, ``example_quote`` one non-empty
+    quote of a supporting finding (which one is unspecified, as before) and
+    ``via`` the narrower classes its findings are about. A relation's ``studies``
+    are the distinct supporting studies over all its items; a study's
+    ``findings`` count a finding once per direction it matches. Ties in every
+    ordering fall back to the IRI, so a page does not change between runs.
+    """
+    classes = _narrower(kg, iri)
+    items: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for row in kg.query(_ITEMS.replace("@NARROWER@", classes)).rows:
+        if "dir" not in row:  # rdflib answers an empty grouping with one row of unbound keys
             continue
-        seen.add((str(row["finding"]), direction))
-        relation = str(row["relation"])
-        other = row["object"] if direction == "out" else row["subject"]
-        via = row["subject"] if direction == "out" else row["object"]
-        study = str(row["study"])
-        level = int_or_none(row.get("level"))
-        entry = groups[(direction, relation)].setdefault(
-            str(other), {"entity": vocab.ref(other), "studies": set(), "refuting": set(), "levels": [], "via": set(), "quote": None}
+        other = row["other"]
+        entry = items[(str(row["dir"]), str(row["relation"]))].setdefault(
+            str(other),
+            {"entity": vocab.ref(other), "studies": 0, "refuting_studies": 0, "best_level": None, "via": set(), "example_quote": None},
         )
-        if value(row["support"]) == "SUPPORT":
-            entry["studies"].add(study)
-            entry["levels"].append(level)
-            entry["quote"] = entry["quote"] or value(row.get("quote"))
+        if str(row["side"]) == "support":
+            entry["studies"] = _count(row["studies"])
+            best = int_or_none(row.get("best"))
+            entry["best_level"] = best if best != _NO_LEVEL else None
+            entry["example_quote"] = value(row.get("example"))
         else:
-            entry["refuting"].add(study)
-        if via != iri:
-            entry["via"].add(str(via))
-        studies.setdefault(
+            entry["refuting_studies"] = _count(row["studies"])
+        entry["via"].update(v for v in str(row.get("vias") or "").split() if v != str(iri))
+
+    studies: dict[str, dict[str, Any]] = {}
+    supporting: dict[tuple[str, str], int] = defaultdict(int)  # (direction, relation) -> distinct supporting studies
+    seen: set[tuple[str, str]] = set()
+    for row in kg.query(_STUDIES.replace("@NARROWER@", classes)).rows:
+        if "dir" not in row:  # (rdflib, as above)
+            continue
+        study, direction = str(row["study"]), str(row["dir"])
+        if (study, direction) in seen:  # a second title, level or year
+            continue
+        seen.add((study, direction))
+        entry = studies.setdefault(
             study,
             {
                 "id": local_name(study),
                 "iri": study,
                 "title": value(row.get("title")) or local_name(study),
-                "level": level,
+                "level": int_or_none(row.get("level")),
                 "year": int_or_none(row.get("year")),
                 "findings": 0,
             },
         )
-        studies[study]["findings"] += 1
+        entry["findings"] += _count(row["findings"])
+        for relation in set(str(row.get("supported") or "").split()):
+            supporting[(direction, relation)] += 1
+
+    def by_label(ref: dict[str, Any]) -> tuple[str, str]:
+        return ref["label"], ref["iri"]
+
     relations = []
-    for (direction, relation), others in groups.items():
-        items = [
-            {
-                "entity": e["entity"],
-                "studies": len(e["studies"]),
-                "refuting_studies": len(e["refuting"]),
-                "best_level": min_level(e["levels"]),
-                "via": sorted((vocab.ref(v) for v in e["via"]), key=lambda r: r["label"]),  # type: ignore[index]
-                "example_quote": e["quote"],
-            }
-            for e in others.values()
-        ]
-        items.sort(key=lambda i: (-i["studies"], i["entity"]["label"].lower()))
+    for (direction, relation), others in items.items():
+        for entry in others.values():
+            entry["via"] = sorted((vocab.ref(v) for v in entry["via"]), key=by_label)  # type: ignore[arg-type]
+        listed = sorted(others.values(), key=lambda i: (-i["studies"], i["entity"]["label"].lower(), i["entity"]["iri"]))
         relations.append(
             {
                 "relation": local_name(relation),
                 "label": vocab.label(relation),
                 "direction": direction,
-                "items": items,
-                "studies": len({s for e in others.values() for s in e["studies"]}),
+                "items": listed,
+                "studies": supporting.get((direction, relation), 0),
             }
         )
-    relations.sort(key=lambda r: (r["direction"] != "out", -r["studies"], r["label"]))
-    ordered = sorted(studies.values(), key=lambda s: (s["level"] if s["level"] is not None else 99, -(s["year"] or 0), s["title"].lower()))
+    relations.sort(key=lambda r: (r["direction"] != "out", -r["studies"], r["label"], r["relation"]))
+    ordered = sorted(
+        studies.values(), key=lambda s: (s["level"] if s["level"] is not None else 99, -(s["year"] or 0), s["title"].lower(), s["iri"])
+    )
     return relations, ordered
+
+
+def _count(term: Any) -> int:
+    return int(str(term))
 
 
 def entity_rdf(kg: KnowledgeGraph, entity_id: str) -> Graph:
