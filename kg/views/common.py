@@ -1,7 +1,8 @@
 """Shared pieces of the page views: ids, labels, categories, term values.
 
 Every query here takes user values only through ``bindings`` (never pasted
-into the query text); ids are checked against :data:`ID_RE` first so that a
+into the query text; the entity page writes IRIs it read from the store into a
+``VALUES`` list, serialized by rdflib, see kg/views/entity.py); ids are checked against :data:`ID_RE` first so that a
 bad id is a clean :class:`NotFound`, not a query error.
 """
 
