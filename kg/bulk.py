@@ -31,8 +31,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ import pyoxigraph as ox
 from .errors import IngestError, TkgError
 
 CHUNK_FILES = 50
+#: Chunks per worker converted ahead of the loader.
+AHEAD = 3
 BATCH_FILES = 2000
 
 
@@ -92,7 +95,11 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 def convert(
     paths: Iterable[str | Path], fmt: str | None = None, *, workers: int | None = None, chunk: int = CHUNK_FILES
 ) -> Iterator[Converted]:
-    """Convert files in a process pool; results in file order."""
+    """Convert files in a process pool; results in file order.
+
+    At most ``AHEAD`` chunks per worker are submitted ahead of the consumer, so
+    a slow loader (a remote server) holds back conversion instead of letting
+    every file's N-Quads pile up in memory (``pool.map`` submits them all)."""
     files = [str(p) for p in paths]
     workers = workers or os.cpu_count() or 1
     if workers <= 1 or len(files) <= chunk:
@@ -102,8 +109,13 @@ def convert(
     # spawn: the parent may hold an open RocksDB store and its threads; never fork that
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for results in pool.map(_convert_chunk, _chunks(files, chunk), [fmt] * ((len(files) + chunk - 1) // chunk)):
-            yield from results
+        pending: deque[Future[list[Converted]]] = deque()
+        for part in _chunks(files, chunk):
+            pending.append(pool.submit(_convert_chunk, part, fmt))
+            if len(pending) >= AHEAD * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
 
 
 def _progress(total: int, enabled: bool) -> Any:

@@ -70,3 +70,38 @@ def test_knowledge_graph_ingest_takes_the_bulk_path_above_the_threshold(cards, t
     assert report.studies == 24 and len(report.failed) == 1
     with KnowledgeGraph.open(str(tmp_path / "t")) as reader:
         assert reader.stats()["studies"] == 24
+
+
+def test_conversion_runs_only_a_few_chunks_ahead_of_a_slow_loader(monkeypatch, tmp_path):
+    """pool.map submitted every chunk at once: with a remote server as the
+    loader, the N-Quads of all files piled up in memory (2 GB at 10,000)."""
+    from concurrent.futures import Future
+
+    from kg import bulk
+
+    submitted: list[int] = []
+
+    class Inline:
+        def __init__(self, **_kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, fn, part, fmt):
+            submitted.append(len(part))
+            future: Future = Future()
+            future.set_result([bulk.Converted(p) for p in part])
+            return future
+
+    monkeypatch.setattr(bulk, "ProcessPoolExecutor", Inline)
+    files = [str(tmp_path / f"{i}.txt") for i in range(100)]
+    most_ahead = 0
+    for consumed, item in enumerate(bulk.convert(files, workers=2, chunk=5), start=1):
+        assert item.path == files[consumed - 1]  # file order kept
+        most_ahead = max(most_ahead, sum(submitted) - consumed)
+    assert sum(submitted) == 100
+    assert most_ahead < bulk.AHEAD * 2 * 5
