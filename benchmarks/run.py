@@ -232,7 +232,8 @@ def _tree_hwm_mib(pid: int) -> float:
 
 def serve_and_measure(store: str) -> dict:
     """Start `tkg serve` on the release (gunicorn, default workers) and measure
-    /sparql with a small SELECT and the entity page of CAR-T."""
+    /sparql with a small SELECT, the dashboard, a matrix cell and the entity
+    page of CAR-T (first view and throughput)."""
     import urllib.error
     import urllib.request
     from urllib.parse import quote
@@ -252,6 +253,13 @@ def serve_and_measure(store: str) -> dict:
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
         out = {"sparql": http_throughput(base + "/sparql?query=" + quote(SMALL_SELECT), accept="application/sparql-results+json")}
+        # the dashboard (evidence matrix, counts) is computed at publish time
+        out["dashboard"] = http_throughput(base + "/", accept="text/html")
+        cell = base + "/matrix/CART/TumorMicroenvironmentBarrier"
+        start = time.perf_counter()
+        urllib.request.urlopen(cell, timeout=300).read()  # a cell's findings: computed once per release
+        out["cell_first_s"] = time.perf_counter() - start
+        out["cell"] = http_throughput(cell, accept="text/html")
         try:
             start = time.perf_counter()
             # the first view is computed, then kept per release
@@ -369,11 +377,20 @@ def render(results: list[dict], systems: list[str], command: str) -> str:
             lines += ["", f"HTTP, {HTTP_CLIENTS} keep-alive clients for {HTTP_SECONDS:.0f} s (same Python client for both servers):", "",
                       "| system | request | req/s | p50 ms | p95 ms | errors |", "| --- | --- | ---: | ---: | ---: | ---: |"]
             for system, figures in r["http"].items():
-                for what, label in (("sparql", "small SELECT at the SPARQL endpoint"), ("entity", "/entity/CART page")):
+                pages = (
+                    ("sparql", "small SELECT at the SPARQL endpoint"),
+                    ("dashboard", "/ (dashboard and evidence matrix)"),
+                    ("cell", "/matrix/CART/TumorMicroenvironmentBarrier (first 100 findings)"),
+                    ("entity", "/entity/CART page"),
+                )
+                for what, label in pages:
                     f = figures.get(what)
                     if f is None:
                         continue
                     lines.append(f"| {system} | {label} | {f['rps']:,.0f} | {fmt_ms(f['p50'])} | {fmt_ms(f['p95'])} | {f['errors']} |")
+                if figures.get("cell_first_s") is not None:
+                    first = figures["cell_first_s"] * 1000
+                    lines.append(f"| {system} | matrix cell first view (computed once per release) | | {first:,.0f} | | |")
                 if figures.get("entity_first_s") is not None:
                     first = figures["entity_first_s"] * 1000
                     lines.append(f"| {system} | /entity/CART first view (computed once per release) | | {first:,.0f} | | |")
