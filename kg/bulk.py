@@ -131,6 +131,49 @@ class BulkReport:
     quads: int = 0
 
 
+def _batches(
+    converted: Iterable[Converted],
+    report: BulkReport,
+    *,
+    total: int,
+    progress: bool,
+    on_error: Callable[[str, TkgError], None] | None,
+    batch_files: int,
+) -> Iterator[list[Converted]]:
+    """Group converted files into batches to write, reporting the failed ones.
+
+    A study met twice ends the batch, so the later file wins, as with one
+    file at a time. The caller writes each batch before asking for the next;
+    its files are then recorded as loaded."""
+    batch: list[Converted] = []
+    names: set[str] = set()
+
+    def done() -> Iterator[list[Converted]]:
+        if batch:
+            yield batch
+            for c in batch:
+                report.loaded.append((c.path, list(c.ids)))
+                report.quads += c.quads
+            batch.clear()
+            names.clear()
+
+    with _progress(total, progress) as bar:
+        for item in converted:
+            bar.update(1)
+            if item.error is not None:
+                report.failed.append((item.path, item.error))
+                if on_error:
+                    on_error(item.path, IngestError(item.error))  # the message already names the file
+                continue
+            if names.intersection(item.graphs):
+                yield from done()
+            batch.append(item)
+            names.update(item.graphs)
+            if len(batch) >= batch_files:
+                yield from done()
+        yield from done()
+
+
 def load(
     store: ox.Store,
     converted: Iterable[Converted],
@@ -143,13 +186,8 @@ def load(
     """Write converted files into a pyoxigraph store, one batch at a time."""
     report = BulkReport([], [])
     fresh = len(store) == 0
-    batch: list[Converted] = []
-    batch_names: set[str] = set()
     seen: set[str] = set()
-
-    def flush() -> None:
-        if not batch:
-            return
+    for batch in _batches(converted, report, total=total, progress=progress, on_error=on_error, batch_files=batch_files):
         data = b"".join(c.nquads for c in batch)
         names = [g for c in batch for g in c.graphs]
         try:
@@ -163,27 +201,6 @@ def load(
 
             raise StoreError(f"bulk load failed: {exc}") from None
         seen.update(names)
-        for c in batch:
-            report.loaded.append((c.path, list(c.ids)))
-            report.quads += c.quads
-        batch.clear()
-        batch_names.clear()
-
-    with _progress(total, progress) as bar:
-        for item in converted:
-            bar.update(1)
-            if item.error is not None:
-                report.failed.append((item.path, item.error))
-                if on_error:
-                    on_error(item.path, IngestError(item.error))  # the message already names the file
-                continue
-            if batch_names.intersection(item.graphs):
-                flush()  # the same study twice in a batch: the later file wins, as with one file at a time
-            batch.append(item)
-            batch_names.update(item.graphs)
-            if len(batch) >= batch_files:
-                flush()
-        flush()
     return report
 
 
@@ -213,46 +230,15 @@ def load_remote(
 ) -> BulkReport:
     """Write converted files to a remote SPARQL server (``RemoteStore``): each
     study's graph with one atomic ``PUT`` (or ``DROP; INSERT DATA``), several
-    requests in flight at once. A batch is written before the next starts, and
-    a study met twice in a batch ends it, so the later file wins as with one
-    file at a time. A failed request stops the ingest with the server's message;
-    the studies written before it stay (each is whole) and re-running completes
-    the rest."""
+    requests in flight at once, one batch at a time. A failed request stops the
+    ingest with the server's message; the studies written before it stay (each
+    is whole) and re-running completes the rest."""
     from concurrent.futures import ThreadPoolExecutor
 
     report = BulkReport([], [])
-    batch: list[Converted] = []
-    batch_names: set[str] = set()
-
-    def put(item: tuple[str, bytes]) -> None:
-        store.put_ntriples(*item)
-
-    with ThreadPoolExecutor(max_workers=connections) as pool, _progress(total, progress) as bar:
-
-        def flush() -> None:
-            if not batch:
-                return
-            list(pool.map(put, [part for c in batch for part in _split_graphs(c)]))
-            for c in batch:
-                report.loaded.append((c.path, list(c.ids)))
-                report.quads += c.quads
-            batch.clear()
-            batch_names.clear()
-
-        for item in converted:
-            bar.update(1)
-            if item.error is not None:
-                report.failed.append((item.path, item.error))
-                if on_error:
-                    on_error(item.path, IngestError(item.error))
-                continue
-            if batch_names.intersection(item.graphs):
-                flush()
-            batch.append(item)
-            batch_names.update(item.graphs)
-            if len(batch) >= batch_files:
-                flush()
-        flush()
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        for batch in _batches(converted, report, total=total, progress=progress, on_error=on_error, batch_files=batch_files):
+            list(pool.map(lambda part: store.put_ntriples(*part), [part for c in batch for part in _split_graphs(c)]))
     return report
 
 
