@@ -445,6 +445,56 @@ def test_views_written_at_publish(built_store):
     assert views["matrix"]["cells"] and views["dashboard"]["stats"]["studies"] > 0
 
 
+def test_cell_indexes_written_at_publish_equal_the_ones_computed_on_request(built_store, graph):
+    """Every matrix cell's index (counts, findings in page order) is stored with
+    the release, and is what the store gives when asked for that cell alone."""
+    from kg.views.dashboard import cell_index
+
+    folder = Path(built_store) / "cache" / (Path(built_store) / "current").resolve().name / "cells"
+    expected = cq9(graph)
+    assert {tuple(p.stem.split("--")) for p in folder.glob("*.json")} == set(expected)
+    for (m, c), (studies, level) in expected.items():
+        stored = json.loads((folder / f"{m}--{c}.json").read_text())
+        assert (stored["studies"], stored["best_level"]) == (studies, level)
+        stored.pop("version")
+        assert stored == cell_index(graph, m, c)
+
+
+def test_cell_page_reads_the_stored_index_and_shows_only_its_page(tmp_path, monkeypatch):
+    from kg.generate import write_cards
+    from kg.views import dashboard
+
+    store = str(tmp_path / "var")
+    with KnowledgeGraph.open(store, mode="write") as kg:
+        kg.ingest(write_cards(tmp_path / "cards", 40, seed=7))
+        release = kg.publish()
+    path = Path(store) / "cache" / release / "cells" / "CART--TumorMicroenvironmentBarrier.json"
+    stored = json.loads(path.read_text())
+    assert len(stored["findings"]) >= 2
+    # a served cell comes from the stored index, not from the store: a marked copy shows
+    stored["findings"] = stored["findings"][::-1]
+    stored["studies"] = 999
+    path.write_text(json.dumps(stored))
+
+    def no_computing(*_args, **_kwargs):
+        raise AssertionError("the cell index was computed on request")
+
+    monkeypatch.setattr(dashboard, "cell_index", no_computing)
+    client = create_app({"store": store, "rate_limit": "0"}).test_client()
+    cell = get_json(client, "/matrix/CART/TumorMicroenvironmentBarrier.json?limit=1&offset=1")
+    assert cell["studies"] == 999 and cell["findings_page"]["total"] == len(stored["findings"])
+    assert [f["id"] for f in cell["findings"]] == [stored["findings"][1].rsplit("/", 1)[-1]]
+    # an unknown cell still falls through to the store (and its 404)
+    monkeypatch.undo()
+    assert_error(client.get("/matrix/CART/Nope", headers={"Accept": "application/json"}), 404)
+
+
+def test_cell_lists_supporting_findings_first_best_level_first(client):
+    cell = get_json(client, "/matrix/CART/SafetyBarrier.json?limit=1000")
+    keys = [(f["support"] != "SUPPORT", f["study"]["level"] if f["study"]["level"] is not None else 99) for f in cell["findings"]]
+    assert keys == sorted(keys) and len(keys) >= 2
+
+
 def test_readers_follow_a_new_release(tmp_path):
     store = str(tmp_path / "var")
     records = sorted(RECORDS.glob("*.yaml"))

@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, Response, abort, jsonify, render_template, r
 
 from kg.views import cache
 from kg.views.common import CATEGORY_LABELS, BadParameter, NotFound
-from kg.views.dashboard import matrix_cell
+from kg.views.dashboard import cell_findings
 from kg.views.downloads import download_path, downloads, void_graph
 from kg.views.entity import entity_page, entity_rdf
 from kg.views.search import MAX_LIMIT, search
@@ -190,9 +190,10 @@ def make_blueprint(app: Flask) -> Blueprint:
         category, suffix = split_suffix(category)
         fmt = choose(PAGE_TYPES, suffix_json=suffix)
         kg = get_graph()
-        full = cache.memo(kg, ("cell", modality, category), lambda: matrix_cell(kg, modality, category))
-        findings, page = paged(full["findings"])
-        cell = {**full, "findings": findings, "findings_page": page}
+        index = cache.cell_index(kg, modality, category)  # counts and findings in order, stored per release
+        listed, page = paged(index["findings"])
+        findings = cache.memo(kg, ("cell", modality, category, page["offset"], page["limit"]), lambda: cell_findings(kg, listed))
+        cell = {**index, "findings": findings, "findings_page": page}
         if fmt == "json":
             return jsonify(cell)
         return render_template("matrix_cell.html", cell=cell)

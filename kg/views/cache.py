@@ -6,7 +6,9 @@ directory store follow new releases (``DirectoryStore.refresh``); the key
 follows them. Values live in memory (per process) and, for directory stores,
 as JSON in ``<store>/cache/<release>/views.json``, written at publish time by
 :func:`on_publish` (temp file + rename) so that a freshly started server reads
-them instead of computing. Stores without releases (``memory:``, remote
+them instead of computing. Beside it, ``cells/<modality>--<category>.json``
+holds each matrix cell's index (counts, findings in page order): a cell page
+then only looks up the findings it shows. Stores without releases (``memory:``, remote
 servers) are keyed by their quad count and a short time-to-live.
 """
 
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
 
 VIEWS_FILE = "views.json"
 #: Format of views.json; bump when the shape of the precomputed views changes.
-VIEWS_VERSION = 1
+VIEWS_VERSION = 2
+CELLS_DIR = "cells"
 #: Seconds a computed view of a store without releases is reused.
 LIVE_TTL = 30.0
 
@@ -71,10 +74,39 @@ def cache_dir(kg: KnowledgeGraph, release: str | None = None) -> Path | None:
     return Path(root) / "cache" / name
 
 
-def compute_views(kg: KnowledgeGraph) -> dict[str, Any]:
-    from .dashboard import dashboard, evidence_matrix
+def _compute(kg: KnowledgeGraph) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The views (dashboard, matrix) and the index of every matrix cell."""
+    from .dashboard import dashboard, matrix_and_cells
 
-    return {"version": VIEWS_VERSION, "dashboard": dashboard(kg), "matrix": evidence_matrix(kg)}
+    matrix, cells = matrix_and_cells(kg)
+    return {"version": VIEWS_VERSION, "dashboard": dashboard(kg), "matrix": matrix}, cells
+
+
+def _write(folder: Path, data: dict[str, Any], cells: dict[str, dict[str, Any]]) -> None:
+    """The cell indexes, then views.json (which marks the folder complete)."""
+    for key, index in cells.items():
+        modality, category = key.split("/")
+        write_json_atomic(folder / CELLS_DIR / f"{modality}--{category}.json", {"version": VIEWS_VERSION, **index})
+    write_json_atomic(folder / VIEWS_FILE, data)
+
+
+def cell_index(kg: KnowledgeGraph, modality_id: str, category_id: str) -> dict[str, Any]:
+    """A matrix cell's index (:func:`kg.views.dashboard.cell_index`): read from
+    the release's cache folder, computed from the store where there is none."""
+    from .common import check_id
+    from .dashboard import cell_index as compute
+
+    def load() -> dict[str, Any]:
+        folder = cache_dir(kg)
+        if folder is not None:
+            name = f"{check_id(modality_id)}--{check_id(category_id)}.json"
+            stored = _read(folder / CELLS_DIR / name)
+            if stored is not None:
+                stored.pop("version")
+                return stored
+        return compute(kg, modality_id, category_id)  # an unknown cell raises NotFound here
+
+    return memo(kg, ("cell-index", modality_id, category_id), load)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -106,10 +138,10 @@ def views(kg: KnowledgeGraph) -> dict[str, Any]:
         folder = cache_dir(kg, release)
         data = _read(folder / VIEWS_FILE) if folder else None
         if data is None:
-            data = compute_views(kg)
+            data, cells = _compute(kg)
             if folder is not None:
                 try:
-                    write_json_atomic(folder / VIEWS_FILE, data)
+                    _write(folder, data, cells)
                 except OSError:
                     pass  # a read-only store directory: keep it in memory only
         data = {**data, "release": release}
@@ -125,7 +157,7 @@ def on_publish(kg: KnowledgeGraph, release: str) -> None:
     folder = cache_dir(kg, release)
     if folder is None:
         return
-    write_json_atomic(folder / VIEWS_FILE, compute_views(kg))
+    _write(folder, *_compute(kg))
     prune(Path(kg.store.root))  # type: ignore[attr-defined]
 
 
