@@ -24,6 +24,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pyparsing import ParseBaseException
@@ -160,12 +161,35 @@ def _iri(prologue: Any, value: Any) -> str:
     return str(prologue.absolutize(value)) if prologue is not None else str(value)
 
 
+#: Analyses kept per process, by query text: the analysis is a function of the
+#: text alone, and parsing with rdflib's grammar costs about 1.3 ms for a small
+#: SELECT (a third of the endpoint's work per request), paid again by every
+#: repeat of an example query, a dashboard's or a tool's polling query. Refusals
+#: and syntax errors are raised again each time, not kept.
+ANALYSIS_CACHE_SIZE = 512
+#: Longer texts are analyzed every time (the cache holds at most 512 x 16 KiB).
+ANALYSIS_CACHE_MAX_CHARS = 16384
+
+
 def analyze_query(text: str) -> Analysis:
     """Parse a query, refuse SERVICE/LOAD, return its form and dataset clause.
 
     Raises :class:`QueryError` for a syntax error (with line and column) and
-    :class:`QueryRefused` for a refused feature.
+    :class:`QueryRefused` for a refused feature. Successful analyses of texts
+    up to :data:`ANALYSIS_CACHE_MAX_CHARS` are kept (:data:`ANALYSIS_CACHE_SIZE`
+    texts, least recently used dropped).
     """
+    if len(text) <= ANALYSIS_CACHE_MAX_CHARS:
+        return _analyze_query_kept(text)
+    return _analyze_query(text)
+
+
+@lru_cache(maxsize=ANALYSIS_CACHE_SIZE)
+def _analyze_query_kept(text: str) -> Analysis:
+    return _analyze_query(text)
+
+
+def _analyze_query(text: str) -> Analysis:
     with _PARSE_LOCK:
         try:
             tree = parseQuery(text)

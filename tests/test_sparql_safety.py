@@ -283,3 +283,26 @@ def test_guard_errors():
         analyze_query("SELECT * WHERE { ?s nope:p ?o }")
     assert lexical_keywords("SELECT * { ?s ?p ?o } # service") == set()
     assert lexical_keywords("sElEcT * { SeRvIcE <x> {} }") == {"SERVICE"}
+
+
+def test_guard_keeps_analyses_of_repeated_texts_but_never_a_refusal(monkeypatch):
+    import kg.sparql_guard as guard
+
+    parses = []
+    real = guard.parseQuery
+    monkeypatch.setattr(guard, "parseQuery", lambda text: parses.append(text) or real(text))
+    text = "SELECT ?s WHERE { ?s ?p 'kept-analysis-test' } LIMIT 3"
+    assert analyze_query(text) is analyze_query(text) and len(parses) == 1
+    refused = "SELECT * { SERVICE <http://x/kept> {} }"
+    for _ in range(2):
+        with pytest.raises(QueryRefused):
+            analyze_query(refused)
+    assert parses.count(refused) == 2
+    # past the size limit a text is analyzed every time, and still refused
+    long_refused = refused.replace("{}", "{ ?s ?p ?o }" + " " * guard.ANALYSIS_CACHE_MAX_CHARS)
+    for _ in range(2):
+        with pytest.raises(QueryRefused):
+            analyze_query(long_refused)
+    long_ok = text + " " * guard.ANALYSIS_CACHE_MAX_CHARS
+    analyze_query(long_ok), analyze_query(long_ok)
+    assert parses.count(long_ok) == 2
