@@ -2,7 +2,8 @@
 therapy -> barrier -> strategy view as Cytoscape.js elements.
 
 Everything starts from the networkx projection (:mod:`kg.projection`),
-computed once per published release and cached (:func:`projection`). The
+computed at publish time, stored with the release and read once per serving
+process (:func:`projection`). The
 web layer only parses parameters and calls these functions.
 
 Filters (:class:`Filters`) are applied here, server-side:
@@ -21,11 +22,13 @@ Unknown node ids raise :class:`NodeNotFound`; malformed parameters raise
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -96,8 +99,54 @@ def release_name(kg: KnowledgeGraph) -> str:
     return str(getattr(store, "release", None) or "unreleased")
 
 
+#: The explorer's projection of a release, stored beside its views at publish
+#: time (kg.views.cache.on_publish) and read by each serving process.
+PROJECTION_FILE = "projection.json"
+PROJECTION_VERSION = 1
+
+
+def compute_projection(kg: KnowledgeGraph) -> tuple[nx.MultiDiGraph, dict[str, list[str]]]:
+    """The explorer's projection and the entities' synonyms.
+
+    Edges keep their counts (``weight``: supporting studies, ``refuted``:
+    refuting studies), levels, years and contexts, not the lists of study ids
+    (``studies``, ``refuted_by``, ``context_studies`` of :func:`kg.projection.project`):
+    nothing here shows them (an edge's findings are read from the store), and
+    at 100,000 studies they are millions of strings in every serving process."""
+    graph = project(kg, studies=False)
+    for _u, _v, data in graph.edges(data=True):
+        data["refuted"] = len(data.pop("refuted_by", ()))
+        data.pop("studies", None)
+        data.pop("context_studies", None)
+    synonyms: dict[str, set[str]] = {}
+    iris = {data["iri"]: node for node, data in graph.nodes(data=True)}
+    for row in kg.query(SYNONYM_QUERY).rows:
+        node = iris.get(str(row["x"]))
+        if node is not None:
+            synonyms.setdefault(node, set()).add(str(row["syn"]))
+    return graph, {k: sorted(v) for k, v in synonyms.items()}
+
+
+def projection_json(graph: nx.MultiDiGraph, synonyms: dict[str, list[str]]) -> dict[str, Any]:
+    return {"version": PROJECTION_VERSION, "graph": nx.node_link_data(graph, edges="edges"), "synonyms": synonyms}
+
+
+def _read_projection(path: Path) -> tuple[nx.MultiDiGraph, dict[str, list[str]]] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != PROJECTION_VERSION:
+            return None
+        return nx.node_link_graph(data["graph"], directed=True, multigraph=True, edges="edges"), data["synonyms"]
+    except (OSError, ValueError, KeyError, TypeError, nx.NetworkXError):
+        return None  # missing, older or damaged: computed again
+
+
 def projection(kg: KnowledgeGraph) -> Projection:
-    """The projection of the release ``kg`` serves, computed once per release."""
+    """The projection of the release ``kg`` serves: read from the release's
+    cache folder (written at publish), else computed once per release (and
+    stored there when the folder is writable)."""
+    from .views.cache import cache_dir, write_json_atomic
+
     release = release_name(kg)
     key = (id(kg), release)
     with _lock:
@@ -105,14 +154,16 @@ def projection(kg: KnowledgeGraph) -> Projection:
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    graph = project(kg, studies=False)
-    synonyms: dict[str, list[str]] = {}
-    iris = {data["iri"]: node for node, data in graph.nodes(data=True)}
-    for row in kg.query(SYNONYM_QUERY).rows:
-        node = iris.get(str(row["x"]))
-        if node is not None:
-            synonyms.setdefault(node, []).append(str(row["syn"]))
-    built = Projection(release, graph, {k: sorted(set(v)) for k, v in synonyms.items()})
+    folder = cache_dir(kg, release) if release != "unreleased" else None
+    stored = _read_projection(folder / PROJECTION_FILE) if folder is not None else None
+    if stored is None:
+        stored = compute_projection(kg)
+        if folder is not None:
+            try:
+                write_json_atomic(folder / PROJECTION_FILE, projection_json(*stored))
+            except OSError:
+                pass  # a read-only store: kept in memory only
+    built = Projection(release, *stored)
     with _lock:
         _cache[key] = built
         while len(_cache) > _CACHE_SIZE:
@@ -278,8 +329,8 @@ def edge_element(u: str, v: str, data: dict[str, Any], **extra: Any) -> dict[str
         "target": v,
         "relation": relation,
         "weight": data.get("weight", 0),
-        "studies": len(data.get("studies", ())),
-        "refuted_by": len(data.get("refuted_by", ())),
+        "studies": data.get("weight", 0),
+        "refuted_by": data.get("refuted", 0),
         "best_level": data.get("best_level"),
         "first_year": data.get("first_year"),
         "last_year": data.get("last_year"),
@@ -508,7 +559,7 @@ def paths(kg: KnowledgeGraph, source: str, target: str, *, filters: Filters | No
     undirected = nx.Graph()
     undirected.add_nodes_from(graph.nodes)
     for u, v, data in graph.edges(data=True):
-        if data.get("studies"):
+        if data.get("weight"):
             undirected.add_edge(u, v)
     found: list[list[str]] = []
     if source in undirected and target in undirected:
@@ -521,7 +572,7 @@ def paths(kg: KnowledgeGraph, source: str, target: str, *, filters: Filters | No
     roles = {source: "from", target: "to"}
     elements = [node_element(graph, n, **({"role": roles[n]} if n in roles else {})) for n in dict.fromkeys(nodes)]
     for u, v, data in graph.edges(list(dict.fromkeys(nodes)), data=True):
-        if frozenset((u, v)) in on_path and data.get("studies"):
+        if frozenset((u, v)) in on_path and data.get("weight"):
             elements.append(edge_element(u, v, data))
     steps = []
     for path in found:
@@ -571,14 +622,14 @@ def strategies(kg: KnowledgeGraph, therapy: str, *, filters: Filters | None = No
     sources = [therapy] + sorted(d for d in _descendants(graph, therapy) if d in graph)
     addressed_by: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for u, v, key, data in graph.edges(keys=True, data=True):
-        if key == "addressesBarrier" and data.get("studies"):
+        if key == "addressesBarrier" and data.get("weight"):
             addressed_by.setdefault(v, []).append((u, data))
     roles: dict[str, str] = {therapy: "therapy"}
     edges: dict[str, dict[str, Any]] = {}
     rows = []
     for source in sources:
         for _u, barrier, key, data in sorted(graph.out_edges(source, keys=True, data=True), key=lambda e: e[1]):
-            if key != "facesBarrier" or not data.get("studies"):
+            if key != "facesBarrier" or not data.get("weight"):
                 continue
             roles.setdefault(source, "product")
             roles.setdefault(barrier, "barrier")

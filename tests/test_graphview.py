@@ -37,6 +37,40 @@ def test_projection_is_cached_per_release(kg):
     assert first.release == kg.store.release
 
 
+def test_projection_is_stored_at_publish_and_read_back(kg):
+    """The explorer reads the projection written with the release (a marked
+    copy shows), and it equals the full projection less the study-id lists."""
+    import json
+
+    from kg.views.cache import cache_dir
+
+    path = cache_dir(kg) / gv.PROJECTION_FILE
+    data = json.loads(path.read_text())
+    full = kg.to_networkx()
+    stored = {(e["source"], e["key"], e["target"]): e for e in data["graph"]["edges"]}
+    assert set(stored) == {(u, k, v) for u, v, k in full.edges(keys=True)}
+    for u, v, k, d in full.edges(keys=True, data=True):
+        e = stored[(u, k, v)]
+        assert (e["weight"], e["refuted"], e["best_level"], e["contexts"]) == (
+            len(d["studies"]),
+            len(d["refuted_by"]),
+            d["best_level"],
+            d["contexts"],
+        )
+        assert "studies" not in e and "context_studies" not in e
+    data["graph"]["nodes"][0]["label"] = "marked by the test"
+    path.write_text(json.dumps(data))
+    gv.clear_cache()
+    try:
+        node = data["graph"]["nodes"][0]["id"]
+        assert gv.projection(kg).graph.nodes[node]["label"] == "marked by the test"
+    finally:
+        path.unlink()  # computed (and stored) again from the store
+        gv.clear_cache()
+    assert gv.projection(kg).graph.nodes[node]["label"] != "marked by the test"
+    assert path.is_file()
+
+
 def test_neighborhood_of_cart_has_its_barriers_with_study_counts(kg):
     result = gv.neighborhood(kg, "CART", depth=1)
     assert result["center"] == "CART" and not result["capped"]
@@ -127,9 +161,10 @@ def test_unknown_ids_and_bad_depth_raise(kg):
 def test_edge_evidence_lists_the_findings(kg):
     result = gv.edge(kg, "CART", "facesBarrier", "AntigenEscape")
     findings = result["findings"]
-    data = gv.projection(kg).graph.get_edge_data("CART", "AntigenEscape")["facesBarrier"]
+    data = kg.to_networkx().get_edge_data("CART", "AntigenEscape")["facesBarrier"]
     assert len(findings) == data["findings"]
     assert {f["study"] for f in findings if f["support"] == "SUPPORT"} == set(data["studies"])
+    assert gv.projection(kg).graph.get_edge_data("CART", "AntigenEscape")["facesBarrier"]["weight"] == len(data["studies"])
     assert all(f["quote"] and f["title"] and f["level"] in (1, 2, 3, 4, 5) for f in findings)
 
 

@@ -6,7 +6,8 @@ directory store follow new releases (``DirectoryStore.refresh``); the key
 follows them. Values live in memory (per process) and, for directory stores,
 as JSON in ``<store>/cache/<release>/views.json``, written at publish time by
 :func:`on_publish` (temp file + rename) so that a freshly started server reads
-them instead of computing. Beside it, ``cells/<modality>--<category>.json``
+them instead of computing. So is the graph explorer's networkx projection
+(``projection.json``, :func:`kg.graphview.projection`). Beside them, ``cells/<modality>--<category>.json``
 holds each matrix cell's index (counts, findings in page order): a cell page
 then only looks up the findings it shows. Stores without releases (``memory:``, remote
 servers) are keyed by their quad count and a short time-to-live.
@@ -157,7 +158,10 @@ def on_publish(kg: KnowledgeGraph, release: str) -> None:
     folder = cache_dir(kg, release)
     if folder is None:
         return
+    from ..graphview import PROJECTION_FILE, compute_projection, projection_json
+
     _write(folder, *_compute(kg))
+    write_json_atomic(folder / PROJECTION_FILE, projection_json(*compute_projection(kg)))
     prune(Path(kg.store.root))  # type: ignore[attr-defined]
 
 
