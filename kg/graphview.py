@@ -127,8 +127,13 @@ def compute_projection(kg: KnowledgeGraph) -> tuple[nx.MultiDiGraph, dict[str, l
     return graph, {k: sorted(v) for k, v in synonyms.items()}
 
 
-def projection_json(graph: nx.MultiDiGraph, synonyms: dict[str, list[str]]) -> dict[str, Any]:
-    return {"version": PROJECTION_VERSION, "graph": nx.node_link_data(graph, edges="edges"), "synonyms": synonyms}
+def store_projection(folder: Path, stored: tuple[nx.MultiDiGraph, dict[str, list[str]]]) -> None:
+    """Write a projection (:func:`compute_projection`) into a release's cache folder."""
+    from .views.cache import write_json_atomic
+
+    graph, synonyms = stored
+    data = {"version": PROJECTION_VERSION, "graph": nx.node_link_data(graph, edges="edges"), "synonyms": synonyms}
+    write_json_atomic(folder / PROJECTION_FILE, data)
 
 
 def _read_projection(path: Path) -> tuple[nx.MultiDiGraph, dict[str, list[str]]] | None:
@@ -145,7 +150,7 @@ def projection(kg: KnowledgeGraph) -> Projection:
     """The projection of the release ``kg`` serves: read from the release's
     cache folder (written at publish), else computed once per release (and
     stored there when the folder is writable)."""
-    from .views.cache import cache_dir, write_json_atomic
+    from .views.cache import cache_dir
 
     release = release_name(kg)
     key = (id(kg), release)
@@ -160,7 +165,7 @@ def projection(kg: KnowledgeGraph) -> Projection:
         stored = compute_projection(kg)
         if folder is not None:
             try:
-                write_json_atomic(folder / PROJECTION_FILE, projection_json(*stored))
+                store_projection(folder, stored)
             except OSError:
                 pass  # a read-only store: kept in memory only
     built = Projection(release, *stored)

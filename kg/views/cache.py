@@ -158,10 +158,10 @@ def on_publish(kg: KnowledgeGraph, release: str) -> None:
     folder = cache_dir(kg, release)
     if folder is None:
         return
-    from ..graphview import PROJECTION_FILE, compute_projection, projection_json
+    from ..graphview import compute_projection, store_projection
 
     _write(folder, *_compute(kg))
-    write_json_atomic(folder / PROJECTION_FILE, projection_json(*compute_projection(kg)))
+    store_projection(folder, compute_projection(kg))
     prune(Path(kg.store.root))  # type: ignore[attr-defined]
 
 

@@ -5,8 +5,8 @@ therapy modality (``tkg:isModality true``) and barrier category
 (``tkg:isBarrierCategory true``) the number of distinct studies with a
 supporting finding, and the best (lowest) evidence level among them. Products
 roll up to their modality through ``rdfs:subClassOf*``; ``causesToxicity``
-findings count under ``tkg:SafetyBarrier``. :func:`matrix_cell` lists the
-findings behind one cell with the same rules.
+findings count under ``tkg:SafetyBarrier``. :func:`cell_index` lists the
+findings behind one cell with the same rules and :func:`cell_findings` shows them.
 """
 
 from __future__ import annotations
@@ -189,7 +189,11 @@ def _cell_summary(entries: dict[str, tuple], modality: dict | None, category: di
 def matrix_and_cells(kg: KnowledgeGraph) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The evidence matrix and the index of every cell (``"CART/SafetyBarrier"``
     -> :func:`cell_index`'s dict), from one pass over the findings: what
-    :func:`kg.views.cache.on_publish` stores with a release."""
+    :func:`kg.views.cache.on_publish` stores with a release.
+
+    The matrix is the answer of CQ9, computed from flat rows (findings, and the
+    categories each barrier rolls up to) so that every backend gives the same
+    cells: rdflib evaluates CQ9's BIND inside an OPTIONAL sub-select wrongly."""
     vocab = vocabulary(kg)
     modalities = sorted({str(r["m"]) for r in kg.query(_MODALITIES).rows}, key=lambda m: vocab.label(m).lower())
     rolls, categories = _rollups(kg)
@@ -219,15 +223,6 @@ def matrix_and_cells(kg: KnowledgeGraph) -> tuple[dict[str, Any], dict[str, dict
         "max_studies": max((cell["studies"] for row in cells for cell in row), default=0),
     }
     return matrix, index
-
-
-def evidence_matrix(kg: KnowledgeGraph) -> dict[str, Any]:
-    """Modality x barrier category: distinct supporting studies and best level per cell.
-
-    The answer of CQ9, computed from flat rows (findings, and the categories
-    each barrier rolls up to) so that every backend gives the same cells: rdflib
-    evaluates CQ9's BIND inside an OPTIONAL sub-select wrongly."""
-    return matrix_and_cells(kg)[0]
 
 
 def _flag(kg: KnowledgeGraph, iri: Any, prop: str) -> bool:
@@ -282,11 +277,3 @@ def cell_findings(kg: KnowledgeGraph, findings: list[str]) -> list[dict[str, Any
             }
         )
     return out
-
-
-def matrix_cell(kg: KnowledgeGraph, modality_id: str, category_id: str, offset: int = 0, limit: int | None = None) -> dict[str, Any]:
-    """The findings behind one matrix cell (quotes, studies, levels), those from
-    ``offset`` (``limit`` of them, or all), with the cell's counts."""
-    index = cell_index(kg, modality_id, category_id)
-    listed = index["findings"][offset : None if limit is None else offset + limit]
-    return {**index, "total": len(index["findings"]), "findings": cell_findings(kg, listed)}
