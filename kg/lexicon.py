@@ -44,6 +44,7 @@ import ahocorasick
 from rapidfuzz.distance import DamerauLevenshtein
 
 from .abbreviations import Definition, find_definitions
+from .namespaces import TKG
 from .ontology import Ontology
 
 #: Surface forms too generic to mark an entity on their own.
@@ -200,6 +201,7 @@ _ADJECTIVE = [(re.compile(r"ologic\b"), "ological"), (re.compile(r"ological\b"),
 #: Head nouns a tumor name may end in, interchangeably.
 _TUMOR_HEADS = re.compile(r" (?:tumor|cancer|malignancy|carcinoma)$")
 #: Nominalized barrier and strategy heads that may come first with "of" ("modulation of the TME").
+_NOMINAL_FORM = re.compile(r"^(?P<n>\w+) of (?:the )?(?P<x>.+)$")
 _NOMINAL_HEAD = re.compile(r"^(?P<x>.+) (?P<n>\w+(?:tion|ment|sion|ance|ence|ing|loss|escape))$")
 
 
@@ -219,8 +221,8 @@ def variants(term: str, category: str | None = None) -> set[str]:
         match = _NOMINAL_HEAD.match(base)
         if match and len(match.group("x")) >= 3:
             forms |= {f"{match.group('n')} of {match.group('x')}", f"{match.group('n')} of the {match.group('x')}"}
-    if base.startswith("tumor ") and category in ("Barrier", "Strategy"):
-        forms.add("tumoral " + base[len("tumor ") :])
+    if category in ("Barrier", "Strategy"):
+        forms |= {f.replace("tumor micro", "tumoral micro") for f in forms}
     for pattern, replacement in _ADJECTIVE:
         forms |= {pattern.sub(replacement, f) for f in forms}
     for pattern, replacement in _BRITISH:
@@ -298,15 +300,29 @@ _TCR_CONSTRUCT = re.compile(
     + _GAP
     + r"+(?!(?:are|is|was|were|be|been|that|which|and|or|T|cells?)\b)\w+){0,4}?"
     + _GAP
-    + r"+(?:transduced|engineered|modified|redirected)"
+    + r"+(?i:transduced|engineered|modified|redirected)"
     r"(?:" + _GAP + r"+\w+){0,2}?" + _GAP + r"+(?:T" + _GAP + r"*cells?|T[\s\-]lymphocytes|lymphocytes|PBLs?|PBMCs?)\b"
 )
 #: Therapy-like names: INN stems of cell therapies (-leucel, -cel) and T cell-engaging antibodies (-tamab, -mab).
-_PRODUCT_NAME = re.compile(r"\b(?:[A-Za-z]{3,}(?:leucel|tamab|mab)|[A-Za-z]{3,5}" + _HYPHEN + r"cel)\b(?:" + _HYPHEN + r"[a-z]{4}\b)?")
-_CAR_CONSTRUCT = re.compile(
-    r"\b(?:anti" + _HYPHEN + r")?[A-Z][A-Za-z0-9.]{1,11}" + _GAP + "?CAR" + _GAP + r"?(?:T\b|T" + _GAP + r"cells?\b)"
+_PRODUCT_NAME = re.compile(
+    r"\b(?:(?:[A-Za-z]{4,}gene\s+)?[A-Za-z]{3,}leucel|[A-Za-z]{3,}(?:tamab|[aeiou]mab)|[A-Za-z]{3,5}"
+    + _HYPHEN
+    + r"cel)\b(?:"
+    + _HYPHEN
+    + r"[a-z]{4}\b)?"
 )
-_CODE_NAME = re.compile(r"\b(?!NCT\d)[A-Z]{1,5}[\-\u2010\u2011]?\d{2,}[A-Z0-9]*(?:[\-\u2010\u2011][A-Z0-9]+)?\b")
+_CAR_CONSTRUCT = re.compile(
+    r"\b(?:anti"
+    + _HYPHEN
+    + r")?(?P<antigen>[A-Z][A-Z0-9.]+[A-Za-z0-9.]*|[A-Za-z]+\d[A-Za-z0-9.]*)"
+    + _GAP
+    + "?CAR"
+    + _GAP
+    + r"?(?:T\b|T"
+    + _GAP
+    + r"cells?\b)"
+)
+_CODE_NAME = re.compile(r"\b(?!NCT\d|CD\d|HLA)[A-Z]{1,5}[\-\u2010\u2011]?\d{2,}[A-Z0-9]*(?:[\-\u2010\u2011][A-Z0-9]+)?\b")
 
 
 class Lexicon:
@@ -356,6 +372,7 @@ class Lexicon:
             if sum(c.isalpha() for c in form) >= 10 and re.fullmatch(r"[a-z ]+", form):
                 self._fuzzy.setdefault((form.count(" ") + 1, len(form)), []).append(form)
         self._modalities = set(ontology.modalities())
+        self._targeted = {str(a).rsplit("/", 1)[-1] for a in ontology.graph.objects(None, TKG.targetAntigen)}
         self._products = {n for n in ontology.entities if self._is_product(n)}
 
     # -- lookups ----------------------------------------------------------------
@@ -542,9 +559,27 @@ class Lexicon:
         candidates = [c for c in candidates if not (c[3] == "acronym" and c[4] in uses and uses[c[4]][0] != c[2])]
         candidates += self._fda_suffixed(text, candidates)
         candidates += self._fuzzy_matches(text, [(c[0], c[1]) for c in candidates])
-        mentions = self._select(text, candidates)
+        mentions = self._split_nominal(self._select(text, candidates))
         mentions = self._ellipsis(text, mentions)
         return self._roles(text, mentions)
+
+    def _split_nominal(self, mentions: list[Mention]) -> list[Mention]:
+        """ "modulation of the tumor microenvironment" names a strategy (its head) acting on a
+        barrier (its object): two mentions, the head and the object, when the object is an
+        entity of its own."""
+        out: list[Mention] = []
+        for m in mentions:
+            match = _NOMINAL_FORM.match(m.matched) if m.source == "lexicon" else None
+            obj = self.lookup(match.group("x")) if match else None
+            if not match or obj is None or obj == m.entity:
+                out.append(m)
+                continue
+            norm, index = normalize(m.text)
+            head_end = index[len(match.group("n")) - 1] + 1
+            obj_start = index[norm.rfind(match.group("x"))]
+            out.append(Mention(m.start, m.start + head_end, m.entity, m.text[:head_end], "lexicon", m.matched))
+            out.append(Mention(m.start + obj_start, m.end, obj, m.text[obj_start:], "lexicon", match.group("x")))
+        return out
 
     def _fda_suffixed(self, text: str, candidates: list[_Cand]) -> list[_Cand]:
         """A product name with an FDA four-letter suffix ("talquetamab-tgvs") is the product."""
@@ -618,8 +653,10 @@ class Lexicon:
                 if any(a < end and start < b for a, b in seen):
                     continue
                 if kind == "car-construct":
-                    # a construct is known when a product mention covers it
+                    # known when a product mention covers it, or when it names an antigen the ontology's products target
                     if any(m.start <= start and end <= m.end and m.entity not in self._modalities for m in known_products):
+                        continue
+                    if self.lookup(match.group("antigen")) in self._targeted:
                         continue
                 elif any(a < end and start < b for a, b in spans):
                     continue
@@ -633,3 +670,44 @@ class Lexicon:
 @lru_cache(maxsize=4)
 def lexicon_for(ontology: Ontology) -> Lexicon:
     return Lexicon(ontology)
+
+
+@dataclass
+class CandidateCount:
+    """One unknown therapy-like name over a set of documents."""
+
+    text: str
+    kind: str
+    count: int = 0
+    studies: set[str] | None = None
+    examples: list[tuple[str, str]] | None = None  # (study, sentence)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence holding text[start:end] (a plain split at ". X"; good enough for an example)."""
+    left = 0
+    for match in _SENTENCE_END.finditer(text, 0, start):
+        left = match.end()
+    right = _SENTENCE_END.search(text, end)
+    return " ".join(text[left : right.start() if right else len(text)].split())
+
+
+def collect_candidates(lexicon: Lexicon, documents: Iterable[tuple[str, Sequence[str]]], examples: int = 2) -> list[CandidateCount]:
+    """Unknown therapy-like names in ``documents`` ((study id, texts) pairs), most widespread
+    first: how often each occurs, in how many studies, and up to ``examples`` sentences."""
+    table: dict[tuple[str, str], CandidateCount] = {}
+    for study, texts in documents:
+        learned = lexicon.learn(texts)
+        for text in texts:
+            for candidate in lexicon.candidates(text, lexicon.find(text, learned)):
+                name = " ".join(candidate.text.split())
+                key = (name.casefold(), candidate.kind)
+                entry = table.setdefault(key, CandidateCount(name, candidate.kind, 0, set(), []))
+                entry.count += 1
+                if study not in entry.studies and len(entry.examples) < examples:
+                    entry.examples.append((study, _sentence_around(text, candidate.start, candidate.end)))
+                entry.studies.add(study)
+    return sorted(table.values(), key=lambda c: (-len(c.studies), -c.count, c.text.lower()))

@@ -163,6 +163,12 @@ def test_tumor_named_as_origin_gets_a_role(lexicon):
     assert [(m.entity, m.role) for m in mentions] == [("LBCL", None), ("FollicularLymphoma", "origin")]
 
 
+def test_nominalized_strategy_and_its_object(lexicon):
+    text = "Remodeling rests on modulation of the tumoral microenvironment."
+    assert found(lexicon, text) == [("modulation", "TMEModulatingAgent"), ("tumoral microenvironment", "TumorMicroenvironmentBarrier")]
+    assert found(lexicon, "loss of antigen presentation") == [("loss of antigen presentation", "MHCLoss")]
+
+
 def test_shared_modifier_in_a_coordination(lexicon):
     entities = [e for _, e in found(lexicon, "hypoxia, antigen escape and heterogeneity limit them")]
     assert entities == ["MetabolicInsulation", "AntigenEscape", "AntigenHeterogeneity"]
@@ -186,6 +192,7 @@ def test_mention_records_how_it_was_found(lexicon):
 
 def test_tcr_construct_is_tcr_t(lexicon):
     assert found(lexicon, "MAGE-A4 specific TCR lentiviral vector transduced autologous T cells")[-1][1] == "TCRT"
+    assert found(lexicon, "Intervention: PRAME Reactive TCR Vector Transduced Autologous PBL")[-1][1] == "TCRT"
     assert "TCRT" not in [e for _, e in found(lexicon, "TCR signals are transduced to the nucleus")]
 
 
@@ -193,11 +200,8 @@ def test_tcr_construct_is_tcr_t(lexicon):
 def test_unknown_therapy_like_names_are_candidates(lexicon):
     text = "Zorpocabtagene autoleucel, CD70 CAR-T cells, XB-2207 and glofitamab were compared with pembrolizumab; see trial ALPHA-1."
     candidates = {(c.text, c.kind) for c in lexicon.candidates(text)}
-    assert (
-        ("autoleucel", "product-name") in candidates
-        or ("Zorpocabtagene", "product-name") in candidates
-        or any("autoleucel" in t for t, _ in candidates)
-    )
+    assert ("Zorpocabtagene autoleucel", "product-name") in candidates
+    assert ("CD19 CAR-T", "car-construct") not in {(c.text, c.kind) for c in lexicon.candidates("CD19 CAR-T cells were given")}
     assert ("CD70 CAR-T", "car-construct") in candidates
     assert ("XB-2207", "code-name") in candidates
     assert not any(t in ("glofitamab", "pembrolizumab", "ALPHA-1") for t, _ in candidates)

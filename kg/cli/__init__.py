@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "bench": "kg.cli.bench:bench",
     "analyze": "kg.cli.analyze:analyze",
     "release": "kg.cli.release:release",
+    "lexicon": "kg.cli.lexicon:lexicon",
 }
 
 # One-line help shown by `tkg --help` without importing each module.
@@ -43,6 +44,7 @@ SUMMARIES: dict[str, str] = {
     "bench": "Measure ingest, query latency, startup and memory against rdflib, Oxigraph server and Virtuoso.",
     "analyze": "Rank shared barriers, contrast heme vs solid tumors, report evidence gaps (--plot for figures).",
     "release": "Write a dated release folder: every export format, checksums, VoID/DCAT and a QC report.",
+    "lexicon": "List therapy-like names the lexicon does not know (candidates), with counts and examples.",
 }
 
 
