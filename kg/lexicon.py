@@ -122,6 +122,8 @@ CONTEXTUAL_TERMS = {
     "production",
     "bridging",
     "penetration",
+    "hla haplotype",
+    "hla type",
 }
 #: The class whose descendants are recognized as other treatments (comparators, conditioning, support).
 OTHER_TREATMENT = "OtherTreatment"
@@ -323,6 +325,19 @@ _CAR_CONSTRUCT = re.compile(
     + r"cells?\b)"
 )
 _CODE_NAME = re.compile(r"\b(?!NCT\d|CD\d|HLA)[A-Z]{1,5}[\-\u2010\u2011]?\d{2,}[A-Z0-9]*(?:[\-\u2010\u2011][A-Z0-9]+)?\b")
+
+
+#: "combining X with other immunotherapies", "in combination with chemotherapy": a combination strategy (the cue words only).
+_COMBINATION = re.compile(
+    r"\b(?P<cue>combin(?:e|es|ed|ing)|in combination)\s+(?:[\w-]+\s+){0,6}?with\s+(?:other|another|additional|an?|the)?\s*"
+    r"(?:[\w-]+\s+){0,2}?(?:immuno)?(?:therap|agent|drug|inhibitor|blockade|chemotherap|antibod|vaccin|radiotherap)",
+    re.I,
+)
+#: A cell product's making, right after the product: "TIL isolation and generation", "CAR-T cell manufacturing".
+_PRODUCTION_AFTER = re.compile(
+    r"^\s+(?P<nouns>(?:isolation|generation|expansion|production|manufactur\w*)(?:\s+(?:and|or)\s+(?:isolation|generation|expansion|production|manufactur\w*))?)\b",
+    re.I,
+)
 
 
 class Lexicon:
@@ -561,6 +576,7 @@ class Lexicon:
         candidates += self._fuzzy_matches(text, [(c[0], c[1]) for c in candidates])
         mentions = self._split_nominal(self._select(text, candidates))
         mentions = self._ellipsis(text, mentions)
+        mentions = self._composed(text, mentions)
         return self._roles(text, mentions)
 
     def _split_nominal(self, mentions: list[Mention]) -> list[Mention]:
@@ -608,6 +624,34 @@ class Lexicon:
             name = self.lookup(" ".join(words[:-1]) + " " + match.group(2))
             if name and name != m.entity:
                 extra.append(Mention(start, end, name, text[start:end], "ellipsis", " ".join(words[:-1]) + " " + match.group(2)))
+        return sorted(mentions + extra, key=lambda m: m.start)
+
+    def _composed(self, text: str, mentions: list[Mention]) -> list[Mention]:
+        """Entities named by a construction rather than a term: a combination of therapies
+        ("combining X with other immunotherapies"), the making of a cell product ("TIL
+        isolation and generation" is its manufacturing)."""
+        extra: list[Mention] = []
+        taken = [(m.start, m.end) for m in mentions]
+
+        def free(start: int, end: int) -> bool:
+            return not any(a < end and start < b for a, b in taken)
+
+        if "CombinatorialStrategy" in self.ontology.entities:
+            for match in _COMBINATION.finditer(text):
+                start, end = match.span("cue")
+                if free(start, end):
+                    extra.append(
+                        Mention(start, end, "CombinatorialStrategy", text[start:end], "construct", "combining ... with ... therapy")
+                    )
+        if "ManufacturingLogistics" in self.ontology.entities and "AdoptiveCellTherapy" in self.ontology.entities:
+            for m in mentions:
+                if not self.ontology.is_a(m.entity, "AdoptiveCellTherapy"):
+                    continue
+                match = _PRODUCTION_AFTER.match(text[m.end : m.end + 60])
+                if match:
+                    start, end = m.end + match.start("nouns"), m.end + match.end("nouns")
+                    if free(start, end):
+                        extra.append(Mention(start, end, "ManufacturingLogistics", text[start:end], "construct", "cell product + making"))
         return sorted(mentions + extra, key=lambda m: m.start)
 
     def _roles(self, text: str, mentions: list[Mention]) -> list[Mention]:

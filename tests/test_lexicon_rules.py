@@ -174,6 +174,21 @@ def test_shared_modifier_in_a_coordination(lexicon):
     assert entities == ["MetabolicInsulation", "AntigenEscape", "AntigenHeterogeneity"]
 
 
+def test_combinations_and_the_making_of_a_cell_product(lexicon):
+    text = "Combining TIL with other immunotherapies helped, but TIL expansion and production stay slow."
+    assert found(lexicon, text) == [
+        ("Combining", "CombinatorialStrategy"),
+        ("TIL", "TIL"),
+        ("TIL", "TIL"),
+        ("expansion and production", "ManufacturingLogistics"),
+    ]
+    assert found(lexicon, "Glofitamab in combination with chemotherapy") == [
+        ("Glofitamab", "Glofitamab"),
+        ("in combination", "CombinatorialStrategy"),
+    ]
+    assert "CombinatorialStrategy" not in [e for _, e in found(lexicon, "Combined with the advantages of many methods, TIL works")]
+
+
 def test_cd3_is_the_engager_arm(lexicon):
     for text in ("a DLL3-directed CD3 T-cell engager", "a GPRC5D x CD3 antibody", "an anti-CD3 scFv", "CD3-binding arm"):
         (cd3,) = [m for m in lexicon.find(text) if m.entity == "CD3"]
