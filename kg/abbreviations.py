@@ -38,6 +38,9 @@ from dataclasses import dataclass
 HYPHENS = "-\u2010\u2011\u2012\u2013\u2014\u2212"
 
 _WORD = re.compile(r"\S+")
+_PARENTHESIS = re.compile(r"[()]")
+#: The word right before a parenthesis, 2-10 characters, not the end of a longer word.
+_PREVIOUS_WORD = re.compile(r"(?<![\w\-\u2010\u2011])([A-Za-z0-9][\w\-\u2010\u2011]{1,9})$")
 #: A product or compound code: letters and digits mixed, as in MT103, GSK3377794, LN-145, KTE-X19, bb2121, JNJ-68284528.
 CODE = re.compile(r"^(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z]{1,6}[A-Za-z0-9]*(?:[-\u2010\u2011 ][A-Za-z0-9]{1,10}){0,2}$")
 
@@ -98,17 +101,20 @@ def _balanced_parentheticals(text: str):
     parenthesis is skipped, it does not hide the pairs after it."""
     stack: list[int] = []
     pairs: list[tuple[int, int]] = []
-    for i, ch in enumerate(text):
-        if ch == "(":
-            stack.append(i)
-        elif ch == ")" and stack:
-            pairs.append((stack.pop(), i))
+    for match in _PARENTHESIS.finditer(text):
+        if match.group() == "(":
+            stack.append(match.start())
+        elif stack:
+            pairs.append((stack.pop(), match.start()))
     return sorted(pairs)
 
 
 def _words_before(text: str, end: int, count: int) -> int:
     """Start offset of the last ``count`` words of ``text[:end]`` (within the sentence)."""
-    words = list(_WORD.finditer(text, 0, end))
+    low = max(0, end - 40 * (count + 1))  # enough characters for ``count`` words, from a word's start
+    if low:
+        low = max(text.rfind(" ", 0, low) + 1, 0)
+    words = list(_WORD.finditer(text, low, end))
     start = end
     for match in reversed(words[-count:]):
         if match.group().endswith((".", ";", ":")) and match.end() < end - 1:
@@ -148,20 +154,21 @@ def find_definitions(text: str) -> list[Definition]:
                 found.append(definition)
                 continue
         # "SF (long form)": the word before the parenthesis is the short form
-        previous = re.search(r"([A-Za-z0-9][\w\-\u2010\u2011]{1,9})$", text[:before_end])
+        tail = text[max(0, before_end - 30) : before_end]  # the word before the parenthesis, whole
+        previous = _PREVIOUS_WORD.search(tail)
         if previous and len(inner.split()) >= 2 and not suffix:
             short = previous.group(1)
             if any(c.isupper() for c in short[1:]) or any(c.isdigit() for c in short):
                 offset = best_long_form(short, inner)
                 if offset == 0 and len(inner.split()) <= min(len(short) + 5, 2 * len(short)):
-                    found.append(Definition(short, inner, previous.start(1), before_end, i_start, i_end))
+                    found.append(Definition(short, inner, before_end - len(short), before_end, i_start, i_end))
                     continue
         # a code name beside a name: "name (CODE)" or "CODE (name)"
         if not suffix and CODE.match(inner) and before_end > 0:
             name_start = _words_before(text, before_end, 3)
             found.append(Definition(inner, text[name_start:before_end], i_start, i_end, name_start, before_end, kind="code"))
         elif not suffix and previous and CODE.match(previous.group(1)) and len(inner.split()) <= 4:
-            found.append(Definition(previous.group(1), inner, previous.start(1), before_end, i_start, i_end, kind="code"))
+            found.append(Definition(previous.group(1), inner, before_end - len(previous.group(1)), before_end, i_start, i_end, kind="code"))
     return found
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import ahocorasick
+from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from .abbreviations import Definition, find_definitions
@@ -356,7 +357,7 @@ class Lexicon:
                 self.acronyms.setdefault(term, set()).add(name)
                 continue
             for form in variants(term, entity.category):
-                if form in self._stop_forms or len(form) < 3:
+                if form in STOP_TERMS or len(form) < 3:  # (their plurals stay: "bispecific antibodies" is an engager)
                     continue
                 table.setdefault(form, set()).add(name)
         self.forms = table
@@ -381,12 +382,29 @@ class Lexicon:
             + _HYPHEN
             + r"\s*(?:,|or\b|and\b|to\b|/))"
         )
-        # near misses: long letter-only forms by word count and length
-        self._fuzzy: dict[tuple[int, int], list[str]] = {}
+        # near misses: long letter-only forms, each indexed with one long word left open
+        self._fuzzy: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        self._open_words: dict[str, set[str]] = {}
+        self._form_words = {w for form in table for w in form.split(" ")}
         for form in table:
-            if sum(c.isalpha() for c in form) >= 10 and re.fullmatch(r"[a-z ]+", form):
-                self._fuzzy.setdefault((form.count(" ") + 1, len(form)), []).append(form)
+            if sum(c.isalpha() for c in form) < 10 or not re.fullmatch(r"[a-z ]+", form) or form in self._stop_forms:
+                continue
+            parts = form.split(" ")
+            for p, word in enumerate(parts):
+                if len(word) >= 6:
+                    self._fuzzy.setdefault((*parts[:p], "*", *parts[p + 1 :]), []).append((form, word))
+                    self._open_words.setdefault(word[0], set()).add(word)
+        self._fuzzy_counts = sorted({len(key) for key in self._fuzzy})
+        self._open_words = {letter: sorted(words) for letter, words in self._open_words.items()}
+        self._exact_cache: dict[str, list[_Cand]] = {}
+        self._norm_cache: dict[str, tuple[str, list[int]]] = {}
+        self._near_cache: dict[str, bool] = {}  # word -> some long lexicon word is one edit away
         self._modalities = set(ontology.modalities())
+        self._cell_products = (
+            {n for n in ontology.entities if ontology.is_a(n, "AdoptiveCellTherapy")}
+            if "AdoptiveCellTherapy" in ontology.entities
+            else set()
+        )
         self._targeted = {str(a).rsplit("/", 1)[-1] for a in ontology.graph.objects(None, TKG.targetAntigen)}
         self._products = {n for n in ontology.entities if self._is_product(n)}
 
@@ -413,6 +431,7 @@ class Lexicon:
                 return name
         return None
 
+    @lru_cache(maxsize=4096)  # noqa: B019 - one Lexicon per ontology, kept for the process (lexicon_for)
     def lookup(self, term: str) -> str | None:
         """The entity a whole term names (a label, synonym or acronym), or None."""
         if term in self.acronyms:
@@ -422,7 +441,25 @@ class Lexicon:
 
     # -- recognition --------------------------------------------------------------
     def _exact(self, text: str) -> list[_Cand]:
-        norm, index = normalize(text)
+        """Exact matches of forms and acronyms (cached: a document's texts are read twice, by
+        :meth:`learn` and by :meth:`find`)."""
+        cached = self._exact_cache.get(text)
+        if cached is None:
+            cached = self._exact_cache[text] = self._exact_uncached(text)
+            if len(self._exact_cache) > 256:
+                self._exact_cache.pop(next(iter(self._exact_cache)))
+        return list(cached)
+
+    def _normalized(self, text: str) -> tuple[str, list[int]]:
+        cached = self._norm_cache.get(text)
+        if cached is None:
+            cached = self._norm_cache[text] = normalize(text)
+            if len(self._norm_cache) > 256:
+                self._norm_cache.pop(next(iter(self._norm_cache)))
+        return cached
+
+    def _exact_uncached(self, text: str) -> list[_Cand]:
+        norm, index = self._normalized(text)
         candidates: list[_Cand] = []
         for end_pos, (form, names) in self.automaton.iter(norm):
             start_pos = end_pos - len(form) + 1
@@ -527,36 +564,46 @@ class Lexicon:
     def _fuzzy_matches(self, text: str, taken: list[tuple[int, int]]) -> list[_Cand]:
         """Near misses of long names: a run of words that differs from a form of 10 letters
         or more in one word of 6 letters or more, by one edit (Damerau-Levenshtein distance 1:
-        one letter added, dropped, changed, or two swapped). Short words must match exactly."""
-        norm, index = normalize(text)
-        words = [(m.start(), m.end()) for m in re.finditer(r"[a-z]+", norm)]
+        one letter added, dropped, changed, or two swapped). Short words must match exactly.
+
+        Only a word the lexicon's forms never use can be the typo; the forms are indexed
+        with that one word left open, so each such word costs a few dictionary lookups."""
+        norm, index = self._normalized(text)
+        spans = [(m.start(), m.end()) for m in re.finditer(r"[a-z]+", norm)]
+        words = [norm[a:b] for a, b in spans]
+        covered = bytearray(len(text) + 1)
+        for a, b in taken:
+            covered[a:b] = b"\x01" * (b - a)
         out: list[_Cand] = []
-        counts = sorted({k for k, _ in self._fuzzy})
-        for i in range(len(words)):
-            for k in counts:
-                if i + k > len(words):
-                    break
-                start, end = words[i][0], words[i + k - 1][1]
-                window = norm[start:end]
-                if window.count(" ") != k - 1 or sum(c.isalpha() for c in window) < 10:
-                    continue
-                if window in self.forms or window in self._stop_forms:
-                    continue
-                if any(index[start] < b and a < index[end - 1] + 1 for a, b in taken):
-                    continue
-                tokens = window.split(" ")
-                for length in (len(window) - 1, len(window), len(window) + 1):
-                    for form in self._fuzzy.get((k, length), ()):
-                        differing = [(a, b) for a, b in zip(tokens, form.split(" "), strict=True) if a != b]
-                        if len(differing) != 1:
+        for j, word in enumerate(words):
+            if len(word) < 6 or word in self._form_words:
+                continue
+            near = self._near_cache.get(word)
+            if near is None:
+                near = bool(
+                    process.extract(word, self._open_words.get(word[0], ()), scorer=DamerauLevenshtein.distance, score_cutoff=1, limit=1)
+                )
+                if len(self._near_cache) > 50_000:
+                    self._near_cache.clear()
+                self._near_cache[word] = near
+            if not near:
+                continue  # no long word of the lexicon is one edit away: the common case, settled in C
+            for k in self._fuzzy_counts:
+                for i in range(max(0, j - k + 1), min(j, len(words) - k) + 1):
+                    key = (*words[i:j], "*", *words[j + 1 : i + k])
+                    for form, expected in self._fuzzy.get(key, ()):
+                        if word[0] != expected[0] or abs(len(word) - len(expected)) > 1:
                             continue
-                        a, b = differing[0]
-                        if a.rstrip("s") == b.rstrip("s"):
-                            continue  # a plural, not a typo: the lexicon has its own plural forms
-                        if min(len(a), len(b)) >= 6 and a[0] == b[0] and DamerauLevenshtein.distance(a, b, score_cutoff=1) == 1:
-                            name = self._resolve(self.forms[form])
-                            if name:
-                                out.append((index[start], index[end - 1] + 1, name, "fuzzy", form, 0))
+                        if DamerauLevenshtein.distance(word, expected, score_cutoff=1) != 1:
+                            continue
+                        if word.rstrip("s") == expected.rstrip("s"):
+                            continue  # a plural is not a typo (the lexicon has its own plurals)
+                        start, end = spans[i][0], spans[i + k - 1][1]
+                        if norm[start:end].count(" ") != k - 1 or covered.find(1, index[start], index[end - 1] + 1) >= 0:
+                            continue  # words split by something else than one space, or already recognized
+                        name = self._resolve(self.forms[form])
+                        if name:
+                            out.append((index[start], index[end - 1] + 1, name, "fuzzy", form, 0))
         return out
 
     def find(self, text: str, learned: dict[str, tuple[str, str]] | None = None) -> list[Mention]:
@@ -645,7 +692,7 @@ class Lexicon:
                     )
         if "ManufacturingLogistics" in self.ontology.entities and "AdoptiveCellTherapy" in self.ontology.entities:
             for m in mentions:
-                if not self.ontology.is_a(m.entity, "AdoptiveCellTherapy"):
+                if m.entity not in self._cell_products:
                     continue
                 match = _PRODUCTION_AFTER.match(text[m.end : m.end + 60])
                 if match:
