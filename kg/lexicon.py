@@ -219,7 +219,7 @@ def variants(term: str, category: str | None = None) -> set[str]:
     elif re.search(r"[a-z] \d", base):
         forms.add(re.sub(r"(?<=[a-z]) (?=\d)", "", base, count=1))
     if category == "TumorType" and _TUMOR_HEADS.search(base):
-        forms.add(_TUMOR_HEADS.sub(" neoplasm", base))
+        forms |= {_TUMOR_HEADS.sub(" " + head, base) for head in ("neoplasm", "cancer", "carcinoma")}
     if category in ("Barrier", "Strategy"):
         match = _NOMINAL_HEAD.match(base)
         if match and len(match.group("x")) >= 3:
@@ -328,6 +328,12 @@ _CAR_CONSTRUCT = re.compile(
 _CODE_NAME = re.compile(r"\b(?!NCT\d|CD\d|HLA)[A-Z]{1,5}[\-\u2010\u2011]?\d{2,}[A-Z0-9]*(?:[\-\u2010\u2011][A-Z0-9]+)?\b")
 
 
+#: The "x" between two target names glued together: "BCMAxCD3", "CD20×CD3".
+_PAIR_X = re.compile(r"(?<=[A-Z0-9])[x×](?=[A-Z][A-Z0-9])")
+#: A heading in inverted order, as registries and MeSH write conditions: "Lymphoma, Large B-Cell, Diffuse".
+_INVERTED = re.compile(
+    r"\b([A-Z][\w-]*(?: [A-Za-z][\w-]*){0,2}), ([A-Za-z][\w-]*(?: [A-Za-z][\w-]*){0,2})(?:, ([A-Za-z][\w-]*(?: [A-Za-z][\w-]*){0,1}))?\b"
+)
 #: "combining X with other immunotherapies", "in combination with chemotherapy": a combination strategy (the cue words only).
 _COMBINATION = re.compile(
     r"\b(?P<cue>combin(?:e|es|ed|ing)|in combination)\s+(?:[\w-]+\s+){0,6}?with\s+(?:other|another|additional|an?|the)?\s*"
@@ -459,6 +465,8 @@ class Lexicon:
         return cached
 
     def _exact_uncached(self, text: str) -> list[_Cand]:
+        if _PAIR_X.search(text):  # "BCMAxCD3", "GPRC5D×CD3": two names (the x read as a space, offsets kept)
+            text = _PAIR_X.sub(" ", text)
         norm, index = self._normalized(text)
         candidates: list[_Cand] = []
         for end_pos, (form, names) in self.automaton.iter(norm):
@@ -690,6 +698,18 @@ class Lexicon:
                     extra.append(
                         Mention(start, end, "CombinatorialStrategy", text[start:end], "construct", "combining ... with ... therapy")
                     )
+        for match in _INVERTED.finditer(text):
+            parts = [g for g in match.groups() if g]
+            for n in (len(parts), 2) if len(parts) == 3 else (2,):
+                name = self.lookup(" ".join(reversed(parts[:n])))
+                if name and self.category(name) == "TumorType":
+                    start, end = match.start(), match.end(n)
+                    inside = [m for m in mentions if start <= m.start and m.end <= end]
+                    if all(a >= end or b <= start or (start <= a and b <= end) for a, b in taken) and all(m.entity != name for m in inside):
+                        mentions = [m for m in mentions if m not in inside]
+                        taken = [(m.start, m.end) for m in mentions]
+                        extra.append(Mention(start, end, name, text[start:end], "construct", "inverted heading"))
+                    break
         if "ManufacturingLogistics" in self.ontology.entities and "AdoptiveCellTherapy" in self.ontology.entities:
             for m in mentions:
                 if m.entity not in self._cell_products:

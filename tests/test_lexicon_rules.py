@@ -189,6 +189,23 @@ def test_combinations_and_the_making_of_a_cell_product(lexicon):
     assert "CombinatorialStrategy" not in [e for _, e in found(lexicon, "Combined with the advantages of many methods, TIL works")]
 
 
+def test_inverted_headings_of_registries(lexicon):
+    text = "Conditions: Lymphoma, Large B-Cell, Diffuse; Leukemia, Lymphocytic, Chronic, B-Cell"
+    assert found(lexicon, text) == [("Lymphoma, Large B-Cell, Diffuse", "LBCL"), ("Leukemia, Lymphocytic, Chronic", "CLL")]
+    assert [e for _, e in found(lexicon, "Melanoma, lung cancer and myeloma")] == ["Melanoma", "MultipleMyeloma"]
+
+
+def test_glued_target_pairs(lexicon):
+    assert [e for _, e in found(lexicon, "a DLL3xCD3 bispecific")] == ["DLL3", "TCellEngager"]
+    mentions = lexicon.find("the GPRC5D×CD3 antibody")
+    assert [(m.entity, m.role) for m in mentions] == [("GPRC5D", None), ("CD3", "engager-arm")]
+
+
+def test_tumor_head_nouns_interchange(lexicon):
+    assert found(lexicon, "head and neck squamous cell cancer") == [("head and neck squamous cell cancer", "HeadAndNeckCancer")]
+    assert found(lexicon, "gastric carcinoma") == [("gastric carcinoma", "GastricCancer")]
+
+
 def test_cd3_is_the_engager_arm(lexicon):
     for text in ("a DLL3-directed CD3 T-cell engager", "a GPRC5D x CD3 antibody", "an anti-CD3 scFv", "CD3-binding arm"):
         (cd3,) = [m for m in lexicon.find(text) if m.entity == "CD3"]
