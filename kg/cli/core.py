@@ -143,7 +143,7 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, all
         return
     given = [x for x in (sparql, file, name) if x]
     if len(given) != 1:
-        fail("give exactly one of: a query argument, -f FILE, or --name NAME")
+        raise click.UsageError("give exactly one of: a query argument, -f FILE, or --name NAME")
     text = sparql or (file.read() if file else load_query(name).sparql)  # type: ignore[union-attr]
     if not allow_remote:
         try:
