@@ -107,6 +107,7 @@ def test_prose_fields_become_text_blocks_in_reading_order():
     blocks = {b.section: b.text for b in record.texts}
     assert list(blocks)[:3] == ["registry entry", "brief summary", "official title"]
     assert blocks["official title"] == "A Phase 2 Study of Tisagenlecleucel in B-ALL"
+    assert blocks["brief title"] == "Short title"
     assert blocks["detailed description"] == "PRIMARY OBJECTIVE:\nI. To assess safety.\nDose <10^6 cells/kg."  # escapes undone, lines kept
     assert blocks["keywords"] == "CAR T; CD19."
     assert blocks["intervention: Tisagenlecleucel"] == "Given IV once."
@@ -184,7 +185,10 @@ def test_wrongly_typed_prose_fields_are_dropped():
         outcomesModule={"primaryOutcomes": [{"measure": 5}, "junk"]},
     )
     (record,) = parse_ctgov(json.dumps(broken).encode(), "broken.json")
-    assert [b.section for b in record.texts] == ["registry entry", "brief summary"]
+    assert [b.section for b in record.texts] == ["registry entry", "brief summary", "brief title"]
+    same = study(identificationModule={"nctId": "NCT09990002", "briefTitle": "One  title", "officialTitle": "One title"})
+    (record,) = parse_ctgov(json.dumps(same).encode(), "same.json")
+    assert [b.section for b in record.texts] == ["official title"]  # the brief title only when it differs
 
 
 def test_registry_links_are_attributed_to_the_registry_reader_in_rdf_and_kgx():

@@ -14,7 +14,7 @@ not only a comparator arm's, mapped to a therapy, is ``investigatedIn`` each
 condition mapped to a tumor type.
 
 The record's prose becomes text blocks the extractor mines, one per field:
-brief summary, official title, detailed description, keywords, each
+brief summary, official and brief titles, detailed description, keywords, each
 intervention's description, each arm group (label, type, description), the
 primary, secondary and other outcome measures, and why the study stopped.
 Field names as in the API v2 study data structure (``protocolSection``
@@ -98,9 +98,10 @@ def _unique(section: str, used: set[str]) -> str:
     return name
 
 
-def _prose_blocks(protocol: dict[str, Any], official: str | None) -> list[TextBlock]:
+def _prose_blocks(protocol: dict[str, Any], official: str | None, brief: str | None) -> list[TextBlock]:
     """The record's free text, one block per field, in the order a reader meets it."""
-    blocks: list[tuple[str, str | None]] = [("official title", _prose(official))]
+    brief = None if brief and official and " ".join(brief.split()) == " ".join(official.split()) else brief
+    blocks: list[tuple[str, str | None]] = [("official title", _prose(official)), ("brief title", _prose(brief))]
     blocks.append(("detailed description", _prose(_get(protocol, "descriptionModule", "detailedDescription"))))
     keywords = [k for k in (_prose(k) for k in _list(_get(protocol, "conditionsModule", "keywords"))) if k]
     blocks.append(("keywords", _sentence("; ".join(keywords)) if keywords else None))
@@ -193,7 +194,7 @@ def parse_study(study: Any, source: str, ontology: Ontology | None = None) -> St
     if summary:
         texts.append(TextBlock("brief summary", summary))
     used = {block.section for block in texts}
-    texts += [TextBlock(_unique(block.section, used), block.text) for block in _prose_blocks(protocol, official)]
+    texts += [TextBlock(_unique(block.section, used), block.text) for block in _prose_blocks(protocol, official, brief)]
     findings = []
     offset = 0
     for line, therapies, tumors in facts:
