@@ -29,14 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from .namespaces import BASE, STUDY
+from .namespaces import STUDY
 
 if TYPE_CHECKING:
     from .graph import KnowledgeGraph
 
 CONTEXT_PATH = Path(__file__).resolve().parents[1] / "ontology" / "context.jsonld"
-#: Where the context is published (served by the web app at /context.jsonld).
-CONTEXT_URL = BASE + "context.jsonld"
 
 INFORES = "infores:tcell-kg"
 

@@ -117,16 +117,25 @@ def _table(result) -> str:
 @click.option("--list", "list_", is_flag=True, help="List the shipped named queries.")
 @click.option("--format", "fmt", type=click.Choice(QUERY_FORMATS), default="table", show_default=True,
               help="table for people; json, xml, csv, tsv: W3C SPARQL results formats; turtle for CONSTRUCT/DESCRIBE.")
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Let SERVICE and LOAD call other servers from this machine (refused by default, as on /sparql).",
+)
 @store_option
 @remote_options
-def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, store: str) -> None:
+def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, allow_remote: bool, store: str) -> None:
     """Run a SPARQL query against the published graph.
 
     The default graph is the union of all named graphs (one per study, plus
     the ontology). Give the query as an argument, with -f FILE, or with
-    --name for a shipped competency question.
+    --name for a shipped competency question. The query passes the same
+    guard as the /sparql endpoint: SERVICE and LOAD are refused unless
+    --allow-remote is given.
     """
+    from ..errors import QueryRefused
     from ..queries import list_queries, load_query
+    from ..sparql_guard import analyze_query
 
     if list_:
         for q in list_queries():
@@ -134,8 +143,13 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, sto
         return
     given = [x for x in (sparql, file, name) if x]
     if len(given) != 1:
-        fail("give exactly one of: a query argument, -f FILE, or --name NAME")
+        raise click.UsageError("give exactly one of: a query argument, -f FILE, or --name NAME")
     text = sparql or (file.read() if file else load_query(name).sparql)  # type: ignore[union-attr]
+    if not allow_remote:
+        try:
+            text = analyze_query(text).text  # the text the guard checked is the one that runs
+        except QueryRefused as exc:
+            raise QueryRefused(f"{exc.message} On your own machine, --allow-remote lets this query call other servers.") from None
     with KnowledgeGraph.open(store) as kg:
         if fmt == "table":
             click.echo(_table(kg.query(text)))
