@@ -109,6 +109,7 @@ def test_near_miss_needs_a_long_word_and_a_single_edit(lexicon):
 def test_attribute_paraphrases(lexicon):
     assert ("patients’ own T cells", "Autologous") in found(lexicon, "It is made from the patients’ own T cells.")
     assert ("HLA-presented", "MHCRestricted") in found(lexicon, "The receptor sees HLA-presented peptides.")
+    assert ("presented by HLA", "MHCRestricted") in found(lexicon, "It sees peptides presented by HLA molecules.")
     assert ("MHC-unrestricted", "MHCIndependent") in found(lexicon, "Recognition is MHC-unrestricted.")
     assert ("non-MHC-restricted", "MHCIndependent") in found(lexicon, "a non-MHC-restricted receptor")
 
@@ -117,6 +118,8 @@ def test_toxicities_are_recognized(lexicon):
     text = "Parkinsonism, HLH, prolonged cytopenia, hypogammaglobulinaemia and secondary T cell malignancies were reported."
     entities = {e for _, e in found(lexicon, text)}
     assert {"MovementNeurotoxicity", "HLH", "Cytopenia", "BCellAplasia", "SecondaryMalignancy"} <= entities
+    # a secondary cancer is a toxicity, not a tumor type the therapy treats
+    assert found(lexicon, "secondary haematological malignancies")[0][1] == "SecondaryMalignancy"
 
 
 def test_comparators_and_support_drugs_are_other_treatments(lexicon):
@@ -125,6 +128,12 @@ def test_comparators_and_support_drugs_are_other_treatments(lexicon):
     assert roles["TIL"] is None
     assert roles["Interleukin2"] == roles["Pembrolizumab"] == roles["Ipilimumab"] == roles["Cyclophosphamide"] == "other-treatment"
     assert all(default_ontology().entities[m.entity].category is None for m in mentions if m.role == "other-treatment")
+    arms = lexicon.find("TCR-T cells or investigator’s choice (standard treatment)")
+    assert [(m.entity, m.role) for m in arms] == [
+        ("TCRT", None),
+        ("InvestigatorsChoice", "other-treatment"),
+        ("StandardOfCare", "other-treatment"),
+    ]
 
 
 # -- typography -----------------------------------------------------------------------------
