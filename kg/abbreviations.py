@@ -179,6 +179,8 @@ def _long_before(text: str, short: str, s_start: int, s_end: int, before_end: in
     if not window:
         return None
     offset = best_long_form(short, window)
+    if offset is None and short.endswith("s") and any(c.isupper() for c in short[1:-1]):
+        offset = best_long_form(short[:-1], window)  # a plural short form: "(ImmTACs)", "(CARs)"
     if offset is None:
         return None
     long = window[offset:]

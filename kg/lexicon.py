@@ -282,7 +282,7 @@ _TRIAL_CONTEXT = re.compile(r"\b(?:trial|study|studies|cohort|protocol)\b", re.I
 _FDA_SUFFIX = re.compile(_HYPHEN + r"[a-z]{4}\b")
 _COORDINATION = re.compile(r"^(\s*(?:,\s*)?(?:and|or|and/or|as well as)\s+)([A-Za-z][\w]*(?:" + _HYPHEN + r"[A-Za-z]\w*)?)")
 _ANTIGEN_NAME_AFTER = re.compile(
-    r"^" + _HYPHEN + r"?\s*(?:associated|specific|restricted|testis)?" + _GAP + r"*(?:membrane\s+)?antigens?\b", re.I
+    r"^" + _HYPHEN + r"?\s*(?:associated|specific|restricted|testis)" + _GAP + r"+(?:membrane\s+)?antigens?\b", re.I
 )
 _ORIGIN_BEFORE = re.compile(
     r"\b(?:arising|arisen|transformed|evolving|evolved|progressing|progressed)\s+(?:from|out of)\s+"
@@ -621,7 +621,7 @@ class Lexicon:
         those this text defines are always used."""
         exact = self._exact(text)
         definitions = find_definitions(text) if "(" in text else []
-        local = self._learn_one(text, definitions, exact) if definitions else {}
+        local = self._learn_one(text, definitions, exact) if "(" in text else {}
         uses = dict(learned or {})
         uses.update(local)
         candidates = exact + self._long_forms(text, definitions, exact) + self._uses(text, uses)

@@ -47,6 +47,11 @@ def test_code_name_beside_a_name():
     assert definition.long.endswith("obecabtagene autoleucel")
 
 
+def test_plural_short_form():
+    (definition,) = find_definitions("Dual-affinity re-targeting proteins (DARTs) were tested.")
+    assert (definition.short, definition.long) == ("DARTs", "Dual-affinity re-targeting proteins")
+
+
 def test_unbalanced_parenthesis_does_not_lose_the_sentence():
     text = "A stray ( bracket, then tumor lysis syndrome (TLS) occurred."
     assert [d.short for d in find_definitions(text)] == ["TLS"]
@@ -165,6 +170,8 @@ def test_adjective_endings_and_head_nouns(lexicon):
 def test_tumor_name_inside_an_antigen_name_is_not_the_tumor(lexicon):
     entities = [e for _, e in found(lexicon, "a melanoma-associated antigen recognized by T cells")]
     assert "Melanoma" not in entities
+    # antigens of a tumor type are not a name: the tumor type stays
+    assert ("solid-tumor", "SolidTumor") in found(lexicon, "CAR-T cells directed at solid-tumor antigens")
 
 
 def test_tumor_named_as_origin_gets_a_role(lexicon):
