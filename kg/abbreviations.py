@@ -41,8 +41,13 @@ _WORD = re.compile(r"\S+")
 _PARENTHESIS = re.compile(r"[()]")
 #: The word right before a parenthesis, 2-10 characters, not the end of a longer word.
 _PREVIOUS_WORD = re.compile(r"(?<![\w\-\u2010\u2011])([A-Za-z0-9][\w\-\u2010\u2011]{1,9})$")
-#: A product or compound code: letters and digits mixed, as in MT103, GSK3377794, LN-145, KTE-X19, bb2121, JNJ-68284528.
-CODE = re.compile(r"^(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z]{1,6}[A-Za-z0-9]*(?:[-\u2010\u2011 ][A-Za-z0-9]{1,10}){0,2}$")
+#: A product or compound code: a digit and two capitals (MT103, GSK3377794, LN-145, KTE-X19, IMCgp100,
+#: JNJ-68284528, IL-2), a prefix and a number (AMG 757), or lower-case letters and a number (bb2121).
+#: Not a registry number (NCT...), and never ordinary words with a number ("day 0", "n = 5").
+CODE = re.compile(
+    r"^(?!NCT\d{8}$)(?:[A-Z][A-Za-z]{0,5} \d{2,}"
+    r"|(?=[A-Za-z0-9-]*\d)(?=(?:[^A-Z]*[A-Z]){2}|[a-z]{1,4}\d{3,}$)[A-Za-z][A-Za-z0-9]*(?:[-\u2010\u2011][A-Za-z0-9]+){0,2})$"
+)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,12 @@ def test_plural_short_form():
     assert (definition.short, definition.long) == ("DARTs", "Dual-affinity re-targeting proteins")
 
 
+def test_ordinary_words_with_a_number_are_no_code(lexicon):
+    text = "Lifileucel infusion (day 0) followed lymphodepletion; lifileucel (NCT05727904) was given once."
+    assert [d.short for d in find_definitions(text) if d.kind == "code"] == []
+    assert "day 0" not in lexicon.learn([text])
+
+
 def test_unbalanced_parenthesis_does_not_lose_the_sentence():
     text = "A stray ( bracket, then tumor lysis syndrome (TLS) occurred."
     assert [d.short for d in find_definitions(text)] == ["TLS"]
