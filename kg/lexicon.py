@@ -295,6 +295,10 @@ _ENGAGER_ARM_AFTER = re.compile(
     re.I,
 )
 _ENGAGER_ARM_BEFORE = re.compile(r"(?:\w\s*(?:x|×)\s*|anti" + _HYPHEN + r"?\s*|bispecific\s+(?:\w+" + _HYPHEN + r"?\w*\s+){0,2})$", re.I)
+#: A verb that puts the patient's own T cells to work in the body (an engager), before "the patient's own T cells".
+_REDIRECTS_BEFORE = re.compile(
+    r"\b(?:link|redirect|re-direct|engag|recruit|activat|bind|bring|bridg|harness|direct)\w*\s+(?:the\s+|a\s+)?$", re.I
+)
 #: T cell arms of engagers: recognized as antigens, never a tumor target.
 ENGAGER_ARMS = {"CD3"}
 #: A TCR put into T cells: "NY-ESO-1 reactive TCR retroviral vector transduced autologous PBL".
@@ -727,6 +731,8 @@ class Lexicon:
             category = self.category(m.entity)
             if category == "TumorType" and _ANTIGEN_NAME_AFTER.match(text[m.end : m.end + 40]):
                 continue  # "melanoma-associated antigen": a name inside an antigen's name
+            if " own " in f" {m.matched} " and _REDIRECTS_BEFORE.search(text[max(0, m.start - 40) : m.start]):
+                continue  # "redirects the patient's own T cells": how an engager works, not where a product comes from
             role = None
             if m.entity in self._other:
                 role = "other-treatment"

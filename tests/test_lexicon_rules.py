@@ -119,6 +119,7 @@ def test_near_miss_needs_a_long_word_and_a_single_edit(lexicon):
 
 def test_attribute_paraphrases(lexicon):
     assert ("patients’ own T cells", "Autologous") in found(lexicon, "It is made from the patients’ own T cells.")
+    assert "Autologous" not in [e for _, e in found(lexicon, "The bispecific redirects the patient's own T cells to tumor cells.")]
     assert ("HLA-presented", "MHCRestricted") in found(lexicon, "The receptor sees HLA-presented peptides.")
     assert ("presented by HLA", "MHCRestricted") in found(lexicon, "It sees peptides presented by HLA molecules.")
     assert ("MHC-unrestricted", "MHCIndependent") in found(lexicon, "Recognition is MHC-unrestricted.")
