@@ -455,17 +455,17 @@ class Lexicon:
         :meth:`learn` and by :meth:`find`)."""
         cached = self._exact_cache.get(text)
         if cached is None:
-            cached = self._exact_cache[text] = self._exact_uncached(text)
             if len(self._exact_cache) > 256:
-                self._exact_cache.pop(next(iter(self._exact_cache)))
+                self._exact_cache.clear()  # (one atomic call: safe when threads share the lexicon)
+            cached = self._exact_cache[text] = self._exact_uncached(text)
         return list(cached)
 
     def _normalized(self, text: str) -> tuple[str, list[int]]:
         cached = self._norm_cache.get(text)
         if cached is None:
-            cached = self._norm_cache[text] = normalize(text)
             if len(self._norm_cache) > 256:
-                self._norm_cache.pop(next(iter(self._norm_cache)))
+                self._norm_cache.clear()
+            cached = self._norm_cache[text] = normalize(text)
         return cached
 
     def _exact_uncached(self, text: str) -> list[_Cand]:
@@ -527,7 +527,8 @@ class Lexicon:
             known = self.lookup(d.short)
             if known and (self.ontology.is_a(known, name) or self.ontology.is_a(name, known)):
                 name = known  # "bispecific T cell engager (BiTE)": the lexicon's more precise reading stands
-            learned[d.short] = (name, "abbreviation")
+            short = d.short[:-1] if d.short.endswith("s") and any(c.isupper() for c in d.short[1:-1]) else d.short
+            learned[short] = (name, "abbreviation")  # "(TCEs)" defines TCE; its uses may take an s
         # "name (Synonym)": a parenthesized word right after a mention names the same entity
         for m in chosen:
             match = re.match(r"\s*\(([A-Za-z][A-Za-z0-9\-]{1,9}?)s?\)", text[m.end :])

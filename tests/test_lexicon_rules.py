@@ -69,6 +69,12 @@ def test_defined_short_form_takes_the_long_forms_entity(lexicon):
     assert found(lexicon, text)[-1] == ("MAS", "HLH")
 
 
+def test_plural_short_form_defines_the_singular(lexicon):
+    learned = lexicon.learn(["Macrophage activation syndromes (MASs) were rare."])
+    assert learned["MAS"][0] == "HLH"
+    assert found(lexicon, "One MAS was fatal.", learned) == [("MAS", "HLH")]
+
+
 def test_known_short_form_names_an_unknown_british_long_form(lexicon):
     text = "Immune mobilising monoclonal TCRs against cancer (ImmTAC) redirect T cells."
     assert found(lexicon, text)[0] == ("Immune mobilising monoclonal TCRs against cancer", "ImmTAC")
