@@ -21,6 +21,7 @@ BLUEPRINTS: list[str] = [
     "web.analytics:make_blueprint",
     "web.query:make_blueprint",
     "web.graph:make_blueprint",
+    "web.changes:make_blueprint",
 ]
 
 
