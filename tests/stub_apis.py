@@ -13,7 +13,8 @@ It behaves like the real services in what the fetchers rely on:
   1000, else 400), ``countTotal``, ``query.term``/``query.cond``/``query.intr``
   and ``filter.advanced=AREA[LastUpdatePostDate]RANGE[date,MAX]``.
 * Faults on demand: a 429 with ``Retry-After``, a 503, or a truncated body
-  (full Content-Length announced, half sent, connection closed).
+  (full Content-Length announced, half sent, connection closed); a stall
+  (the request waits until the test releases it) to kill a client mid-run.
 
 Records are the real ones under ``../shared`` (tests pass them in); every
 request is logged with its parameters so tests can check what was sent.
@@ -61,6 +62,8 @@ class StubAPIs:
     faults: list[tuple[str, Any]] = field(default_factory=list)  # (path suffix, 429 / 503 / "truncate")
     retry_after: str = "1"
     bad_keys: set[str] = field(default_factory=set)
+    stalls: dict[str, threading.Event] = field(default_factory=dict)  # path suffix -> released when set
+    reached: threading.Event = field(default_factory=threading.Event)  # set when a request stalls
     log: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     _history: dict[str, list[str]] = field(default_factory=dict)
 
@@ -121,6 +124,10 @@ class StubAPIs:
                         if kind == "truncate":
                             return self.reply(200, b"", truncate=True, real=stub.route(url.path, params))
                         return self.reply(kind, b"busy", headers={"Retry-After": stub.retry_after} if kind == 429 else {})
+                for suffix, release in list(stub.stalls.items()):
+                    if url.path.endswith(suffix):
+                        stub.reached.set()
+                        release.wait(60)  # a client killed meanwhile is the point of stalling
                 status, body, kind = stub.route(url.path, params)
                 self.reply(status, body, ctype=kind)
 

@@ -49,7 +49,7 @@ def _describe(response: requests.Response) -> str:
 def client(base_url: str | None = None, *, sleep: Callable[[float], None] | None = None, retries: int = 5,
            backoff: float = 1.0, rate: float = 3.0) -> Client:
     """A client for the v2 API: base URL from the argument, $TKG_CTGOV_URL or the registry's."""
-    options: dict[str, Any] = {"sleep": sleep} if sleep else {}
+    options: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
     return Client(base_url or os.environ.get("TKG_CTGOV_URL") or CTGOV_URL, "ClinicalTrials.gov API", rate=rate,
                   describe_error=_describe, retries=retries, backoff=backoff, **options)
 

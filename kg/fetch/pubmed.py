@@ -74,7 +74,7 @@ def client(base_url: str | None = None, *, api_key: str | None = None, email: st
         params["email"] = email
     if api_key:
         params["api_key"] = api_key
-    options: dict[str, Any] = {"sleep": sleep} if sleep else {}
+    options: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
     return Client(base_url or os.environ.get("TKG_EUTILS_URL") or EUTILS_URL, "PubMed E-utilities", rate=10.0 if api_key else 3.0,
                   params=params, describe_error=_describe, retries=retries, backoff=backoff, **options)
 
