@@ -54,8 +54,10 @@ _LINKED = (
   { ?s dcterms:references ?other } UNION { ?other dcterms:references ?s }
   UNION { ?s tkg:nctId ?nct . ?other tkg:nctId ?nct . FILTER (?other != ?s) }
   ?other a tkg:Study .
-  { ?other a tkg:TrialRegistration . FILTER NOT EXISTS { ?s a tkg:TrialRegistration } BIND ("trial" AS ?role) }
-  UNION { ?s a tkg:TrialRegistration . FILTER NOT EXISTS { ?other a tkg:TrialRegistration } BIND ("paper" AS ?role) }
+  BIND (EXISTS { ?other a tkg:TrialRegistration } AS ?otherIsTrial)
+  BIND (EXISTS { ?s a tkg:TrialRegistration } AS ?selfIsTrial)
+  FILTER (?otherIsTrial != ?selfIsTrial)
+  BIND (IF(?otherIsTrial, "trial", "paper") AS ?role)
   OPTIONAL { ?other dcterms:title ?title }
 }"""
 )
