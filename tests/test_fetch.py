@@ -16,7 +16,6 @@ from kg.cli import main
 from kg.fetch import FetchError, ctgov, pubmed
 from kg.fetch.http import RateLimiter, retry_after
 
-
 #: Matches all five stored PubMed records in the stub (alternatives joined by OR).
 QUERY = "car OR checkpoint"
 

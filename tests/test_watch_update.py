@@ -150,8 +150,9 @@ def test_papers_and_trials_are_linked_both_ways(world):
     barriers = {str(r["item"]).rsplit("/", 1)[1] for r in rows
                 if str(r["nct"]) == TRIAL_CITING and str(r["role"]) == "publication" and str(r.get("kind")) == "barrier"}
     with KnowledgeGraph.open(str(store)) as kg:
-        expected = {str(r["b"]).rsplit("/", 1)[1] for r in kg.query(
-            f"SELECT ?b WHERE {{ GRAPH <https://w3id.org/tcell-kg/graph/pmid-{PAPER_CITED}> {{ ?t <https://w3id.org/tcell-kg/facesBarrier> ?b }} }}").rows}
+        graph = f"https://w3id.org/tcell-kg/graph/pmid-{PAPER_CITED}"
+        found = kg.query(f"SELECT ?b WHERE {{ GRAPH <{graph}> {{ ?t <https://w3id.org/tcell-kg/facesBarrier> ?b }} }}").rows
+        expected = {str(r["b"]).rsplit("/", 1)[1] for r in found}
     assert expected and barriers == expected, "CQ15 lists the barriers the trial's publication reports"
 
 
