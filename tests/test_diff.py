@@ -89,7 +89,8 @@ def test_cli_diff_needs_two_releases(tmp_path):
 def test_text_lists_each_kind():
     old = empty_snapshot("a")
     new = {**empty_snapshot("b"), "studies": {"s1": {"title": "One", "hash": "1"}},
-           "findings": {"f1": ["s1", "CART", "facesBarrier", "Exhaustion", "SUPPORT"]}, "cells": {"CART|ExhaustionBarrier": 1}, "entities": {"CART": "CAR-T"}}
+           "findings": {"f1": ["s1", "CART", "facesBarrier", "Exhaustion", "SUPPORT"]},
+           "cells": {"CART|ExhaustionBarrier": 1}, "entities": {"CART": "CAR-T"}}
     text = to_text(diff(old, new))
     assert "study added: s1  One" in text and "finding added: CART facesBarrier Exhaustion  [s1]" in text
     assert "matrix cell CART x ExhaustionBarrier: 0 -> 1 studies" in text and "new entity: CART  CAR-T" in text
