@@ -266,3 +266,21 @@ def test_the_lock_is_released_when_its_holder_ends(tmp_path):
                 pass
     with UpdateLock(tmp_path):  # free again
         pass
+
+
+def test_nct_ids_in_an_abstract_link_the_paper_to_each_trial(shared_dir):
+    """A real PubMed record whose abstract the test extends with two registry numbers."""
+    from rdflib import URIRef
+    from rdflib.namespace import DCTERMS
+
+    from kg.readers.pubmed import parse_pubmed
+    from kg.to_rdf import record_to_graph
+
+    data = (shared_dir / "real-records" / "pubmed-36873252.xml").read_bytes()
+    data = data.replace(b"</AbstractText>", b" (NCT03271632; NCT04404595)</AbstractText>", 1)
+    (record,) = parse_pubmed(data, "test.xml")
+    assert record.nct == "NCT03271632" and ("nct", "NCT04404595") in record.extras
+    graph = record_to_graph(record)
+    paper = URIRef("https://w3id.org/tcell-kg/study/pmid-36873252")
+    assert set(graph.objects(paper, DCTERMS.references)) >= {URIRef("https://w3id.org/tcell-kg/study/nct03271632"),
+                                                             URIRef("https://w3id.org/tcell-kg/study/nct04404595")}
