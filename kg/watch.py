@@ -189,7 +189,7 @@ def run_update(
         else:
             journal.data = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                             "run_date": dt.date.today().isoformat(), "fetched": {}, "pending": [], "ingested": False,
-                            "published": None, "before": _current_label(store)}
+                            "published": None, "before": _current_label(store, state)}
             before = _snapshot_of_current(store, journal.data["before"] or "empty")
             write_atomic(state / ".update-before.json", json.dumps(before).encode("utf-8"))
             journal.save()
@@ -252,12 +252,16 @@ def _pend(journal: Journal, summary: FetchSummary, name: str, source: str) -> No
     journal.save()
 
 
-def _current_label(store: str) -> str | None:
+def _current_label(store: str, state: Path) -> str | None:
+    """The name of the published state before an update: the current release, or for a
+    remote store (no releases) the last update recorded in the state folder."""
+    from .diff import changes_dir
     from .errors import NoReleaseError
     from .graph import KnowledgeGraph
 
     if not is_directory_store(store):
-        return None
+        updates = sorted(p.stem for p in (changes_dir(state) / "snapshots").glob("update-*.json"))
+        return updates[-1] if updates else None
     try:
         with KnowledgeGraph.open(store) as kg:
             return getattr(kg.store, "release", None)

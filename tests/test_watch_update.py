@@ -284,3 +284,41 @@ def test_nct_ids_in_an_abstract_link_the_paper_to_each_trial(shared_dir):
     paper = URIRef("https://w3id.org/tcell-kg/study/pmid-36873252")
     assert set(graph.objects(paper, DCTERMS.references)) >= {URIRef("https://w3id.org/tcell-kg/study/nct03271632"),
                                                              URIRef("https://w3id.org/tcell-kg/study/nct04404595")}
+
+
+@pytest.mark.servers
+def test_update_of_a_sparql_server_store_keeps_state_and_changelog_locally(world, tmp_path):
+    """A remote store has no releases: the changelog comes from what each update wrote."""
+    from servers import ServerUnavailable, start_oxigraph
+
+    from kg.stores.remote import StoreURL
+
+    stub, _store, _args, urls, advance = world
+    try:
+        server = start_oxigraph(tmp_path / "oxigraph")
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        remote = StoreURL(server.query_url, server.update_url, server.gsp_url)
+        state = tmp_path / "state"
+        args = ["--store", server.query_url, "--update-url", server.update_url, "--gsp-url", server.gsp_url, "--state-dir", str(state)]
+        assert tkg("watch", "add", "tcell", "--pubmed", PUBMED_QUERY, "--ctgov", CTGOV_TERM, "--store", server.query_url,
+                   "--state-dir", str(state)).exit_code == 0
+        first = tkg("update", *args, *urls)
+        assert first.exit_code == 0, first.output
+        assert "ingested 13 studies" in first.output and "published release" not in first.output
+        advance()
+        second = tkg("update", *args, *urls)
+        assert "ingested 3 studies" in second.output and "2 studies added, 1 changed" in second.output
+        entries = sorted((state / "changes").glob("update-*.json"))
+        assert len(entries) == 2
+        latest = json.loads(entries[-1].read_text())
+        assert [s["id"] for s in latest["diff"]["studies"]["changed"]] == [TRIAL_CITING.lower()]
+        assert latest["diff"]["old"] == entries[0].stem and latest["diff"]["new"] == entries[1].stem
+        diff = tkg("diff", "--store", server.query_url, "--state-dir", str(state))
+        assert diff.exit_code == 0 and f"study changed: {TRIAL_CITING.lower()}" in diff.output
+        with KnowledgeGraph.open(remote) as kg:
+            assert len(kg.query("PREFIX tkg: <https://w3id.org/tcell-kg/> SELECT ?s WHERE { ?s a tkg:Study }").rows) == 15
+        assert not list(tmp_path.glob("var")), "nothing is written beside a remote store but the state folder"
+    finally:
+        server.stop()
