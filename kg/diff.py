@@ -25,7 +25,13 @@ from .errors import TkgError
 from .namespaces import BASE, GRAPH, SPARQL_PREFIXES, local_name
 
 SNAPSHOT_VERSION = 1
+#: Snapshots kept beside the changelog (each holds every study and finding id); the changelog
+#: entries themselves are kept for good.
+KEEP_SNAPSHOTS = 10
 Select = Callable[[str], Iterable[dict[str, str]]]
+#: The fingerprint of every named graph (IRI -> hex digest).
+Fingerprints = Callable[[], dict[str, str]]
+_ONTOLOGY = str(GRAPH["ontology"])
 
 _QUADS = "SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } FILTER (STRSTARTS(STR(?g), \"" + str(GRAPH) + "\")) }"
 _STUDIES = SPARQL_PREFIXES + """SELECT ?g ?study ?title WHERE {
@@ -50,7 +56,12 @@ def _term(value: Any) -> str:
 
 
 def kg_select(kg: Any) -> Select:
-    """A select function over a KnowledgeGraph (or any object with ``query``)."""
+    """A select function over a KnowledgeGraph: natively on an embedded store's pyoxigraph
+    store (rows as plain strings, 10x faster than converting every term to rdflib), else
+    through ``kg.query`` (a SPARQL server)."""
+    native = _native(kg)
+    if native is not None:
+        return oxigraph_select(native)
 
     def select(sparql: str) -> Iterable[dict[str, str]]:
         for row in kg.query(sparql).rows:
@@ -60,10 +71,11 @@ def kg_select(kg: Any) -> Select:
 
 
 def oxigraph_select(store: Any) -> Select:
-    """A select function over a pyoxigraph store (one release opened read-only)."""
+    """A select function over a pyoxigraph store (one release opened read-only); the default
+    graph is the union of the named graphs, as in every query of tcell-kg."""
 
     def select(sparql: str) -> Iterable[dict[str, str]]:
-        solutions = store.query(sparql)
+        solutions = store.query(sparql, use_default_graph_as_union=True)
         names = [v.value for v in solutions.variables]
         for solution in solutions:
             yield {n: solution[n].value for n in names if solution[n] is not None}
@@ -71,28 +83,64 @@ def oxigraph_select(store: Any) -> Select:
     return select
 
 
-def _fingerprint(parts: Iterable[str]) -> str:
+def _native(kg: Any) -> Any:
+    import pyoxigraph as ox
+
+    native = getattr(kg.store, "store", None)
+    return native if isinstance(native, ox.Store) else None
+
+
+def oxigraph_fingerprints(store: Any) -> Fingerprints:
+    """Each named graph's fingerprint from its N-Triples, dumped natively: 3.4 s for 162,000
+    triples in 1,000 graphs here, against 4.4 s iterating the quads and 9.8 s through SPARQL."""
+    import pyoxigraph as ox
+
+    def fingerprints() -> dict[str, str]:
+        out = {}
+        for graph in store.named_graphs():
+            if isinstance(graph, ox.NamedNode) and graph.value != _ONTOLOGY:
+                out[graph.value] = _fingerprint(store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=graph).splitlines())
+        return out
+
+    return fingerprints
+
+
+def sparql_fingerprints(select: Select) -> Fingerprints:
+    """Each named graph's fingerprint from a SPARQL query over all quads (a SPARQL server)."""
+
+    def fingerprints() -> dict[str, str]:
+        triples: dict[str, list[str]] = {}
+        for row in select(_QUADS):
+            if row["g"] != _ONTOLOGY:
+                triples.setdefault(row["g"], []).append(f"{row['s']}\x1f{row['p']}\x1f{row['o']}")
+        return {graph: _fingerprint(parts) for graph, parts in triples.items()}
+
+    return fingerprints
+
+
+def kg_fingerprints(kg: Any) -> Fingerprints:
+    native = _native(kg)
+    return oxigraph_fingerprints(native) if native is not None else sparql_fingerprints(kg_select(kg))
+
+
+def _fingerprint(parts: Iterable[str | bytes]) -> str:
     """Order-independent hash of a graph's triples: the sum of each triple's SHA-1 (mod 2^160)."""
     total = 0
     for part in parts:
-        total = (total + int.from_bytes(hashlib.sha1(part.encode("utf-8")).digest(), "big")) % (1 << 160)
+        data = part if isinstance(part, bytes) else part.encode("utf-8")
+        total = (total + int.from_bytes(hashlib.sha1(data).digest(), "big")) % (1 << 160)
     return f"{total:040x}"
 
 
-def snapshot(select: Select, label: str) -> dict[str, Any]:
+def snapshot(select: Select, label: str, fingerprints: Fingerprints | None = None) -> dict[str, Any]:
     """Summarize one state of the graph (see the module docstring)."""
     from .queries import load_query
 
-    triples: dict[str, list[str]] = {}
-    for row in select(_QUADS):
-        graph = row["g"]
-        if graph == str(GRAPH["ontology"]):
-            continue
-        triples.setdefault(graph, []).append(f"{row['s']}\x1f{row['p']}\x1f{row['o']}")
+    hashes = (fingerprints or sparql_fingerprints(select))()
     studies: dict[str, dict[str, str]] = {}
     for row in select(_STUDIES):
         sid = local_name(row["study"])
-        studies[sid] = {"title": row.get("title", ""), "hash": _fingerprint(triples.get(row["g"], []))}
+        studies[sid] = {"title": row.get("title", ""), "hash": hashes.get(row["g"], "")}
     findings: dict[str, list[str]] = {}
     for row in select(_FINDINGS):
         findings[local_name(row["f"])] = [local_name(row["g"]), local_name(row["s"]), local_name(row["r"]), local_name(row["o"]),
@@ -182,6 +230,8 @@ def save_snapshot(state: Path, snap: dict[str, Any]) -> Path:
 
     path = changes_dir(state) / "snapshots" / f"{snap['label']}.json"
     write_atomic(path, json.dumps(snap, sort_keys=True).encode("utf-8"))
+    for old in sorted(path.parent.glob("*.json"))[:-KEEP_SNAPSHOTS]:
+        old.unlink(missing_ok=True)
     return path
 
 
@@ -240,6 +290,6 @@ def release_snapshot(store_root: Path, label: str) -> dict[str, Any]:
         store = ox.Store.read_only(str(path))
     except OSError as exc:
         raise DiffError(f"cannot open release {label}: {exc}", where=str(path)) from None
-    snap = snapshot(oxigraph_select(store), label)
+    snap = snapshot(oxigraph_select(store), label, oxigraph_fingerprints(store))
     del store
     return snap

@@ -190,7 +190,8 @@ def run_update(
             journal.data = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                             "run_date": dt.date.today().isoformat(), "fetched": {}, "pending": [], "ingested": False,
                             "published": None, "before": _current_label(store, state)}
-            before = _snapshot_of_current(store, journal.data["before"] or "empty")
+            saved = diffs.load_snapshot(state, journal.data["before"]) if journal.data["before"] else None
+            before = saved or _snapshot_of_current(store, journal.data["before"] or "empty")
             write_atomic(state / ".update-before.json", json.dumps(before).encode("utf-8"))
             journal.save()
         until = dt.date.fromisoformat(journal.data["run_date"])
@@ -276,6 +277,6 @@ def _snapshot_of_current(store: str, label: str) -> dict[str, Any]:
 
     try:
         with KnowledgeGraph.open(store) as kg:
-            return diffs.snapshot(diffs.kg_select(kg), label)
+            return diffs.snapshot(diffs.kg_select(kg), label, diffs.kg_fingerprints(kg))
     except NoReleaseError:
         return diffs.empty_snapshot(label)

@@ -135,3 +135,12 @@ def test_changes_page_without_changes(tmp_path):
     assert b"No changes recorded yet" in client.get("/changes").data
     assert client.get("/changes.json").json["entries"] == []
     assert etree.fromstring(client.get("/changes.atom").data).find(f"{ATOM}entry") is None
+
+
+def test_only_the_latest_snapshots_are_kept(tmp_path):
+    from kg.diff import KEEP_SNAPSHOTS, load_snapshot, save_snapshot
+
+    for day in range(KEEP_SNAPSHOTS + 2):
+        save_snapshot(tmp_path, empty_snapshot(f"2026010{day:02d}"))
+    kept = sorted(p.stem for p in (tmp_path / "changes" / "snapshots").glob("*.json"))
+    assert len(kept) == KEEP_SNAPSHOTS and kept[0] == "202601002" and load_snapshot(tmp_path, "202601000") is None

@@ -294,3 +294,14 @@ def test_cli_fetch_pubmed_ingests_and_publishes(stub, tmp_path):
     result = CliRunner().invoke(main, ["fetch", "pubmed", QUERY, "--eutils-url", stub.url + "/eutils", "--store", str(store)])
     assert result.exit_code == 0, result.output
     assert "pubmed: 5 new" in result.output and "ingested 5 studies; published release" in result.output
+
+
+def test_a_book_record_is_reported_as_failed_not_dropped(stub, tmp_path):
+    from stub_apis import Article
+
+    book = b"<PubmedBookArticle><BookDocument><PMID Version=\"1\">99999999</PMID></BookDocument></PubmedBookArticle>"
+    stub.articles["99999999"] = Article("99999999", book, "2024/01/20", "car t cell book chapter")
+    api, _ = eutils(stub)
+    summary = pubmed.fetch_pubmed(QUERY, tmp_path, api=api)
+    assert summary.count("new") == 5 and summary.records["99999999"] == "failed" and "book" in summary.failures["99999999"]
+    assert not (tmp_path / "pubmed" / "99999999.xml").exists()

@@ -46,8 +46,12 @@ def _describe(response: requests.Response) -> str:
     return text[:200]
 
 
+#: Requests a second: descriptions of the API report a limit of about 50 requests a minute.
+RATE = 50 / 60
+
+
 def client(base_url: str | None = None, *, sleep: Callable[[float], None] | None = None, retries: int = 5,
-           backoff: float = 1.0, rate: float = 3.0) -> Client:
+           backoff: float = 1.0, rate: float = RATE) -> Client:
     """A client for the v2 API: base URL from the argument, $TKG_CTGOV_URL or the registry's."""
     options: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
     return Client(base_url or os.environ.get("TKG_CTGOV_URL") or CTGOV_URL, "ClinicalTrials.gov API", rate=rate,

@@ -202,6 +202,10 @@ def fetch_pubmed(
                     _status, _body, root = api.get("efetch.fcgi", params, check=_efetch_xml)
                     writes = []
                     entries = root.findall("./PubmedArticle")
+                    for book in root.findall("./PubmedBookArticle"):  # the reader takes journal articles only
+                        pmid = (book.findtext("./BookDocument/PMID") or "").strip() or f"book-{len(summary.failures) + 1}"
+                        summary.note(pmid, "failed")
+                        summary.failures[pmid] = "a PubMed book record (PubmedBookArticle), which tcell-kg does not read"
                     for entry in entries:
                         item = _article_file(entry)
                         if item is None:
