@@ -44,6 +44,8 @@ def test_diff_of_two_releases_on_disk(two_releases):
     assert not change["studies"]["removed"] and not change["studies"]["changed"]
     assert {f["id"] for f in change["findings"]["added"]} == set(b["findings"]) - set(a["findings"])
     assert change["findings"]["added"] and not change["findings"]["removed"]
+    assert any(b["cells"].values()), "the release's matrix has cells with studies"
+    assert change["cells"], "the second release moved matrix cells"
     for cell in change["cells"]:
         assert cell["new"] == b["cells"][f"{cell['modality']}|{cell['category']}"] != cell["old"]
     assert {e["id"] for e in change["entities"]} == set(b["entities"]) - set(a["entities"])
