@@ -145,6 +145,13 @@ def test_papers_and_trials_are_linked_both_ways(world):
         cited = study_page(kg, f"pmid-{PAPER_CITED}")
         assert [t["id"] for t in cited["reports_results_of"]] == [TRIAL_CITING.lower()]
         rows = kg.query(load_query("cq15").sparql).rows
+    from web import create_app
+
+    client = create_app({"store": str(store)}).test_client()
+    paper_html = client.get(f"/study/pmid-{PAPER_NAMING_A_TRIAL}").get_data(as_text=True)
+    assert "Reports results of" in paper_html and f'href="/study/{TRIAL_NAMED.lower()}"' in paper_html
+    trial_html = client.get(f"/study/{TRIAL_NAMED.lower()}").get_data(as_text=True)
+    assert "Results reported in" in trial_html and f'href="/study/pmid-{PAPER_NAMING_A_TRIAL}"' in trial_html
     pairs = {(str(r["nct"]), str(r["reportedIn"]).rsplit("/", 1)[1]) for r in rows if str(r["role"]) == "publication"}
     assert pairs == {(TRIAL_NAMED, f"pmid-{PAPER_NAMING_A_TRIAL}"), (TRIAL_CITING, f"pmid-{PAPER_CITED}")}
     barriers = {str(r["item"]).rsplit("/", 1)[1] for r in rows
