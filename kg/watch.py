@@ -14,9 +14,11 @@ An update is safe to run from cron:
   release is published. A killed run is resumed by the next one from its
   journal (fetches resume from their own state files); the published release
   is only switched when complete, so nothing published is lost;
-* a watch's ``last_run`` moves only when the whole update succeeded, so the
-  next run fetches from there again (a day of overlap is harmless: unchanged
-  records are not re-ingested).
+* a watch's ``last_run`` moves only when the update finished and its fetches
+  succeeded, so the next run fetches from there again (a day of overlap is
+  harmless: unchanged records are not re-ingested); a watch the service
+  refuses (a bad query, a quota) is reported and skipped, and the other
+  watches still go in.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import TkgError
-from .fetch import FetchSummary, Journal, write_atomic
+from .fetch import FetchError, FetchSummary, Journal, write_atomic
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEFAULT_REMOTE_STATE = "tkg-state"
@@ -148,6 +150,7 @@ class UpdateReport:
     changelog: Path | None = None
     change: dict[str, Any] | None = None
     resumed: bool = False
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (watch and source, why it was refused)
 
 
 def _since(watch: dict[str, Any]) -> dt.date | None:
@@ -200,17 +203,26 @@ def run_update(
         for name, watch in sorted(watches.items()):
             done = journal.data["fetched"].setdefault(name, {})
             since = _since(watch)
-            if watch.get("pubmed") and not done.get("pubmed"):
-                summary = pubmed_fetch.fetch_pubmed(watch["pubmed"], feed, since=since, until=until, api=api_pubmed, progress=progress)
-                report.summaries.append((f"{name} pubmed", summary))
-                _pend(journal, summary, name, "pubmed")
-                after_step(f"fetched {name} pubmed")
-            if (watch.get("ctgov") or watch.get("condition") or watch.get("intervention")) and not done.get("ctgov"):
-                summary = ctgov_fetch.fetch_ctgov(feed, term=watch.get("ctgov"), condition=watch.get("condition"),
-                                                  intervention=watch.get("intervention"), since=since, api=api_ctgov, progress=progress)
-                report.summaries.append((f"{name} ctgov", summary))
-                _pend(journal, summary, name, "ctgov")
-                after_step(f"fetched {name} ctgov")
+            jobs: list[tuple[str, Callable[[], FetchSummary]]] = []
+            if watch.get("pubmed"):
+                jobs.append(("pubmed", lambda w=watch, s=since: pubmed_fetch.fetch_pubmed(
+                    w["pubmed"], feed, since=s, until=until, api=api_pubmed, progress=progress)))
+            if watch.get("ctgov") or watch.get("condition") or watch.get("intervention"):
+                jobs.append(("ctgov", lambda w=watch, s=since: ctgov_fetch.fetch_ctgov(
+                    feed, term=w.get("ctgov"), condition=w.get("condition"), intervention=w.get("intervention"), since=s,
+                    api=api_ctgov, progress=progress)))
+            for source, job in jobs:
+                if done.get(source):
+                    continue
+                try:
+                    summary = job()
+                except FetchError as exc:  # one refused watch does not hold the others back
+                    report.errors.append((f"{name} {source}", str(exc)))
+                    log(f"error: watch {name}: {exc}")
+                    continue
+                report.summaries.append((f"{name} {source}", summary))
+                _pend(journal, summary, name, source)
+                after_step(f"fetched {name} {source}")
         pending = [Path(p) for p in journal.data["pending"]]
         if not journal.data["ingested"]:
             if pending:
@@ -237,8 +249,10 @@ def run_update(
             report.changelog = diffs.write_changelog(state, report.change, {
                 "watches": fetched, "ingested": [str(p) for p in pending],
                 "failed": [{"file": f, "error": e} for f, e in report.failed]})
+        refused = {key.rsplit(" ", 1)[0] for key, _ in report.errors}
         for name in watches:
-            watches[name]["last_run"] = journal.data["run_date"]
+            if name not in refused:  # a refused watch is fetched again from its last run next time
+                watches[name]["last_run"] = journal.data["run_date"]
         save_watches(state, watches)
         journal.remove()
         (state / ".update-before.json").unlink(missing_ok=True)

@@ -329,3 +329,16 @@ def test_update_of_a_sparql_server_store_keeps_state_and_changelog_locally(world
         assert not list(tmp_path.glob("var")), "nothing is written beside a remote store but the state folder"
     finally:
         server.stop()
+
+
+def test_a_refused_watch_is_reported_and_the_others_still_go_in(world):
+    stub, store, args, urls, _ = world
+    tkg("watch", "add", "good", "--pubmed", "car", *args)
+    tkg("watch", "add", "bad", "--pubmed", "car AND (solid", *args)
+    result = CliRunner().invoke(main, ["update", *args, *urls])
+    gc.collect()
+    assert result.exit_code == 1
+    assert "good pubmed: 3 new" in result.output and "ingested 3 studies" in result.output
+    assert "failed: bad pubmed: PubMed E-utilities: refused the query 'car AND (solid'" in result.output
+    watches = load_watches(store)
+    assert watches["good"]["last_run"] == dt.date.today().isoformat() and watches["bad"]["last_run"] is None

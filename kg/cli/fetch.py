@@ -216,7 +216,8 @@ def update(eutils_url: str | None, ctgov_url: str | None, state_dir: str | None,
 
     Safe from cron: a second run while one is going refuses at once (exit 1);
     a killed run is resumed by the next one and the published release is only
-    replaced by a complete one.
+    replaced by a complete one. A watch the service refuses is reported and
+    fetched again next time; the others still go in (exit 1).
     """
     from ..watch import run_update
     from ..watch import state_dir as resolve_state
@@ -234,7 +235,9 @@ def update(eutils_url: str | None, ctgov_url: str | None, state_dir: str | None,
         click.echo(headline(report.change))
     elif not report.release:
         click.echo("nothing new")
-    if report.failed:
+    for where, error in report.errors:
+        click.echo(f"failed: {where}: {error}", err=True)
+    if report.failed or report.errors:
         sys.exit(1)
 
 
