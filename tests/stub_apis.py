@@ -61,6 +61,7 @@ class StubAPIs:
     cap: int = 10_000
     faults: list[tuple[str, Any]] = field(default_factory=list)  # (path suffix, 429 / 503 / "truncate")
     retry_after: str = "1"
+    every: int = 0  # when set, every Nth request is refused, alternately with a 429 and a 503
     bad_keys: set[str] = field(default_factory=set)
     stalls: dict[str, threading.Event] = field(default_factory=dict)  # path suffix -> released when set
     reached: threading.Event = field(default_factory=threading.Event)  # set when a request stalls
@@ -118,6 +119,9 @@ class StubAPIs:
                 url = urlparse(self.path)
                 params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
                 stub.log.append((url.path, params))
+                if stub.every and len(stub.log) % stub.every == 0:
+                    busy = 429 if (len(stub.log) // stub.every) % 2 else 503
+                    return self.reply(busy, b"busy", headers={"Retry-After": stub.retry_after} if busy == 429 else {})
                 for index, (suffix, kind) in enumerate(stub.faults):
                     if url.path.endswith(suffix):
                         del stub.faults[index]
