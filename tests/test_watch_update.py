@@ -104,7 +104,7 @@ def test_watch_then_update_builds_a_graph_then_takes_only_what_is_new(world):
 
     advance()
     stub.log.clear()
-    stub.every = 3  # the services refuse every third request (429 with Retry-After, 503) during this run
+    stub.every = 2  # the services refuse every second request (429 with Retry-After, 503) during this run
     second = tkg("update", *args, *urls)
     stub.every = 0
     assert second.exit_code == 0, second.output
