@@ -29,14 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from .namespaces import BASE, STUDY
+from .namespaces import STUDY
 
 if TYPE_CHECKING:
     from .graph import KnowledgeGraph
 
 CONTEXT_PATH = Path(__file__).resolve().parents[1] / "ontology" / "context.jsonld"
-#: Where the context is published (served by the web app at /context.jsonld).
-CONTEXT_URL = BASE + "context.jsonld"
 
 INFORES = "infores:tcell-kg"
 
@@ -237,6 +235,14 @@ def study_publications(kg: KnowledgeGraph) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
+
+def _agent_type(methods: set[str]) -> str:
+    """Biolink agent type of an edge: a person when a curated finding supports it, else the
+    extractor when text was mined, else the reader that took it from a registry's own fields."""
+    if "curated" in methods or not methods:
+        return "manual_agent"
+    return "text_mining_agent" if "text-mined" in methods else "automated_agent"
+
 def kgx_tables(graph: nx.MultiDiGraph, publications: dict[str, list[str]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """KGX node and edge rows. Edges with REFUTE evidence only are left out (KGX
     edges are assertions); their refutations stay in the RDF and the other formats."""
@@ -268,7 +274,7 @@ def kgx_tables(graph: nx.MultiDiGraph, publications: dict[str, list[str]]) -> tu
                 "original_predicate": f"tkg:{key}",
                 "primary_knowledge_source": INFORES,
                 "knowledge_level": "knowledge_assertion",
-                "agent_type": "manual_agent" if "curated" in methods or not methods else "text_mining_agent",
+                "agent_type": _agent_type(methods),
                 "publications": sorted({p for s in studies for p in publications.get(s, [])}),
                 "supporting_studies": [f"tkg:study/{s}" for s in studies],
                 "refuted_by": [f"tkg:study/{s}" for s in data.get("refuted_by") or []],

@@ -85,7 +85,7 @@ def test_cli_diff_defaults_to_the_two_latest_and_takes_names(two_releases):
 
 def test_cli_diff_needs_two_releases(tmp_path):
     result = tkg("diff", "--store", str(tmp_path / "none"))
-    assert result.exit_code == 2 and "need two releases to compare, found 0" in result.output
+    assert result.exit_code == 1 and "need two releases to compare, found 0" in result.output
 
 
 def test_text_lists_each_kind():

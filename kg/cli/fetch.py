@@ -136,7 +136,7 @@ def fetch_ctgov(term: str | None, condition: str | None, intervention: str | Non
     from ..fetch import ctgov
 
     if not any((term, condition, intervention)):
-        fail("give --query, --condition or --intervention")
+        raise click.UsageError("give --query, --condition or --intervention")
     api = ctgov.client(ctgov_url)
     try:
         summary = ctgov.fetch_ctgov(_feed(store, state_dir, feed), term=term, condition=condition, intervention=intervention,
