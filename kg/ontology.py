@@ -109,7 +109,7 @@ class MappingSet:
         """The CURIE of an IRI under the file's curie_map, or None."""
         for prefix, base in self.curie_map.items():
             if iri.startswith(base) and len(iri) > len(base):
-                return f"{prefix}:{iri[len(base):]}"
+                return f"{prefix}:{iri[len(base) :]}"
         return None
 
 
@@ -131,14 +131,18 @@ def read_mappings(path: Path) -> MappingSet:
     except yaml.YAMLError as exc:
         raise ValidationError(f"metadata block is not YAML: {exc}", where=str(path)) from exc
     if not isinstance(metadata, dict) or not isinstance(metadata.get("curie_map"), dict):
-        raise ValidationError("the metadata block has no curie_map", where=str(path), expected="'# curie_map:' with one '#   PREFIX: IRI' line per prefix")
+        raise ValidationError(
+            "the metadata block has no curie_map", where=str(path), expected="'# curie_map:' with one '#   PREFIX: IRI' line per prefix"
+        )
     curie_map = {str(k): str(v) for k, v in metadata["curie_map"].items()}
     if not body:
         raise ValidationError("no header row", where=str(path), expected="a tab-separated row of column names")
     columns = body[0][1].split("\t")
     missing = [c for c in MAPPING_COLUMNS if c not in columns]
     if missing:
-        raise ValidationError(f"missing column(s) {', '.join(missing)}", where=f"{path}:{body[0][0]}", expected="SSSOM columns " + ", ".join(MAPPING_COLUMNS))
+        raise ValidationError(
+            f"missing column(s) {', '.join(missing)}", where=f"{path}:{body[0][0]}", expected="SSSOM columns " + ", ".join(MAPPING_COLUMNS)
+        )
     mappings = []
     for number, line in body[1:]:
         where = f"{path}:{number}"
@@ -157,7 +161,9 @@ def read_mappings(path: Path) -> MappingSet:
         for column in ("subject_id", "object_id", "mapping_justification", "author_id"):
             prefix = row[column].split(":", 1)[0]
             if prefix not in curie_map:
-                raise ValidationError(f"{column} prefix {prefix!r} is not in the curie_map", where=where, expected=", ".join(sorted(curie_map)))
+                raise ValidationError(
+                    f"{column} prefix {prefix!r} is not in the curie_map", where=where, expected=", ".join(sorted(curie_map))
+                )
         if row["mapping_justification"] != MAPPING_JUSTIFICATION:
             raise ValidationError(f"mapping_justification {row['mapping_justification']!r}", where=where, expected=MAPPING_JUSTIFICATION)
         try:
@@ -267,7 +273,7 @@ class Ontology:
             iri = str(subject)
             if not iri.startswith(BASE):
                 continue
-            name = iri[len(BASE):]
+            name = iri[len(BASE) :]
             category = next((c for c in CATEGORIES if self.is_a(name, c)), None)
             label = self._literal(subject, RDFS.label) or name
             synonyms = tuple(sorted(str(o) for o in self.graph.objects(subject, SKOS.altLabel)))
@@ -283,7 +289,7 @@ class Ontology:
     @cached_property
     def relations(self) -> set[str]:
         rel = TKG["relatesTo"]
-        return {str(s)[len(BASE):] for s in self.graph.subjects(RDFS.subPropertyOf, rel)}
+        return {str(s)[len(BASE) :] for s in self.graph.subjects(RDFS.subPropertyOf, rel)}
 
     @cached_property
     def _names_by_term(self) -> dict[str, set[str]]:
@@ -304,10 +310,10 @@ class Ontology:
                 yield term, entity.name
 
     def modalities(self) -> list[str]:
-        return sorted(str(s)[len(BASE):] for s in self.graph.subjects(TKG["isModality"], Literal(True)))
+        return sorted(str(s)[len(BASE) :] for s in self.graph.subjects(TKG["isModality"], Literal(True)))
 
     def barrier_categories(self) -> list[str]:
-        return sorted(str(s)[len(BASE):] for s in self.graph.subjects(TKG["isBarrierCategory"], Literal(True)))
+        return sorted(str(s)[len(BASE) :] for s in self.graph.subjects(TKG["isBarrierCategory"], Literal(True)))
 
 
 _DEFAULT: Ontology | None = None

@@ -15,7 +15,6 @@ from kg.namespaces import BASE, TKG
 from kg.ontology import MAPPING_PREDICATES, ONTOLOGY_DIR, Ontology, load_mappings, load_ontology_graph, ontology_files
 
 
-
 @pytest.fixture(scope="module")
 def onto() -> Ontology:
     return Ontology.load()
