@@ -9,13 +9,20 @@ Works on an ontology graph (rdflib): the shipped one or a store's ontology graph
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import yaml
 from rdflib import Graph, URIRef
 from rdflib.namespace import SKOS
 
 from .namespaces import BASE, TKG
-from .ontology import MAPPING_PREDICATES, Ontology
+from .ontology import MAPPING_COLUMNS, MAPPING_JUSTIFICATION, MAPPING_PREDICATES, ONTOLOGY_DIR, Ontology, load_mappings
+
+if TYPE_CHECKING:
+    from .graph import KnowledgeGraph
 
 #: (row name, how its members are chosen). Category roots (tkg:TumorType ...) are not entities to map.
 COVERAGE_CATEGORIES = ("tumor types", "antigens", "products", "modalities", "toxicities", "barriers", "strategies")
@@ -71,3 +78,35 @@ def coverage(graph: Graph) -> list[Coverage]:
 
 def coverage_lines(graph: Graph) -> list[str]:
     return [row.line() for row in coverage(graph)]
+
+
+def store_coverage(kg: KnowledgeGraph) -> list[Coverage]:
+    """Coverage of the ontology graph a built store holds (what its exports carry)."""
+    from .namespaces import ONTOLOGY_GRAPH
+
+    graph = kg.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s ?p ?o }} }}").to_graph()
+    return coverage(graph)
+
+
+def write_sssom(kg: KnowledgeGraph, path: Path) -> None:
+    """``tkg export --format sssom``: the mapping set of ``ontology/mappings.sssom.tsv``
+    (validated on reading), restricted to the mappings the store's ontology graph
+    holds, with ``mapping_set_version`` set to the package version."""
+    from .namespaces import ONTOLOGY_GRAPH
+    from .release import version
+
+    mapping_set = load_mappings(ONTOLOGY_DIR)
+    predicates = " ".join(f"<{p}>" for p in MAPPING_PREDICATES.values())
+    query = f"SELECT ?s ?o WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s ?p ?o VALUES ?p {{ {predicates} }} }} }}"
+    held = {(str(row["s"]), str(row["o"])) for row in kg.query(query).rows}
+    metadata = {**mapping_set.metadata, "mapping_set_version": version()}
+    header = "".join("#" + line + "\n" for line in yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, width=1000).splitlines())
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(header)
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
+        writer.writerow(MAPPING_COLUMNS)
+        for m in mapping_set.mappings:
+            if (BASE + m.subject, m.object_iri) not in held:
+                continue
+            row = [f"tkg:{m.subject}", m.subject_label, f"skos:{m.predicate}", m.object_id, m.object_label]
+            writer.writerow([*row, MAPPING_JUSTIFICATION, m.author_id, m.mapping_date, m.comment])

@@ -79,6 +79,9 @@ class Mapping:
     object_label: str
     comment: str
     line: int
+    subject_label: str = ""
+    author_id: str = ""
+    mapping_date: str = ""
 
     @property
     def prefix(self) -> str:
@@ -181,6 +184,9 @@ def read_mappings(path: Path) -> MappingSet:
                 object_label=row["object_label"],
                 comment=row["comment"],
                 line=number,
+                subject_label=row["subject_label"],
+                author_id=row["author_id"],
+                mapping_date=row["mapping_date"],
             )
         )
     return MappingSet(metadata=metadata, mappings=tuple(mappings))

@@ -247,3 +247,27 @@ def test_coverage_target_and_report_agree(onto):
         assert f"| {row.category} | {len(row.mapped)} / {row.total} |" in report, row.category
     listed = set(re.findall(r"^\| `(\w+)` \|", report, flags=re.M))
     assert listed == {n for row in rows.values() for n in row.unmapped}, "the report lists an entity that is mapped"
+
+
+# -- export -----------------------------------------------------------------------------
+def test_export_sssom_round_trips(tmp_path):
+    from click.testing import CliRunner
+
+    from kg.cli import main
+
+    data = tmp_path / "data" / "studies"
+    data.mkdir(parents=True)
+    for path in (Path(__file__).parent / "data" / "records").glob("*.yaml"):
+        shutil.copy(path, data / path.name)
+    store = str(tmp_path / "var")
+    runner = CliRunner()
+    built = runner.invoke(main, ["build", "--store", store, "--data", str(tmp_path / "data")])
+    assert built.exit_code == 0, built.output
+    out = tmp_path / "tcell-kg.sssom.tsv"
+    result = runner.invoke(main, ["export", "--store", store, "--format", "sssom", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    exported = read_mappings(out)  # the exported file passes the same checks as the source
+    assert exported.metadata["mapping_set_version"] and exported.curie_map == load_mappings().curie_map
+    assert [(m.subject, m.predicate, m.object_id, m.object_label, m.comment) for m in exported.mappings] == [
+        (m.subject, m.predicate, m.object_id, m.object_label, m.comment) for m in load_mappings().mappings
+    ]

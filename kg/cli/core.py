@@ -181,10 +181,16 @@ def export(fmt: str, output: Path, store: str) -> None:
 @store_option
 @remote_options
 def stats(store: str) -> None:
-    """Count studies, findings, domain entities, named graphs and quads."""
+    """Count studies, findings, domain entities, named graphs and quads, and
+    the coverage of standard identifiers (MONDO, NCIt, HGNC ...) by category."""
+    from ..identifiers import store_coverage
+
     with KnowledgeGraph.open(store) as kg:
         for key, value in kg.stats().items():
             click.echo(f"{key:10s} {value}")
+        click.echo("standard identifiers (ontology/mappings.sssom.tsv), coverage by category:")
+        for row in store_coverage(kg):
+            click.echo("  " + row.line())
 
 
 @click.command()
