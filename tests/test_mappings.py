@@ -271,3 +271,42 @@ def test_export_sssom_round_trips(tmp_path):
     assert [(m.subject, m.predicate, m.object_id, m.object_label, m.comment) for m in exported.mappings] == [
         (m.subject, m.predicate, m.object_id, m.object_label, m.comment) for m in load_mappings().mappings
     ]
+
+
+# -- pages: identifiers as links, search by CURIE, the download -------------------------------------
+@pytest.fixture(scope="module")
+def client(built_store):
+    from web import create_app
+
+    return create_app({"store": built_store, "rate_limit": "0"}).test_client()
+
+
+def test_entity_page_links_its_identifiers(client):
+    data = client.get("/entity/CD19.json").get_json()
+    got = {(m["curie"], m["kind"], m["label"]) for m in data["mappings"]}
+    assert ("HGNC:1633", "exact", "CD19") in got and ("UniProtKB:P15391", "exact", None) in got
+    page = client.get("/entity/LBCL", headers={"Accept": "text/html"}).data.decode()
+    assert 'href="http://purl.obolibrary.org/obo/MONDO_0018905"' in page and "(close match)" in page
+    page = client.get("/entity/EGFRvIII", headers={"Accept": "text/html"}).data.decode()
+    assert 'href="http://identifiers.org/hgnc/3236"' in page and "(broad match)" in page
+
+
+@pytest.mark.parametrize(("q", "entity"), [("MONDO:0006486", "UvealMelanoma"), ("hgnc:1633", "CD19"), ("NCIT:C94208", "Tebentafusp")])
+def test_search_finds_an_entity_by_its_curie(client, q, entity):
+    results = client.get(f"/api/search?q={q}").get_json()["results"]
+    assert results[0]["id"] == entity and results[0]["matched"].casefold() == q.casefold()
+
+
+def test_search_by_an_unknown_curie_finds_nothing(client):
+    assert client.get("/api/search?q=MONDO:9999999").get_json()["results"] == []
+
+
+def test_downloads_list_the_sssom_file(client):
+    files = {f["format"]: f for f in client.get("/downloads.json").get_json()["files"]}
+    assert files["sssom"]["name"] == "tcell-kg.sssom.tsv"
+    response = client.get("/downloads/tcell-kg.sssom.tsv")
+    try:
+        assert response.status_code == 200 and response.mimetype == "text/tab-separated-values"
+        assert "HGNC:1633" in response.data.decode()
+    finally:
+        response.close()
