@@ -310,3 +310,45 @@ def test_downloads_list_the_sssom_file(client):
         assert "HGNC:1633" in response.data.decode()
     finally:
         response.close()
+
+
+# -- the two competency questions that start from standard ids ---------------------------------
+def run_named(built_store, name, replace: tuple[str, str] | None = None):
+    from kg import KnowledgeGraph
+    from kg.queries import load_query
+
+    sparql = load_query(name).sparql
+    if replace:
+        assert replace[0] in sparql
+        sparql = sparql.replace(*replace)
+    with KnowledgeGraph.open(built_store) as kg:
+        return kg.query(sparql).rows
+
+
+def local(term) -> str:
+    return str(term).rsplit("/", 1)[-1]
+
+
+def test_cq15_from_an_hgnc_id_to_therapies_and_toxicities(built_store):
+    rows = run_named(built_store, "cq15")  # HGNC:11913 (TNFRSF17, BCMA)
+    therapies = {local(r["therapy"]) for r in rows}
+    assert {"Teclistamab", "Elranatamab", "IdecabtageneVicleucel", "CiltacabtageneAutoleucel"} <= therapies
+    assert {local(r["antigen"]) for r in rows} == {"BCMA"}
+    tox = {(local(r["therapy"]), local(r["toxicity"])) for r in rows if r.get("toxicity") is not None}
+    assert ("Teclistamab", "CytokineReleaseSyndrome") in tox
+    # another gene through a broadMatch: EGFR -> the EGFRvIII antigen and its CAR-T cells
+    rows = run_named(built_store, "cq15", ("hgnc/11913", "hgnc/3236"))
+    assert {local(r["antigen"]) for r in rows} == {"EGFRvIII"} and "EGFRvIIICART" in {local(r["therapy"]) for r in rows}
+    assert {str(r["match"]).rsplit("#", 1)[-1] for r in rows} == {"broadMatch"}
+
+
+def test_cq16_tumor_types_by_mondo_id(built_store, mapping_set):
+    rows = run_named(built_store, "cq16")
+    by_tumor = {local(r["tumor"]): r for r in rows}
+    mondo = {m.subject: m.object_id for m in mapping_set.mappings if m.prefix == "MONDO"}
+    assert set(by_tumor) == {s for s in mondo if s not in {"Infection"}}  # tumor types only
+    for name, row in by_tumor.items():
+        assert str(row["mondoId"]) == mondo[name]
+    uveal = by_tumor["UvealMelanoma"]
+    assert "T cell engager" in str(uveal["modalities"]) and "HLA-restricted eligibility" in str(uveal["barriers"])
+    assert "immunosuppression" in str(by_tumor["Glioblastoma"]["barriers"])
