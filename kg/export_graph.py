@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from .graph import KnowledgeGraph
 
 CONTEXT_PATH = Path(__file__).resolve().parents[1] / "ontology" / "context.jsonld"
-#: Where the context is published (served by the web app at /context.jsonld).
-CONTEXT_URL = BASE + "context.jsonld"
 
 INFORES = "infores:tcell-kg"
 
@@ -261,6 +259,14 @@ def study_publications(kg: KnowledgeGraph) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
+def _agent_type(methods: set[str]) -> str:
+    """Biolink agent type of an edge: a person when a curated finding supports it, else the
+    extractor when text was mined, else the reader that took it from a registry's own fields."""
+    if "curated" in methods or not methods:
+        return "manual_agent"
+    return "text_mining_agent" if "text-mined" in methods else "automated_agent"
+
+
 @functools.lru_cache(maxsize=1)
 def biolink_id_prefixes() -> dict[str, list[str]]:
     """Biolink category CURIE (``biolink:Disease``) -> its ``id_prefixes`` in order of
@@ -364,7 +370,7 @@ def kgx_tables(
                 "original_predicate": f"tkg:{key}",
                 "primary_knowledge_source": INFORES,
                 "knowledge_level": "knowledge_assertion",
-                "agent_type": "manual_agent" if "curated" in methods or not methods else "text_mining_agent",
+                "agent_type": _agent_type(methods),
                 "publications": sorted({p for s in studies for p in publications.get(s, [])}),
                 "supporting_studies": [f"tkg:study/{s}" for s in studies],
                 "refuted_by": [f"tkg:study/{s}" for s in data.get("refuted_by") or []],

@@ -155,3 +155,14 @@ def test_build_refuses_invalid_data_and_keeps_the_published_graph(small_store, t
     result = CliRunner().invoke(main, ["build", "--store", small_store, "--data", str(data)])
     assert result.exit_code == 1 and "unknown entity 'Nowhere'" in result.output
     assert tkg("stats", "--store", small_store).output == before
+
+
+def test_exit_codes_bad_command_line_2_bad_input_1(tmp_path):
+    """One convention (README, "Exit codes"): 2 for a malformed command line, 1 for input the command cannot use."""
+    runner = CliRunner()
+    assert runner.invoke(main, ["query", "--format", "nope", "ASK {}"]).exit_code == 2
+    assert runner.invoke(main, ["query", "ASK {}", "--name", "cq1"]).exit_code == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(main, ["ingest", str(empty), "--store", str(tmp_path / "var")])
+    assert result.exit_code == 1 and "error: no study files found" in result.output

@@ -50,7 +50,11 @@ def run_gunicorn(app: Any, options: dict[str, Any]) -> None:
     from .sparql import get_endpoint
 
     def post_worker_init(worker: Any) -> None:
-        get_endpoint(app).start()  # the pool lives in the serving process, started once
+        endpoint = get_endpoint(app)
+        endpoint.start()  # the pool lives in the serving process, started once
+        status = endpoint.isolation_status()
+        if status:
+            (worker.log.info if status.startswith("query workers have no network") else worker.log.warning)(status)
 
     def worker_exit(server: Any, worker: Any) -> None:
         get_endpoint(app).close()
@@ -120,6 +124,8 @@ def serve(
     if dev:
         endpoint = get_endpoint(app)
         endpoint.start()
+        if endpoint.isolation_status():
+            click.echo(endpoint.isolation_status(), err=True)
         try:
             app.run(host=settings.host, port=settings.port, threaded=True)
         finally:

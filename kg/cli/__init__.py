@@ -34,7 +34,7 @@ SUMMARIES: dict[str, str] = {
     "ingest": "Read study files (cards, PubMed XML, ClinicalTrials.gov JSON, YAML) into the graph.",
     "query": "Run a SPARQL query against the published graph.",
     "export": "Write the graph in an RDF or graph format.",
-    "eval": "Score entity recognition and relation extraction against the gold set (precision, recall, F1).",
+    "eval": "Score extraction on the gold set, and with --real DIR on annotated real texts (recall, precision, wrong links).",
     "stats": "Count studies, findings, entities and triples.",
     "validate": "Check the graph against the SHACL shapes and every evidence quote against its text.",
     "ontology": "Check the ontology with the HermiT reasoner.",
