@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -75,6 +76,8 @@ def test_query_from_file_and_stats(small_store, tmp_path):
     assert tkg("query", "--store", small_store, "-f", str(q)).output.strip() == "true"
     stats = tkg("stats", "--store", small_store)
     assert "studies    2" in stats.output and "findings   5" in stats.output
+    assert "standard identifiers" in stats.output
+    assert re.search(r"tumor types\s+26/28 +mapped", stats.output) and re.search(r"antigens\s+16/18 +mapped", stats.output), stats.output
 
 
 @pytest.mark.parametrize(

@@ -147,7 +147,7 @@ def test_papers_and_trials_are_linked_both_ways(world):
         assert [p["id"] for p in citing["results_reported_in"]] == [f"pmid-{PAPER_CITED}"]
         cited = study_page(kg, f"pmid-{PAPER_CITED}")
         assert [t["id"] for t in cited["reports_results_of"]] == [TRIAL_CITING.lower()]
-        rows = kg.query(load_query("cq15").sparql).rows
+        rows = kg.query(load_query("cq17").sparql).rows
     from web import create_app
 
     client = create_app({"store": str(store)}).test_client()
@@ -163,7 +163,7 @@ def test_papers_and_trials_are_linked_both_ways(world):
         graph = f"https://w3id.org/tcell-kg/graph/pmid-{PAPER_CITED}"
         found = kg.query(f"SELECT ?b WHERE {{ GRAPH <{graph}> {{ ?t <https://w3id.org/tcell-kg/facesBarrier> ?b }} }}").rows
         expected = {str(r["b"]).rsplit("/", 1)[1] for r in found}
-    assert expected and barriers == expected, "CQ15 lists the barriers the trial's publication reports"
+    assert expected and barriers == expected, "CQ17 lists the barriers the trial's publication reports"
 
 
 def test_the_same_pmid_from_two_watches_is_one_study(world):

@@ -186,7 +186,8 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, all
     "fmt",
     required=True,
     help="RDF: ttl, nt, nq, trig, jsonld, rdfxml. Graphs: graphml, gexf, cyjs (Cytoscape.js), "
-    "csv (nodes and edges CSV in a .zip), kgx (KGX TSV nodes/edges in a .tar.gz).",
+    "csv (nodes and edges CSV in a .zip), kgx (KGX TSV nodes/edges in a .tar.gz). "
+    "Mappings: sssom (standard identifiers, SSSOM TSV).",
 )
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
 @store_option
@@ -198,6 +199,8 @@ def export(fmt: str, output: Path, store: str) -> None:
     with the published context ontology/context.jsonld); ttl, nt and rdfxml
     hold the union of all graphs. The graph formats hold the typed graph of
     entities and their relations, each edge with its supporting studies.
+    sssom writes the entities' MONDO, NCIt, HGNC and UniProtKB ids with their
+    sources (ontology/mappings.sssom.tsv).
     """
     from ..export import export as do_export
 
@@ -210,10 +213,16 @@ def export(fmt: str, output: Path, store: str) -> None:
 @store_option
 @remote_options
 def stats(store: str) -> None:
-    """Count studies, findings, domain entities, named graphs and quads."""
+    """Count studies, findings, domain entities, named graphs and quads, and
+    the coverage of standard identifiers (MONDO, NCIt, HGNC ...) by category."""
+    from ..identifiers import store_coverage
+
     with KnowledgeGraph.open(store) as kg:
         for key, value in kg.stats().items():
             click.echo(f"{key:10s} {value}")
+        click.echo("standard identifiers (ontology/mappings.sssom.tsv), coverage by category:")
+        for row in store_coverage(kg):
+            click.echo("  " + row.line())
 
 
 @click.command()
