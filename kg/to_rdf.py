@@ -91,6 +91,10 @@ def record_triples(record: StudyRecord) -> list[tuple[Node, Node, Node]]:
         add((s, TKG.mentions, TKG[name]))
     for pmid in record.references_pmids:
         add((s, DCTERMS.references, STUDY[f"pmid-{pmid}"]))
+    # a paper that names trials (PubMed's DataBank list, its abstract) references their registry records
+    for nct in ([record.nct] if record.nct else []) + [value for key, value in record.extras if key == "nct"]:
+        if nct.lower() != record.id:
+            add((s, DCTERMS.references, STUDY[nct.lower()]))
 
     blocks: dict[str, URIRef] = {}
     for block in record.texts:

@@ -22,6 +22,7 @@ BLUEPRINTS: list[str] = [
     "web.analytics:bp",
     "web.query:bp",
     "web.graph:bp",
+    "web.changes:bp",
 ]
 
 

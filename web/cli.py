@@ -90,6 +90,7 @@ def run_gunicorn(app: Any, options: dict[str, Any]) -> None:
 @click.option(
     "--gsp-url", default=None, help="Graph Store Protocol endpoint of a remote --store, when it differs from the store URL (TKG_GSP_URL)."
 )
+@click.option("--base-url", default=None, help=_setting_help("base_url"))
 @click.option(
     "--dev",
     is_flag=True,
@@ -103,6 +104,7 @@ def serve(
     query_timeout: float | None,
     update_url: str | None,
     gsp_url: str | None,
+    base_url: str | None,
     dev: bool,
 ) -> None:
     """Serve the published graph: dashboard, SPARQL endpoint, pages and downloads.
@@ -116,7 +118,7 @@ def serve(
     from .sparql import get_endpoint
 
     overrides = {"store": store, "host": host, "port": port, "workers": workers, "query_timeout": query_timeout}
-    overrides |= {"update_url": update_url, "gsp_url": gsp_url}
+    overrides |= {"update_url": update_url, "gsp_url": gsp_url, "base_url": base_url}
     settings = resolve(overrides)
     app = create_app({k: settings[k] for k in overrides})
     limits = f"{settings.workers} query workers, {settings.query_timeout:g} s limit"

@@ -26,6 +26,10 @@ COMMANDS: dict[str, str] = {
     "bench": "kg.cli.bench:bench",
     "analyze": "kg.cli.analyze:analyze",
     "release": "kg.cli.release:release",
+    "fetch": "kg.cli.fetch:fetch",
+    "watch": "kg.cli.fetch:watch",
+    "update": "kg.cli.fetch:update",
+    "diff": "kg.cli.fetch:diff",
     "lexicon": "kg.cli.lexicon:lexicon",
 }
 
@@ -44,6 +48,10 @@ SUMMARIES: dict[str, str] = {
     "bench": "Measure ingest, query latency, startup and memory against rdflib, Oxigraph server and Virtuoso.",
     "analyze": "Rank shared barriers, contrast heme vs solid tumors, report evidence gaps (--plot for figures).",
     "release": "Write a dated release folder: every export format, checksums, VoID/DCAT and a QC report.",
+    "fetch": "Download and ingest records from PubMed (E-utilities) or ClinicalTrials.gov (API v2).",
+    "watch": "Save, list or remove the searches `tkg update` keeps current.",
+    "update": "Fetch every watch since its last run, ingest what is new or changed, publish, write a changelog.",
+    "diff": "What changed between two releases: studies, findings, matrix cells, new entities.",
     "lexicon": "List therapy-like names the lexicon does not know (candidates), with counts and examples.",
 }
 

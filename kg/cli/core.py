@@ -11,6 +11,8 @@ from ..errors import TkgError
 from ..graph import DATA_DIR, KnowledgeGraph
 from ..namespaces import PREFIXES
 from ..ontology import ONTOLOGY_DIR
+from ..export import export_formats
+from ..export import formats as export_registry
 from ..readers import formats, study_suffixes
 from .common import fail, remote_options, store_option
 
@@ -39,6 +41,29 @@ def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_
         click.echo(f"published release {release}")
 
 
+
+
+class ExportChoice(click.Choice):
+    """The registered export formats' names, read when the option is used (plugins included)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        return export_formats()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
+
+
+class ExportFormatOption(click.Option):
+    """--format of `tkg export`: its help lists the registered formats when it is shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = "One of the registered export formats: " + "; ".join(f"{f.name}: {f.description}" for f in export_registry()) + "."
+        return super().get_help_record(ctx)
 
 
 class ReaderChoice(click.Choice):
@@ -185,8 +210,8 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, all
     "--format",
     "fmt",
     required=True,
-    help="RDF: ttl, nt, nq, trig, jsonld, rdfxml. Graphs: graphml, gexf, cyjs (Cytoscape.js), "
-    "csv (nodes and edges CSV in a .zip), kgx (KGX TSV nodes/edges in a .tar.gz).",
+    type=ExportChoice(),
+    cls=ExportFormatOption,
 )
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
 @store_option
@@ -198,6 +223,8 @@ def export(fmt: str, output: Path, store: str) -> None:
     with the published context ontology/context.jsonld); ttl, nt and rdfxml
     hold the union of all graphs. The graph formats hold the typed graph of
     entities and their relations, each edge with its supporting studies.
+    sssom writes the entities' MONDO, NCIt, HGNC and UniProtKB ids with their
+    sources (ontology/mappings.sssom.tsv).
     """
     from ..export import export as do_export
 
@@ -210,10 +237,16 @@ def export(fmt: str, output: Path, store: str) -> None:
 @store_option
 @remote_options
 def stats(store: str) -> None:
-    """Count studies, findings, domain entities, named graphs and quads."""
+    """Count studies, findings, domain entities, named graphs and quads, and
+    the coverage of standard identifiers (MONDO, NCIt, HGNC ...) by category."""
+    from ..identifiers import store_coverage
+
     with KnowledgeGraph.open(store) as kg:
         for key, value in kg.stats().items():
             click.echo(f"{key:10s} {value}")
+        click.echo("standard identifiers (ontology/mappings.sssom.tsv), coverage by category:")
+        for row in store_coverage(kg):
+            click.echo("  " + row.line())
 
 
 @click.command()
