@@ -179,11 +179,12 @@ class KnowledgeGraph:
         return report
 
     def publish(self) -> str | None:
-        """Make the work store the current release; its dashboard and evidence
-        matrix are precomputed beside it (kg.views.cache) for the web app."""
+        """Make the work store the current release, then run the precompute
+        steps of :mod:`kg.artifacts` (the views' dashboard, matrix and cells,
+        the explorer's projection ...) to store their results beside it."""
         release = self.store.publish()
         if release:
-            from .views.cache import on_publish
+            from .artifacts import on_publish
 
             try:
                 on_publish(self, release)

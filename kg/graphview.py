@@ -22,9 +22,7 @@ Unknown node ids raise :class:`NodeNotFound`; malformed parameters raise
 
 from __future__ import annotations
 
-import json
-import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
@@ -34,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 from rdflib import URIRef
 
+from .artifacts import Publication, ReleaseMemo, cache_dir, read_json, release_key, write_json_atomic
 from .errors import TkgError
 from .namespaces import BASE
 from .projection import CATEGORIES, project
@@ -81,26 +80,15 @@ class Projection:
     synonyms: dict[str, list[str]]
 
 
-_cache: OrderedDict[tuple[int, str], Projection] = OrderedDict()
-_lock = threading.Lock()
-_CACHE_SIZE = 4
+#: Projections kept per process (one per store and release; each is large).
+_cache = ReleaseMemo(maxsize=4)
 
 SYNONYM_QUERY = """PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 SELECT ?x ?syn WHERE { ?x skos:altLabel ?syn }"""
 
 
-def release_name(kg: KnowledgeGraph) -> str:
-    """The release ``kg`` serves now (following a newer one); stores without
-    releases (``memory:``, remote) are cached per KnowledgeGraph object."""
-    store = kg.store
-    refresh = getattr(store, "refresh", None)
-    if refresh is not None:
-        refresh()
-    return str(getattr(store, "release", None) or "unreleased")
-
-
 #: The explorer's projection of a release, stored beside its views at publish
-#: time (kg.views.cache.on_publish) and read by each serving process.
+#: time (the ``projection`` publish step, :func:`publish_step`) and read by each serving process.
 PROJECTION_FILE = "projection.json"
 PROJECTION_VERSION = 1
 
@@ -129,56 +117,49 @@ def compute_projection(kg: KnowledgeGraph) -> tuple[nx.MultiDiGraph, dict[str, l
 
 def store_projection(folder: Path, stored: tuple[nx.MultiDiGraph, dict[str, list[str]]]) -> None:
     """Write a projection (:func:`compute_projection`) into a release's cache folder."""
-    from .views.cache import write_json_atomic
-
     graph, synonyms = stored
     data = {"version": PROJECTION_VERSION, "graph": nx.node_link_data(graph, edges="edges"), "synonyms": synonyms}
     write_json_atomic(folder / PROJECTION_FILE, data)
 
 
 def _read_projection(path: Path) -> tuple[nx.MultiDiGraph, dict[str, list[str]]] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != PROJECTION_VERSION:
-            return None
-        return nx.node_link_graph(data["graph"], directed=True, multigraph=True, edges="edges"), data["synonyms"]
-    except (OSError, ValueError, KeyError, TypeError, nx.NetworkXError):
+    data = read_json(path, PROJECTION_VERSION)
+    if data is None:
         return None  # missing, older or damaged: computed again
+    try:
+        return nx.node_link_graph(data["graph"], directed=True, multigraph=True, edges="edges"), data["synonyms"]
+    except (KeyError, TypeError, ValueError, nx.NetworkXError):
+        return None
 
 
 def projection(kg: KnowledgeGraph) -> Projection:
     """The projection of the release ``kg`` serves: read from the release's
     cache folder (written at publish), else computed once per release (and
     stored there when the folder is writable)."""
-    from .views.cache import cache_dir
+    release = release_key(kg)
 
-    release = release_name(kg)
-    key = (id(kg), release)
-    with _lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    folder = cache_dir(kg, release) if release != "unreleased" else None
-    stored = _read_projection(folder / PROJECTION_FILE) if folder is not None else None
-    if stored is None:
-        stored = compute_projection(kg)
-        if folder is not None:
-            try:
-                store_projection(folder, stored)
-            except OSError:
-                pass  # a read-only store: kept in memory only
-    built = Projection(release, *stored)
-    with _lock:
-        _cache[key] = built
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return built
+    def load() -> Projection:
+        folder = cache_dir(kg, release)
+        stored = _read_projection(folder / PROJECTION_FILE) if folder is not None else None
+        if stored is None:
+            stored = compute_projection(kg)
+            if folder is not None:
+                try:
+                    store_projection(folder, stored)
+                except OSError:
+                    pass  # a read-only store: kept in memory only
+        return Projection(release, *stored)
+
+    return _cache.get(kg, "projection", load, release=release)
 
 
 def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
+    _cache.clear()
+
+
+def publish_step(publication: Publication) -> None:
+    """The ``projection`` publish step: store the new release's projection."""
+    store_projection(publication.folder, compute_projection(publication.kg))
 
 
 # -- filters ---------------------------------------------------------------------
@@ -316,7 +297,6 @@ def node_element(graph: nx.MultiDiGraph, node: str, **extra: Any) -> dict[str, A
         "tumor_kind": attrs.get("tumor_kind"),
         "is_modality": bool(attrs.get("is_modality")),
         "is_product": bool(attrs.get("is_product")),
-        "url": f"/entity/{node}",
     }
     data.update(extra)
     return {"group": "nodes", "data": data}
@@ -495,7 +475,6 @@ def edge(kg: KnowledgeGraph, source: str, relation: str, target: str) -> dict[st
                 "method": _str(row.get("method")),
                 "confidence": _num(row.get("confidence")),
                 "study": study_iri.rsplit("/", 1)[-1],
-                "study_url": "/study/" + study_iri.rsplit("/", 1)[-1],
                 "title": _str(row.get("title")),
                 "level": _num(row.get("level")),
                 "year": _num(row.get("year")),
