@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -173,23 +175,36 @@ def clear_memo() -> None:
 
 
 # -- precompute steps at publish ------------------------------------------------------
+#: The steps' per-study index (SQLite), beside the release folders: the rows each
+#: study contributes to what the steps store, as of the release in its meta table.
+INDEX = "index.sqlite"
+COMPLETE = "complete.json"
+
+
 @dataclass
 class Publication:
     """What a precompute step gets: the graph (reading the work store, whose
     content the new release holds), the new release's name and cache folder,
-    the previous release's cache folder (None for the first release) and the
-    named graphs that changed since it (None: unknown, recompute in full)."""
+    the previous release's cache folder (None: recompute in full), the named
+    graphs that changed since it (None: recompute in full) and ``index``, a
+    SQLite connection inside the publication's transaction where a step keeps
+    the per-study rows it maintains (its own tables, emptied when ``full``)."""
 
     kg: KnowledgeGraph
     release: str
     folder: Path
     previous: Path | None = None
     changed: set[str] | None = None
+    index: sqlite3.Connection | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def incremental(self) -> bool:
         return self.previous is not None and self.changed is not None
+
+    @property
+    def full(self) -> bool:
+        return not self.incremental
 
 
 Step = Callable[[Publication], None]
@@ -223,43 +238,96 @@ def steps() -> dict[str, Step]:
     return dict(sorted(found.items()))
 
 
-def previous_release(kg: KnowledgeGraph, release: str) -> Path | None:
-    """The cache folder of the release published just before ``release``, if
-    its steps completed (``complete.json``): what an incremental step starts from."""
-    base = cache_root(kg)
+#: Graphs per VALUES list in one query of :func:`select`.
+BATCH = 200
+_IRI = re.compile(r"^[^\s<>\"{}|^`\\]+$")
+
+
+def graph_batches(graphs: set[str] | None) -> Iterator[str]:
+    """``VALUES ?g { ... }`` texts for ``graphs`` (one empty text: every graph).
+    Graph names come from the store's change journal; any that could not be an
+    IRI is refused rather than pasted into a query."""
+    if graphs is None:
+        yield ""
+        return
+    names = sorted(graphs)
+    bad = [g for g in names if not _IRI.match(g)]
+    if bad:
+        raise TkgError(f"the change journal names a graph that is not an IRI: {bad[0][:80]!r}")
+    for start in range(0, len(names), BATCH):
+        yield "VALUES ?g { " + " ".join(f"<{g}>" for g in names[start : start + BATCH]) + " }"
+
+
+def select(kg: KnowledgeGraph, sparql: str, graphs: set[str] | None) -> Iterator[dict[str, Any]]:
+    """The rows of ``sparql`` for the named graphs ``graphs`` (None: all): the
+    query says ``@VALUES@`` where the list of ``?g`` goes, in batches."""
+    for values in graph_batches(graphs):
+        yield from kg.query(sparql.replace("@VALUES@", values)).rows
+
+
+def previous_release(kg: KnowledgeGraph, release: str) -> str | None:
+    """The release published just before ``release`` (None for the first)."""
     releases = Path(kg.store.root) / "releases"  # type: ignore[attr-defined]
-    if base is None or not releases.is_dir():
+    if not releases.is_dir():
         return None
-    earlier = sorted(p.name for p in releases.iterdir() if is_release(p.name) and not p.name.startswith(".") and p.name < release)
-    if not earlier or not (base / earlier[-1] / COMPLETE).is_file():
-        return None
-    return base / earlier[-1]
+    earlier = sorted(p.name for p in releases.iterdir() if not p.name.startswith(".") and p.name < release)
+    return earlier[-1] if earlier else None
 
 
-COMPLETE = "complete.json"
+def _open_index(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+    return db
 
 
-def on_publish(kg: KnowledgeGraph, release: str, changed: set[str] | None = None) -> Publication | None:
+def on_publish(kg: KnowledgeGraph, release: str, changed: set[str] | None = None, *, full: bool = False) -> Publication | None:
     """Run every precompute step for the new ``release`` (after the store
     published it). ``changed``: the named graphs written or dropped since the
-    previous release, None when unknown. Returns what was run, with timings."""
+    previous release, None when unknown. Steps work incrementally when the
+    previous release's steps completed, the index holds that release, and the
+    ontology did not change; else (or with ``full``) in full. Returns what
+    was run, with timings."""
+    from .namespaces import ONTOLOGY_GRAPH
+
     folder = cache_dir(kg, release)
-    if folder is None:
+    base = cache_root(kg)
+    if folder is None or base is None:
         return None
-    previous = previous_release(kg, release)
-    publication = Publication(kg, release, folder, previous, changed if previous is not None else None)
     folder.mkdir(parents=True, exist_ok=True)
-    ok = True
-    for name, step in steps().items():
-        start = time.perf_counter()
-        try:
-            step(publication)
-        except (OSError, TkgError, ValueError, KeyError) as exc:  # the release stands; readers compute on first use
-            ok = False
-            print(f"tkg: could not precompute {name} for release {release}: {exc}", file=sys.stderr)
-        publication.timings[name] = time.perf_counter() - start
+    db = _open_index(base / INDEX)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'release'").fetchone()
+        before = previous_release(kg, release)
+        usable = (
+            not full
+            and changed is not None
+            and str(ONTOLOGY_GRAPH) not in changed
+            and before is not None
+            and row is not None
+            and row[0] == before
+            and (base / before / COMPLETE).is_file()
+        )
+        publication = Publication(kg, release, folder, base / before if usable and before else None, changed if usable else None, db)
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("DELETE FROM meta WHERE key = 'release'")  # until every step has completed
+        ok = True
+        for name, step in steps().items():
+            start = time.perf_counter()
+            try:
+                step(publication)
+            except (OSError, TkgError, ValueError, KeyError, sqlite3.Error) as exc:  # the release stands; readers compute on first use
+                ok = False
+                print(f"tkg: could not precompute {name} for release {release}: {exc}", file=sys.stderr)
+            publication.timings[name] = time.perf_counter() - start
+        if ok:
+            db.execute("INSERT INTO meta (key, value) VALUES ('release', ?)", (release,))
+        db.execute("COMMIT")
+    finally:
+        db.close()
     if ok:
-        write_json_atomic(folder / COMPLETE, {"release": release, "steps": sorted(publication.timings)})
+        write_json_atomic(folder / COMPLETE, {"release": release, "incremental": publication.incremental, "timings": publication.timings})
     prune(kg)
     return publication
 
@@ -271,5 +339,5 @@ def prune(kg: KnowledgeGraph) -> None:
     if base is None or not base.is_dir():
         return
     for folder in base.iterdir():
-        if not (releases / folder.name).is_dir():
+        if folder.is_dir() and not (releases / folder.name).is_dir():
             shutil.rmtree(folder, ignore_errors=True)

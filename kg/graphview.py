@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 from rdflib import URIRef
 
-from .artifacts import Publication, ReleaseMemo, cache_dir, read_json, release_key, write_json_atomic
+from .artifacts import Publication, ReleaseMemo, cache_dir, read_json, release_key, select, write_json_atomic
 from .errors import TkgError
 from .namespaces import BASE
-from .projection import CATEGORIES, project
+from .projection import CATEGORIES, EDGE_QUERY, assemble, edge_row, fold_edges, node_vocabulary, project
 
 if TYPE_CHECKING:
     from .graph import KnowledgeGraph
@@ -103,16 +103,25 @@ def compute_projection(kg: KnowledgeGraph) -> tuple[nx.MultiDiGraph, dict[str, l
     at 100,000 studies they are millions of strings in every serving process."""
     graph = project(kg, studies=False)
     for _u, _v, data in graph.edges(data=True):
-        data["refuted"] = len(data.pop("refuted_by", ()))
-        data.pop("studies", None)
-        data.pop("context_studies", None)
+        _strip(data)
+    return graph, _synonyms(kg, graph)
+
+
+def _strip(data: dict[str, Any]) -> dict[str, Any]:
+    data["refuted"] = len(data.pop("refuted_by", ()))
+    data.pop("studies", None)
+    data.pop("context_studies", None)
+    return data
+
+
+def _synonyms(kg: KnowledgeGraph, graph: nx.MultiDiGraph) -> dict[str, list[str]]:
     synonyms: dict[str, set[str]] = {}
     iris = {data["iri"]: node for node, data in graph.nodes(data=True)}
     for row in kg.query(SYNONYM_QUERY).rows:
         node = iris.get(str(row["x"]))
         if node is not None:
             synonyms.setdefault(node, set()).add(str(row["syn"]))
-    return graph, {k: sorted(v) for k, v in synonyms.items()}
+    return {k: sorted(v) for k, v in synonyms.items()}
 
 
 def store_projection(folder: Path, stored: tuple[nx.MultiDiGraph, dict[str, list[str]]]) -> None:
@@ -157,9 +166,79 @@ def clear_cache() -> None:
     _cache.clear()
 
 
+#: The projection step's rows in the publication's index: the grouped rows of
+#: :data:`kg.projection.EDGE_QUERY` that each named graph contributes.
+_EDGE_TABLE = (
+    "p_edges",
+    "g TEXT, s TEXT, rel TEXT, o TEXT, ctx TEXT, study TEXT, support TEXT, level INTEGER, year INTEGER, method TEXT, n INTEGER",
+)
+_G_EDGES = (
+    EDGE_QUERY.split("SELECT", 1)[0]
+    + """SELECT ?g ?s ?rel ?o ?ctx ?study ?support ?level ?year ?method (COUNT(?f) AS ?n) WHERE { @VALUES@
+  GRAPH ?g { ?f a tkg:Finding ; tkg:subject ?s ; tkg:relation ?rel ; tkg:object ?o ; tkg:support ?support ; prov:wasDerivedFrom ?study . }
+  OPTIONAL { ?f tkg:tumorContext ?ctx }
+  OPTIONAL { ?f tkg:extractionMethod ?method }
+  OPTIONAL { ?study tkg:evidenceLevel ?level }
+  OPTIONAL { ?study tkg:publicationYear ?year }
+}
+GROUP BY ?g ?s ?rel ?o ?ctx ?study ?support ?level ?year ?method"""
+)
+
+
+_EDGE_ROWS = "SELECT s, rel, o, ctx, study, support, level, year, method, n FROM p_edges"
+
+
+def _load_edges(kg: KnowledgeGraph, db: Any, graphs: set[str] | None) -> set[tuple[str, str, str]]:
+    rows = [(str(r["g"]), *edge_row(r)) for r in select(kg, _G_EDGES, graphs)]
+    db.executemany("INSERT INTO p_edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return {(r[1], r[2], r[3]) for r in rows}
+
+
 def publish_step(publication: Publication) -> None:
-    """The ``projection`` publish step: store the new release's projection."""
-    store_projection(publication.folder, compute_projection(publication.kg))
+    """The ``projection`` publish step: store the new release's projection.
+
+    The step keeps each named graph's edge rows in the publication's index.
+    On an incremental publish it replaces the rows of the changed graphs,
+    folds again only the edges those graphs touch (before or after), and takes
+    every other edge from the previous release's projection; a full publish
+    folds every row. Both equal :func:`compute_projection` over the whole
+    store (tests/test_incremental.py)."""
+    kg, db = publication.kg, publication.index
+    if db is None:
+        raise TkgError("the projection step needs the publication's index")
+    name, columns = _EDGE_TABLE
+    previous = _read_projection(publication.previous / PROJECTION_FILE) if publication.previous is not None else None
+    incremental = publication.incremental and previous is not None
+    if not incremental:
+        db.execute(f"DROP TABLE IF EXISTS {name}")
+    db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    db.execute("CREATE INDEX IF NOT EXISTS p_edges_g ON p_edges (g)")
+    db.execute("CREATE INDEX IF NOT EXISTS p_edges_edge ON p_edges (s, rel, o)")
+    vocabulary = node_vocabulary(kg)
+    if incremental and previous is not None:
+        changed = publication.changed or set()
+        touched: set[tuple[str, str, str]] = set()
+        for g in changed:
+            touched.update(db.execute("SELECT DISTINCT s, rel, o FROM p_edges WHERE g = ?", (g,)).fetchall())
+        db.executemany("DELETE FROM p_edges WHERE g = ?", [(g,) for g in changed])
+        touched |= _load_edges(kg, db, changed)
+        old_graph, _old_synonyms = previous
+        edges = {
+            (old_graph.nodes[u]["iri"], BASE + key, old_graph.nodes[v]["iri"]): dict(data)
+            for u, v, key, data in old_graph.edges(keys=True, data=True)
+        }
+        for key in touched:
+            edges.pop(key, None)
+        rows = []
+        for s, rel, o in sorted(touched):
+            rows += db.execute(_EDGE_ROWS + " WHERE s = ? AND rel = ? AND o = ? ORDER BY rowid", (s, rel, o)).fetchall()
+        edges.update({key: _strip(attrs) for key, attrs in fold_edges(rows).items()})
+    else:
+        _load_edges(kg, db, None)
+        rows = db.execute(_EDGE_ROWS + " ORDER BY rowid").fetchall()
+        edges = {key: _strip(attrs) for key, attrs in fold_edges(rows).items()}
+    graph = assemble(vocabulary, edges)
+    store_projection(publication.folder, (graph, _synonyms(kg, graph)))
 
 
 # -- filters ---------------------------------------------------------------------

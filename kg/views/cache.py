@@ -99,5 +99,8 @@ def views(kg: KnowledgeGraph) -> dict[str, Any]:
 
 
 def publish_step(publication: Publication) -> None:
-    """The ``views`` publish step: write the new release's views and cell indexes."""
-    _write(publication.folder, *_compute(publication.kg))
+    """The ``views`` publish step: write the new release's views and cell
+    indexes, from the changed studies where it can (:mod:`kg.views.publish`)."""
+    from .publish import publish_views
+
+    publish_views(publication, version=VIEWS_VERSION, views_file=VIEWS_FILE, cells_dir=CELLS_DIR)
