@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("update_token", "", "Bearer token enabling SPARQL Update on /sparql; empty disables updates."),
     Setting("workers", 2, "Query worker processes of `tkg serve`.", int),
     Setting("rate_limit", "60/minute", "Requests per client address to /sparql, e.g. `60/minute`; 0 or empty disables it (429 above)."),
+    Setting("keep_releases", 3, "Published releases a store keeps (besides pinned ones); older ones are removed at publish.", int),
     Setting("trusted_proxies", 0, "Reverse proxies whose X-Forwarded-For names the client (0: use the socket peer).", int),
 )
 

@@ -181,19 +181,19 @@ class KnowledgeGraph:
         self._ontology = ontology
         return report
 
-    def publish(self, *, keep: int | None = None) -> str | None:
+    def publish(self, *, keep: int | None = None, full: bool = False) -> str | None:
         """Make the work store the current release (keeping the newest ``keep``
         releases and pinned ones), then run the precompute steps of
         :mod:`kg.artifacts` (the views' dashboard, matrix and cells, the
         explorer's projection ...) for the graphs changed since the previous
-        release, storing their results beside the new one."""
+        release (all of them with ``full``), storing their results beside the new one."""
         changed = self.store.pending_changes()
         release = self.store.publish(keep=keep)
         if release:
             from .artifacts import on_publish
 
             try:
-                on_publish(self, release, changed)
+                on_publish(self, release, changed, full=full)
             except (OSError, TkgError) as exc:  # the release stands; readers compute on first use
                 print(f"tkg: could not precompute the views of release {release}: {exc}", file=sys.stderr)
         return release

@@ -46,5 +46,18 @@ def remote_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+_KEEP = next(s for s in SETTINGS if s.name == "keep_releases")
+
+keep_option = click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    envvar=_KEEP.env,
+    default=_KEEP.default,
+    show_default=True,
+    show_envvar=True,
+    help="Published releases to keep (an embedded store); older ones go, except pinned ones and the current one.",
+)
+
+
 def fail(message: str) -> NoReturn:
     raise click.UsageError(message)

@@ -331,11 +331,13 @@ class DirectoryStore(Store):
         and renamed when complete, so an interrupted publish leaves no half
         release behind ``current``. Then the change journal restarts at the
         new release and old releases beyond ``keep`` (default
-        :data:`KEEP_RELEASES`) go, except pinned ones and the current one."""
+        :data:`KEEP_RELEASES`) go, except pinned ones, the new current one and
+        the one served until now (a reader may be in a query on it)."""
         store = self._writable()
         store.flush()
         stamp = _stamp()
         releases = self.root / "releases"
+        serving = self.current_release()
         partial = releases / f".partial-{stamp}"
         try:
             store.backup(str(partial))
@@ -345,7 +347,8 @@ class DirectoryStore(Store):
             shutil.rmtree(partial, ignore_errors=True)
             raise StoreError(f"cannot publish release: {exc.strerror or exc}", where=str(releases)) from None
         self._restart_journal(stamp)
-        self.prune(keep=KEEP_RELEASES if keep is None else keep)
+        # the release served until now stays too: readers switch at their next query
+        self.prune(keep=KEEP_RELEASES if keep is None else keep, also=serving)
         return stamp
 
     def _restart_journal(self, stamp: str) -> None:
@@ -383,9 +386,9 @@ class DirectoryStore(Store):
         else:
             marker.unlink(missing_ok=True)
 
-    def prune(self, *, keep: int = KEEP_RELEASES) -> list[str]:
+    def prune(self, *, keep: int = KEEP_RELEASES, also: str | None = None) -> list[str]:
         """Remove releases older than the newest ``keep`` (at least 1), except
-        pinned ones and the current one; returns the names removed."""
+        pinned ones, the current one and ``also``; returns the names removed."""
         if keep < 1:
             raise StoreError(f"cannot keep {keep} releases", expected="at least 1 (the current release)")
         releases_dir = self.root / "releases"
@@ -395,7 +398,7 @@ class DirectoryStore(Store):
         pinned = self.pinned()
         removed = []
         for old in self._releases()[:-keep]:
-            if old.name != current and old.name not in pinned:
+            if old.name not in (current, also) and old.name not in pinned:
                 shutil.rmtree(old, ignore_errors=True)
                 removed.append(old.name)
         for marker in pinned - {p.name for p in self._releases()}:
