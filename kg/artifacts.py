@@ -274,6 +274,27 @@ def previous_release(kg: KnowledgeGraph, release: str) -> str | None:
     return earlier[-1] if earlier else None
 
 
+def ensure_tables(db: sqlite3.Connection, tables: dict[str, str], *, drop: bool = False) -> bool:
+    """Create a step's tables (name -> column definitions) in the index; with
+    ``drop``, or where a table's columns differ (an older version of the step),
+    start them empty. Returns True if they were (re)created empty, so that the
+    step must load every graph's rows."""
+    fresh = drop
+    for name, columns in tables.items():
+        wanted = [c.split()[0] for c in columns.split(",")]
+        have = [row[1] for row in db.execute(f"PRAGMA table_info({name})")]
+        if have and have != wanted:
+            fresh = True
+    for name, columns in tables.items():
+        if fresh:
+            db.execute(f"DROP TABLE IF EXISTS {name}")
+        exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        if not exists:
+            fresh = True
+            db.execute(f"CREATE TABLE {name} ({columns})")
+    return fresh
+
+
 def _open_index(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")

@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 from rdflib import URIRef
 
-from .artifacts import Publication, ReleaseMemo, cache_dir, read_json, release_key, select, write_json_atomic
+from .artifacts import Publication, ReleaseMemo, cache_dir, ensure_tables, read_json, release_key, select, write_json_atomic
 from .errors import TkgError
 from .namespaces import BASE
-from .projection import CATEGORIES, EDGE_QUERY, assemble, edge_row, fold_edges, node_vocabulary, project
+from .projection import CATEGORIES, EDGE_QUERY, assemble, edge_row, local_id, node_vocabulary, project
 
 if TYPE_CHECKING:
     from .graph import KnowledgeGraph
@@ -185,13 +185,55 @@ GROUP BY ?g ?s ?rel ?o ?ctx ?study ?support ?level ?year ?method"""
 )
 
 
-_EDGE_ROWS = "SELECT s, rel, o, ctx, study, support, level, year, method, n FROM p_edges"
-
-
 def _load_edges(kg: KnowledgeGraph, db: Any, graphs: set[str] | None) -> set[tuple[str, str, str]]:
     rows = [(str(r["g"]), *edge_row(r)) for r in select(kg, _G_EDGES, graphs)]
     db.executemany("INSERT INTO p_edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     return {(r[1], r[2], r[3]) for r in rows}
+
+
+#: What :func:`kg.projection.fold_edges` computes per edge, less the lists of
+#: study ids (:func:`_strip`), aggregated by SQLite over the edges in ``t_edges``.
+_AGGREGATE = """SELECT e.s, e.rel, e.o,
+  COUNT(DISTINCT CASE WHEN support != 'REFUTE' THEN study END), MIN(CASE WHEN support != 'REFUTE' THEN level END),
+  MIN(CASE WHEN support != 'REFUTE' THEN year END), MAX(CASE WHEN support != 'REFUTE' THEN year END), SUM(n),
+  COUNT(DISTINCT CASE WHEN support = 'REFUTE' THEN study END)
+FROM p_edges e JOIN t_edges t ON e.s = t.s AND e.rel = t.rel AND e.o = t.o GROUP BY e.s, e.rel, e.o"""
+_CONTEXTS = """SELECT e.s, e.rel, e.o, COALESCE(ctx, ''), COUNT(DISTINCT study)
+FROM p_edges e JOIN t_edges t ON e.s = t.s AND e.rel = t.rel AND e.o = t.o WHERE support != 'REFUTE' GROUP BY e.s, e.rel, e.o, ctx"""
+_METHODS = """SELECT DISTINCT e.s, e.rel, e.o, method
+FROM p_edges e JOIN t_edges t ON e.s = t.s AND e.rel = t.rel AND e.o = t.o WHERE method IS NOT NULL"""
+
+
+def _aggregate_edges(db: Any, touched: set[tuple[str, str, str]] | None) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The (stripped) attributes of the ``touched`` edges (None: every edge) from the index."""
+    db.execute("DROP TABLE IF EXISTS temp.t_edges")
+    db.execute("CREATE TEMP TABLE t_edges (s TEXT, rel TEXT, o TEXT, PRIMARY KEY (s, rel, o))")
+    if touched is None:
+        db.execute("INSERT INTO t_edges SELECT DISTINCT s, rel, o FROM p_edges")
+    else:
+        db.executemany("INSERT INTO t_edges VALUES (?, ?, ?)", sorted(touched))
+    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for s, rel, o, weight, level, first, last, findings, refuted in db.execute(_AGGREGATE):
+        edges[(s, rel, o)] = {
+            "relation": local_id(rel),
+            "weight": weight,
+            "best_level": level,
+            "first_year": first,
+            "last_year": last,
+            "contexts": {},
+            "findings": findings,
+            "methods": [],
+            "refuted": refuted,
+        }
+    for s, rel, o, ctx, studies in db.execute(_CONTEXTS):
+        edges[(s, rel, o)]["contexts"][local_id(ctx) if ctx else ""] = studies
+    for s, rel, o, method in db.execute(_METHODS):
+        edges[(s, rel, o)]["methods"].append(method)
+    for edge in edges.values():
+        edge["contexts"] = dict(sorted(edge["contexts"].items()))
+        edge["methods"].sort()
+    db.execute("DROP TABLE temp.t_edges")
+    return edges
 
 
 def publish_step(publication: Publication) -> None:
@@ -199,23 +241,19 @@ def publish_step(publication: Publication) -> None:
 
     The step keeps each named graph's edge rows in the publication's index.
     On an incremental publish it replaces the rows of the changed graphs,
-    folds again only the edges those graphs touch (before or after), and takes
-    every other edge from the previous release's projection; a full publish
-    folds every row. Both equal :func:`compute_projection` over the whole
+    aggregates again (in SQLite) only the edges those graphs touch (before or
+    after), and takes every other edge from the previous release's projection;
+    a full publish aggregates every row. Both equal :func:`compute_projection` over the whole
     store (tests/test_incremental.py)."""
     kg, db = publication.kg, publication.index
     if db is None:
         raise TkgError("the projection step needs the publication's index")
-    name, columns = _EDGE_TABLE
     previous = _read_projection(publication.previous / PROJECTION_FILE) if publication.previous is not None else None
-    incremental = publication.incremental and previous is not None
-    if not incremental:
-        db.execute(f"DROP TABLE IF EXISTS {name}")
-    db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    fresh = ensure_tables(db, {_EDGE_TABLE[0]: _EDGE_TABLE[1]}, drop=not (publication.incremental and previous is not None))
     db.execute("CREATE INDEX IF NOT EXISTS p_edges_g ON p_edges (g)")
     db.execute("CREATE INDEX IF NOT EXISTS p_edges_edge ON p_edges (s, rel, o)")
     vocabulary = node_vocabulary(kg)
-    if incremental and previous is not None:
+    if previous is not None and not fresh:
         changed = publication.changed or set()
         touched: set[tuple[str, str, str]] = set()
         for g in changed:
@@ -229,14 +267,10 @@ def publish_step(publication: Publication) -> None:
         }
         for key in touched:
             edges.pop(key, None)
-        rows = []
-        for s, rel, o in sorted(touched):
-            rows += db.execute(_EDGE_ROWS + " WHERE s = ? AND rel = ? AND o = ? ORDER BY rowid", (s, rel, o)).fetchall()
-        edges.update({key: _strip(attrs) for key, attrs in fold_edges(rows).items()})
+        edges.update(_aggregate_edges(db, touched))
     else:
         _load_edges(kg, db, None)
-        rows = db.execute(_EDGE_ROWS + " ORDER BY rowid").fetchall()
-        edges = {key: _strip(attrs) for key, attrs in fold_edges(rows).items()}
+        edges = _aggregate_edges(db, None)
     graph = assemble(vocabulary, edges)
     store_projection(publication.folder, (graph, _synonyms(kg, graph)))
 

@@ -25,11 +25,11 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..artifacts import Publication, link_or_copy, read_json, select, write_json_atomic
+from ..artifacts import Publication, ensure_tables, link_or_copy, read_json, select, write_json_atomic
 from ..errors import TkgError
 from ..namespaces import local_name
-from .common import PREFIXES, Vocabulary, int_or_none
-from .dashboard import assemble_dashboard, assemble_matrix, cell_facts, cell_summary, cell_targets, matrix_axes
+from .common import PREFIXES, Vocabulary, int_or_none, min_level
+from .dashboard import assemble_dashboard, assemble_matrix, cell_facts, cell_targets, matrix_axes
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
@@ -38,7 +38,10 @@ _TABLES = {
     "v_graphs": "g TEXT PRIMARY KEY, quads INTEGER, findings INTEGER",
     "v_studies": "g TEXT, study TEXT, type TEXT, year INTEGER",
     "v_modality": "g TEXT, m TEXT, finding TEXT, study TEXT, relation TEXT",
-    "v_cells": "g TEXT, m TEXT, c TEXT, finding TEXT, support TEXT, level INTEGER, year INTEGER, study TEXT, start INTEGER",
+    "v_cells": (
+        "g TEXT, m TEXT, c TEXT, finding TEXT, support TEXT, level INTEGER, year INTEGER, study TEXT, start INTEGER,"
+        " study_local TEXT, finding_local TEXT"
+    ),
 }
 _INDEXES = ("CREATE INDEX IF NOT EXISTS v_studies_g ON v_studies (g)", "CREATE INDEX IF NOT EXISTS v_modality_g ON v_modality (g)",
             "CREATE INDEX IF NOT EXISTS v_cells_g ON v_cells (g)", "CREATE INDEX IF NOT EXISTS v_cells_mc ON v_cells (m, c)")
@@ -58,13 +61,15 @@ _G_MODALITY = (
   ?subject rdfs:subClassOf* ?m . ?m tkg:isModality true .
 }"""
 )
+#: (The relations are filtered after the joins: with them in VALUES, or the
+#: filter inside GRAPH, Oxigraph's planner took 20x as long for 100 graphs.)
 _G_CELLS = (
     PREFIXES
     + """SELECT ?g ?m ?finding ?study ?support ?relation ?object ?level ?year ?start WHERE { @VALUES@
-  VALUES ?relation { tkg:facesBarrier tkg:causesToxicity }
   GRAPH ?g { ?finding a tkg:Finding ; tkg:subject ?subject ; tkg:relation ?relation ; tkg:object ?object ;
                       tkg:support ?support ; prov:wasDerivedFrom ?study . }
   ?subject rdfs:subClassOf* ?m . ?m tkg:isModality true .
+  FILTER(?relation = tkg:facesBarrier || ?relation = tkg:causesToxicity)
   OPTIONAL { ?finding tkg:quoteStart ?start }
   OPTIONAL { ?study tkg:evidenceLevel ?level }
   OPTIONAL { ?study tkg:publicationYear ?year }
@@ -77,13 +82,11 @@ _ENTITIES = (
 )
 
 
-def _create(db: sqlite3.Connection, full: bool) -> None:
-    for name, columns in _TABLES.items():
-        if full:
-            db.execute(f"DROP TABLE IF EXISTS {name}")
-        db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+def _create(db: sqlite3.Connection, full: bool) -> bool:
+    fresh = ensure_tables(db, _TABLES, drop=full)
     for statement in _INDEXES:
         db.execute(statement)
+    return fresh
 
 
 def _delete(db: sqlite3.Connection, graphs: Iterable[str]) -> None:
@@ -121,8 +124,8 @@ def _load(
         facts = cell_facts(r)
         for c in cell_targets(local_name(str(r["relation"])), str(r["object"]), rolls, categories):
             touched.add((str(r["m"]), c))
-            rows.append((str(r["g"]), str(r["m"]), c, str(r["finding"]), *facts))
-    db.executemany("INSERT INTO v_cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            rows.append((str(r["g"]), str(r["m"]), c, str(r["finding"]), *facts, local_name(facts[3]), local_name(str(r["finding"]))))
+    db.executemany("INSERT INTO v_cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     return touched
 
 
@@ -147,13 +150,31 @@ def _per_modality(db: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _cell_entries(db: sqlite3.Connection, m: str, c: str) -> dict[str, tuple]:
-    entries: dict[str, tuple] = {}
-    for finding, *facts in db.execute(
-        "SELECT finding, support, level, year, study, start FROM v_cells WHERE m = ? AND c = ? ORDER BY rowid", (m, c)
-    ):
-        entries.setdefault(finding, tuple(facts))
-    return entries
+#: One row per finding of a cell (the first, as in :func:`kg.views.dashboard.matrix_and_cells`),
+#: in page order: the order of :func:`kg.views.dashboard._cell_summary`, sorted by SQLite.
+_CELL_ORDER = """SELECT finding, support, level, study FROM v_cells
+WHERE rowid IN (SELECT MIN(rowid) FROM v_cells WHERE m = ? AND c = ? GROUP BY finding)
+ORDER BY support != 'SUPPORT', COALESCE(level, 99), -COALESCE(year, 0), study_local, COALESCE(start, 1073741824), finding_local, rowid"""
+
+
+def _cell_index(db: sqlite3.Connection, vocab: Vocabulary, m: str, c: str) -> dict[str, Any]:
+    """What :func:`kg.views.dashboard.cell_summary` gives for the cell, from the index."""
+    findings, studies, levels, refuting = [], set(), [], 0
+    for finding, support, level, study in db.execute(_CELL_ORDER, (m, c)):
+        findings.append(finding)
+        if support == "SUPPORT":
+            studies.add(study)
+            levels.append(level)
+        else:
+            refuting += 1
+    return {
+        "modality": vocab.ref(m),
+        "category": vocab.ref(c),
+        "studies": len(studies),
+        "refuting_findings": refuting,
+        "best_level": min_level(levels),
+        "findings": findings,
+    }
 
 
 def publish_views(publication: Publication, *, version: int, views_file: str, cells_dir: str) -> None:
@@ -161,18 +182,18 @@ def publish_views(publication: Publication, *, version: int, views_file: str, ce
     kg, db, folder = publication.kg, publication.index, publication.folder
     if db is None:
         raise TkgError("the views step needs the publication's index")
-    _create(db, publication.full)
+    fresh = _create(db, publication.full)
     vocab = Vocabulary(kg)  # once: the work store has no release key to memoize it by
     modalities, cats, rolls, categories = matrix_axes(kg, vocab)
     previous = read_json(publication.previous / views_file, version) if publication.previous is not None else None
-    if publication.incremental and previous is not None:
+    if publication.incremental and previous is not None and not fresh:
         changed = publication.changed or set()
         touched = _touched_cells(db, changed)
         _delete(db, changed)
         touched |= _load(kg, db, changed, rolls, categories)
         before = {(c["modality"], c["category"]): (c["studies"], c["best_level"]) for row in previous["matrix"]["cells"] for c in row}
     else:
-        if not publication.full:  # the previous views are missing: start again
+        if not fresh:  # incremental, but the previous views are missing: start again
             _create(db, True)
         _load(kg, db, None, rolls, categories)
         touched = {(m, c) for m in modalities for c in cats}
@@ -187,7 +208,7 @@ def publish_views(publication: Publication, *, version: int, views_file: str, ce
                 link_or_copy(old, folder / cells_dir / name)
                 counts[f"{key[0]}/{key[1]}"] = before[key]
                 continue
-            index = cell_summary(vocab, m, c, _cell_entries(db, m, c))
+            index = _cell_index(db, vocab, m, c)
             write_json_atomic(folder / cells_dir / name, {"version": version, **index})
             counts[f"{key[0]}/{key[1]}"] = (index["studies"], index["best_level"])
     studies = db.execute("SELECT study, type, year FROM v_studies ORDER BY rowid").fetchall()
