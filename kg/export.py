@@ -32,6 +32,7 @@ GRAPH_EXPORTS: dict[str, str] = {
     "cyjs": "kg.export_graph:write_cyjs",
     "csv": "kg.export_graph:write_csv",
     "kgx": "kg.export_graph:write_kgx",
+    "sssom": "kg.identifiers:write_sssom",
 }
 
 #: RDF formats written by our own function instead of the store's dump
@@ -50,6 +51,7 @@ EXTENSIONS = {
     "cyjs": ".cyjs.json",
     "csv": ".csv.zip",
     "kgx": ".kgx.tar.gz",
+    "sssom": ".sssom.tsv",
 }
 
 

@@ -6,7 +6,7 @@
       2026-11-28/                 (a second release that day: 2026-11-28.2, ...)
         tcell-kg.ttl ... tcell-kg.kgx.tar.gz   every format of export_formats()
         void.ttl                  VoID + DCAT description of the dataset
-        qc.json, qc.md            counts per type, SHACL/quote validation, gap report
+        qc.json, qc.md            counts per type, identifier coverage, SHACL/quote validation, gap report
         SHA256SUMS                `sha256sum -c SHA256SUMS` verifies every file
       latest -> 2026-11-28        replaced atomically
 
@@ -47,6 +47,7 @@ MEDIA_TYPES = {
     "cyjs": "application/json",
     "csv": "application/zip",
     "kgx": "application/gzip",
+    "sssom": "text/tab-separated-values",
 }
 
 VOID_QUERIES = {
@@ -125,6 +126,7 @@ def void_turtle(
 def qc_report(kg: KnowledgeGraph) -> dict[str, Any]:
     """Counts per type, the validation result and the gap report."""
     from .analytics import gaps, study_facts
+    from .identifiers import store_coverage
     from .projection import project
     from .validate import validate_store
 
@@ -145,6 +147,10 @@ def qc_report(kg: KnowledgeGraph) -> dict[str, Any]:
             "problems": [{"study": p.study, "focus": p.focus, "message": p.message} for p in (result.shacl + result.quotes)[:200]],
         },
         "gaps": {"counts": {k: len(v) for k, v in gap.items()}, **gap},
+        "identifier_coverage": {
+            c.category: {"mapped": len(c.mapped), "total": c.total, "exact": len(c.exact), "unmapped": list(c.unmapped)}
+            for c in store_coverage(kg)
+        },
     }
 
 
@@ -165,6 +171,15 @@ def qc_markdown(qc: dict[str, Any], release: str) -> str:
     ):
         out += ["", f"## {title}", "", "| | count |", "| --- | --- |"]
         out += [f"| {k} | {v} |" for k, v in qc[key].items()]
+    out += [
+        "",
+        "## Standard identifiers (ontology/mappings.sssom.tsv)",
+        "",
+        "| category | mapped | by exactMatch | unmapped |",
+        "| --- | --- | --- | --- |",
+    ]
+    for category, c in qc.get("identifier_coverage", {}).items():
+        out.append(f"| {category} | {c['mapped']} / {c['total']} | {c['exact']} | {', '.join(c['unmapped']) or '-'} |")
     v = qc["validation"]
     out += ["", "## Validation (SHACL shapes and evidence quotes)", "", f"**{'passed' if v['ok'] else 'FAILED'}**: {v['summary']}"]
     for p in v["problems"]:

@@ -102,6 +102,9 @@ def test_qc_report(released, built_store):
     assert qc["gaps"]["counts"]["single_study"] == len(qc["gaps"]["single_study"]) > 0
     md = (folder / "qc.md").read_text()
     assert "## Validation" in md and "## Gap report" in md and str(stats["findings"]) in md
+    coverage = qc["identifier_coverage"]
+    assert coverage["antigens"]["mapped"] == 16 and set(coverage["antigens"]["unmapped"]) == {"CD3", "GD2"}
+    assert "## Standard identifiers" in md and "| tumor types | 26 / 28 |" in md
 
 
 def test_second_release_gets_a_new_folder_and_moves_latest(built_store, tmp_path):

@@ -45,6 +45,7 @@ FORMAT_INFO: dict[str, tuple[str, str]] = {
     "cyjs": ("application/json", "Cytoscape.js JSON of the entity graph"),
     "csv": ("application/zip", "CSV tables of nodes and edges, zipped"),
     "kgx": ("application/gzip", "KGX TSV nodes and edges (Biolink), tar.gz"),
+    "sssom": ("text/tab-separated-values; charset=utf-8", "SSSOM TSV: entities mapped to MONDO, NCIt, HGNC, UniProtKB ids, with sources"),
 }
 
 _DISTINCT_TRIPLES = "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }"
