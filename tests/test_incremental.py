@@ -138,3 +138,16 @@ def test_a_bulk_ingest_is_tracked_and_an_interrupted_one_means_unknown(store, tm
     with KnowledgeGraph.open(store, mode="write") as kg:
         kg.store.begin_changes()  # a bulk write that never finished
         assert kg.store.pending_changes() is None
+
+
+def test_an_update_through_the_endpoint_recomputes_in_full(store):
+    """/sparql's updates write natively, past the change journal: the publish after one is full."""
+    from web.sparql import _update_directory_store
+
+    pattern = "?f a <https://w3id.org/tcell-kg/Finding> ; <http://www.w3.org/ns/prov#wasDerivedFrom> <https://w3id.org/tcell-kg/study/bargou-2008>"
+    with KnowledgeGraph.open(store) as kg:
+        assert kg.query(f"ASK {{ {pattern} }}").boolean
+    _update_directory_store(store, f"DELETE {{ GRAPH ?g {{ ?f ?p ?o }} }} WHERE {{ GRAPH ?g {{ {pattern} ; ?p ?o }} }}", "https://w3id.org/tcell-kg/")
+    with KnowledgeGraph.open(store) as kg:
+        assert not kg.query(f"ASK {{ {pattern} }}").boolean
+    assert assert_equals_full(store)["incremental"] is False
