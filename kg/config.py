@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 from .errors import ConfigError
@@ -46,6 +47,14 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def version() -> str:
+    """The installed package's version (release folders, VoID, SSSOM)."""
+    try:
+        return metadata.version("tcell-kg")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
 
 
 class Settings(dict):

@@ -23,10 +23,10 @@ import json
 import os
 import shutil
 from collections import Counter
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .config import version
 from .errors import TkgError
 
 if TYPE_CHECKING:
@@ -61,11 +61,6 @@ VOID_QUERIES = {
 }
 
 
-def version() -> str:
-    try:
-        return metadata.version("tcell-kg")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0+unknown"
 
 
 SOURCES_QUERY = "PREFIX tkg: <https://w3id.org/tcell-kg/> SELECT DISTINCT ?s WHERE { ?s a tkg:Study } ORDER BY ?s"
