@@ -56,7 +56,7 @@ keep_option = click.option(
     default=_KEEP.default,
     show_default=True,
     show_envvar=True,
-    help="Published releases to keep (an embedded store); older ones go, except pinned ones and the current one.",
+    help="Published releases to keep (an embedded store); older ones go, except pinned ones, the current one and the one served until now.",
 )
 
 
