@@ -25,7 +25,7 @@ from rdflib.compare import isomorphic
 
 from kg import KnowledgeGraph
 from kg.cli import main
-from kg.export import EXTENSIONS, export_formats
+from kg.export import export_format, export_formats
 from kg.export_graph import biolink_category
 from kg.stores.oxigraph import to_rdflib
 
@@ -39,7 +39,7 @@ def exported(built_store, tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("exports")
     paths = {}
     for fmt in export_formats():
-        path = out / f"graph{EXTENSIONS[fmt]}"
+        path = out / f"graph{export_format(fmt).extension}"
         result = CliRunner().invoke(main, ["export", "--store", built_store, "--format", fmt, "-o", str(path)])
         assert result.exit_code == 0, result.output
         paths[fmt] = path
@@ -241,7 +241,7 @@ def test_kgx_columns_categories_predicates_and_provenance(exported, projection, 
 
 def test_unknown_format_lists_graph_formats(built_store, tmp_path):
     result = CliRunner().invoke(main, ["export", "--store", built_store, "--format", "nope", "-o", str(tmp_path / "x")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a value out of the choices is a usage error (README, "Exit codes")
     assert "kgx" in result.output and "graphml" in result.output
 
 

@@ -11,6 +11,8 @@ from ..errors import TkgError
 from ..graph import DATA_DIR, KnowledgeGraph
 from ..namespaces import PREFIXES
 from ..ontology import ONTOLOGY_DIR
+from ..export import export_formats
+from ..export import formats as export_registry
 from ..readers import formats, study_suffixes
 from .common import fail, keep_option, remote_options, store_option
 
@@ -40,6 +42,29 @@ def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_
         click.echo(f"published release {release}")
 
 
+
+
+class ExportChoice(click.Choice):
+    """The registered export formats' names, read when the option is used (plugins included)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        return export_formats()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
+
+
+class ExportFormatOption(click.Option):
+    """--format of `tkg export`: its help lists the registered formats when it is shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = "One of the registered export formats: " + "; ".join(f"{f.name}: {f.description}" for f in export_registry()) + "."
+        return super().get_help_record(ctx)
 
 
 class ReaderChoice(click.Choice):
@@ -187,9 +212,8 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, all
     "--format",
     "fmt",
     required=True,
-    help="RDF: ttl, nt, nq, trig, jsonld, rdfxml. Graphs: graphml, gexf, cyjs (Cytoscape.js), "
-    "csv (nodes and edges CSV in a .zip), kgx (KGX TSV nodes/edges in a .tar.gz). "
-    "Mappings: sssom (standard identifiers, SSSOM TSV).",
+    type=ExportChoice(),
+    cls=ExportFormatOption,
 )
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
 @store_option
