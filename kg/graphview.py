@@ -34,6 +34,7 @@ from rdflib import URIRef
 
 from .artifacts import Publication, ReleaseMemo, cache_dir, ensure_tables, read_json, release_key, select, write_json_atomic
 from .errors import TkgError
+from .model import RELATIONS as MODEL_RELATIONS
 from .namespaces import BASE
 from .projection import CATEGORIES, EDGE_QUERY, assemble, edge_row, local_id, node_vocabulary, project
 
@@ -49,19 +50,11 @@ MAX_PATHS = 5
 #: Suggestions returned by :func:`find_nodes`.
 MAX_SUGGESTIONS = 20
 TUMOR_KINDS = ("heme", "solid")
-RELATIONS = (
-    "facesBarrier",
-    "causesToxicity",
-    "effectiveIn",
-    "investigatedIn",
-    "targetsAntigen",
-    "addressesBarrier",
-    "mitigatesToxicity",
-    "appliedTo",
-    "hasMechanisticAttribute",
-)
+#: The relations a finding may assert (kg.model, checked against the ontology by tests/test_ontology.py).
+RELATIONS = tuple(MODEL_RELATIONS)
 #: Synthetic edges added by the strategies view for the class hierarchy.
 SUBCLASS = "subClassOf"
+SUBCLASS_LABEL = "is a kind of"
 
 
 class NodeNotFound(TkgError):
@@ -794,6 +787,8 @@ def options(kg: KnowledgeGraph) -> dict[str, Any]:
         "release": proj.release,
         "modalities": [{"id": m, "label": classes[m].get("label", m)} for m in modality_ids(graph)],
         "relations": list(RELATIONS),
+        # labels from the ontology's rdfs:label, so the explorer's script holds none of its own
+        "relation_labels": {**{r: kg.ontology.relation_labels.get(r, r) for r in RELATIONS}, SUBCLASS: SUBCLASS_LABEL},
         "tumor": list(TUMOR_KINDS),
         "levels": [1, 2, 3, 4, 5],
         "years": [min(years), max(years)] if years else [],

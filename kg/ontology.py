@@ -298,6 +298,11 @@ class Ontology:
         return {str(s)[len(BASE) :] for s in self.graph.subjects(RDFS.subPropertyOf, rel)}
 
     @cached_property
+    def relation_labels(self) -> dict[str, str]:
+        """Each relation's rdfs:label ("faces barrier"): the one place pages and the explorer read it from."""
+        return {name: self._literal(TKG[name], RDFS.label) or name for name in sorted(self.relations)}
+
+    @cached_property
     def _names_by_term(self) -> dict[str, set[str]]:
         index: dict[str, set[str]] = {}
         for entity in self.entities.values():

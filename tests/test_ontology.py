@@ -158,3 +158,14 @@ def test_cli_checks_the_schema_part_of_the_built_graph(built_store):
     result = CliRunner().invoke(main, ["ontology", "check", "--store", built_store])
     assert result.exit_code == 0, result.output
     assert "consistent" in result.output
+
+
+def test_every_relation_is_labelled_and_mapped_once():
+    """A relation's facts: the model (subject/object categories) and the ontology
+    (its label, read by pages and the explorer through /api/graph/options).
+    Adding a relation to the model without its ontology label fails here."""
+    from kg.ontology import default_ontology
+
+    labels = default_ontology().relation_labels
+    for relation in RELATIONS:
+        assert labels.get(relation, relation) != relation, f"{relation} has no rdfs:label in the ontology"
