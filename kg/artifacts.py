@@ -64,13 +64,11 @@ def release_key(kg: KnowledgeGraph, *, exact: bool = False) -> str:
     over everything) only the time window, unless ``exact`` asks for the count
     (downloads, which must not be regenerated every window)."""
     store = kg.store
-    refresh = getattr(store, "refresh", None)
-    if refresh is not None:
-        refresh()
-    release = getattr(store, "release", None)
+    store.refresh()
+    release = store.release
     if release:
         return str(release)
-    remote = str(getattr(store, "url", "")).startswith(("http://", "https://"))
+    remote = store.is_remote
     if exact:
         return f"live-{store.count()}"
     window = int(time.monotonic() // LIVE_TTL)
@@ -83,8 +81,8 @@ def is_release(key: str) -> bool:
 
 
 def cache_root(kg: KnowledgeGraph) -> Path | None:
-    root = getattr(kg.store, "root", None)
-    return None if root is None else Path(root) / CACHE
+    root = kg.store.local_root()
+    return None if root is None else root / CACHE
 
 
 def cache_dir(kg: KnowledgeGraph, release: str | None = None) -> Path | None:
@@ -93,7 +91,7 @@ def cache_dir(kg: KnowledgeGraph, release: str | None = None) -> Path | None:
     base = cache_root(kg)
     if base is None:
         return None
-    name = release or getattr(kg.store, "release", None)
+    name = release or kg.store.release
     if not name or not is_release(name):
         return None
     return base / name

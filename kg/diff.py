@@ -84,10 +84,7 @@ def oxigraph_select(store: Any) -> Select:
 
 
 def _native(kg: Any) -> Any:
-    import pyoxigraph as ox
-
-    native = getattr(kg.store, "store", None)
-    return native if isinstance(native, ox.Store) else None
+    return kg.store.native()
 
 
 def oxigraph_fingerprints(store: Any) -> Fingerprints:

@@ -110,7 +110,7 @@ class KnowledgeGraph:
         report = IngestReport()
         self.ensure_ontology()
         files = [Path(p) for p in paths]
-        native = getattr(self.store, "store", None)  # the pyoxigraph store of a directory store
+        native = self.store.native()  # the pyoxigraph store of an embedded store
         if len(files) >= BULK_THRESHOLD and native is not None and not self.store.read_only and self.ontology is _default():
             from .bulk import bulk_ingest
             from .namespaces import study_graph

@@ -160,7 +160,7 @@ def make_release(kg: KnowledgeGraph, outdir: Path, *, stamp: str | None = None, 
         description = void.describe(counted, dumps, endpoint=None, version=version(), release=stamp, issued=today, study_sources=studies)
         (partial / "void.ttl").write_text(description.serialize(format="turtle"), encoding="utf-8")
         qc = qc_report(kg)
-        qc["release"] = {"name": stamp, "issued": today, "version": version(), "store_release": getattr(kg.store, "release", None)}
+        qc["release"] = {"name": stamp, "issued": today, "version": version(), "store_release": kg.store.release}
         (partial / "qc.json").write_text(json.dumps(qc, indent=2, default=str) + "\n", encoding="utf-8")
         (partial / "qc.md").write_text(qc_markdown(qc, stamp), encoding="utf-8")
         names = sorted(p.name for p in partial.iterdir() if p.is_file())

@@ -279,7 +279,7 @@ def _current_label(store: str, state: Path) -> str | None:
         return updates[-1] if updates else None
     try:
         with KnowledgeGraph.open(store) as kg:
-            return getattr(kg.store, "release", None)
+            return kg.store.release
     except NoReleaseError:
         return None
 

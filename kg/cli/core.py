@@ -197,11 +197,7 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, all
             click.echo(_table(kg.query(text)))
             return
         out_fmt = "turtle" if fmt == "turtle" else fmt
-        native = getattr(kg.store, "query_serialized", None)
-        if native is not None:
-            _kind, data = native(text, out_fmt)
-        else:
-            data = kg.query(text).serialize(out_fmt)
+        _kind, data = kg.store.query_serialized(text, out_fmt)
     sys.stdout.buffer.write(data)
     if not data.endswith(b"\n"):
         sys.stdout.buffer.write(b"\n")
@@ -332,11 +328,7 @@ def releases(store: str, pin: str | None, unpin: str | None) -> None:
     SIZE is a release's size as a copy; OWN is what it alone holds on disk
     (files no other release nor the work store shares), i.e. what removing it
     frees. Releases share unchanged files (hard links of RocksDB checkpoints)."""
-    from ..stores.oxigraph import DirectoryStore
-
     with KnowledgeGraph.open(store, mode="write" if pin or unpin else "read") as kg:
-        if not isinstance(kg.store, DirectoryStore):
-            fail(f"{store} has no releases: only an embedded store (a directory) publishes releases")
         if pin:
             kg.store.pin(pin)
         if unpin:

@@ -18,6 +18,7 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from rdflib import Graph, URIRef
@@ -73,11 +74,47 @@ class QueryResult:
 
 
 class Store(ABC):
-    """The operations every backend offers. Graph names are IRIs (str)."""
+    """The operations every backend offers. Graph names are IRIs (str).
+
+    The optional capabilities (releases, a folder on this machine, a native
+    engine, serialization) are methods here with neutral defaults, so callers
+    ask the store instead of probing its type."""
 
     url: str
     #: True when queries read a published release rather than the work store.
     read_only: bool = False
+    #: True for a SPARQL server reached over HTTP: no releases, and counting is a query over everything.
+    is_remote: bool = False
+
+    @property
+    def release(self) -> str | None:
+        """The name of the published release this store reads (None: the store has no releases)."""
+        return None
+
+    def refresh(self) -> bool:
+        """A long-lived reader follows a newer release; True if it switched."""
+        return False
+
+    def local_root(self) -> Path | None:
+        """The store's folder on this machine (per-release files are kept under it), None if it has none."""
+        return None
+
+    def native(self) -> Any | None:
+        """The embedded pyoxigraph Store behind this store, for native bulk work (None if there is none)."""
+        return None
+
+    def release_usage(self) -> list[dict[str, Any]]:
+        """Each published release with the disk it uses; a store without releases refuses."""
+        raise StoreError(f"{self.url} has no releases: only an embedded store (a directory) publishes releases")
+
+    def pin(self, release: str, *, pinned: bool = True) -> None:
+        """Keep a release whatever the retention policy says; a store without releases refuses."""
+        raise StoreError(f"{self.url} has no releases: only an embedded store (a directory) publishes releases")
+
+    def query_serialized(self, sparql: str, fmt: str, *, bindings: dict[str, Node] | None = None) -> tuple[str, bytes]:
+        """Run a query and serialize its result: (kind, bytes). Backends override it with a native serializer."""
+        result = self.query(sparql, bindings=bindings)
+        return result.kind, result.serialize(fmt)
 
     @abstractmethod
     def replace_graph(self, graph: str, triples: Graph) -> None:

@@ -197,6 +197,12 @@ class DirectoryStore(Store):
             raise StoreError("store is closed", where=str(self.path))
         return self._store
 
+    def native(self) -> ox.Store:
+        return self.store
+
+    def local_root(self) -> Path:
+        return self.root
+
     @property
     def release(self) -> str | None:
         return self.path.name if self.read_only else None
@@ -374,7 +380,7 @@ class DirectoryStore(Store):
         folder = self.root / PINS
         return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
 
-    def pin(self, release: str, pinned: bool = True) -> None:
+    def pin(self, release: str, *, pinned: bool = True) -> None:
         """Keep ``release`` whatever the retention (or stop keeping it)."""
         if release not in {p.name for p in self._releases()}:
             known = ", ".join(p.name for p in self._releases()[-5:]) or "none"

@@ -205,6 +205,8 @@ def _opener(urls: Iterable[str], user: str | None, password: str | None) -> urll
 
 
 class RemoteStore(Store):
+    is_remote = True
+
     def __init__(
         self,
         url: str,
