@@ -19,12 +19,13 @@ study's main therapy, the one its title or first text names.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .lexicon import CONTEXTUAL_TERMS, Lexicon, Mention, lexicon_for, normalize
 from .model import REFUTE, SUPPORT, TEXT_MINED, Finding, StudyRecord, TextBlock
 from .namespaces import TKG
 from .ontology import Ontology, default_ontology
+from .rules import RULE_BY_NAME, RULES, Rule
 
 _ABBREVIATIONS = r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\bal)(?<!\bFig)(?<!\bapprox)(?<!\b[A-Z])"
 _SENTENCE_END = re.compile(_ABBREVIATIONS + r"[.!?](?=\s+[A-Z0-9(\"'])")
@@ -38,33 +39,17 @@ NEGATION = re.compile(
 SPECULATION = re.compile(r"\b(?:whether|unclear|unknown|hypothes\w*|speculat\w*|remains to be|if any)\b", re.I)
 HEDGE = re.compile(r"\b(?:may|might|could|possibly|potentially|suggest\w*|appear\w*)\b", re.I)
 
-BARRIER_CUE = re.compile(
-    r"\b(?:limit|hinder|hamper|compromis|challeng|barrier|obstacle|hurdle|held back|restrict|impair|suppress|exclu|"
-    r"resist|escape|relaps|loss|lost|exhaust|depend|hostil|fail|poor|short\b|lack|insufficien|difficult|complex|"
-    r"variab|block|problem|issue|concern|constrain|low\b|prevent|shut|dampen|inhibit|wane|fade|"
-    r"decline|cleared|dysfunction|burden|costly|delay|vein-to-vein|face|meet|confront|struggl)",
-    re.I,
-)
-TOXICITY_CUE = re.compile(
-    r"caus|occur|develop|induc|associat|report|observ|experienc|adverse|risk|toxic|frequent|common|event|grade|"
-    r"rate|incidence|led to|resulted|fatal|death|died|side effect|seen|includ|noted|had\b|with\b|less|uncommon|rare|limit|effect|linked",
-    re.I,
-)
-SUCCESS_CUE = re.compile(
-    r"success|effective|efficacy|respon|remission|benefit|approv|activ|durable|improv|prolong|surviv|cure|"
-    r"work|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)",
-    re.I,
-)
-STUDIED_CUE = re.compile(
-    r"patients with|treated|enrolled|trial|study|studied|evaluat|tested|investigat|for (?:relapsed|refractory|previously)", re.I
-)
-TARGET_CUE = re.compile(r"target|direct|bind|against|recogni|specific|redirect|engag|\bx\b|express", re.I)
-STRATEGY_CUE = re.compile(
-    r"overcom|address|counter|against|resist|withstand|remodel|improv|enhanc|revers|prevent|mitigat|shield|"
-    r"protect|help|restor|rescue|bypass|circumvent|boost|sustain|solv|tackl|reduce|neutraliz|insensitiv|evad|shorten",
-    re.I,
-)
-MITIGATION_CUE = re.compile(r"prevent|reduc|mitigat|manag|control|treat|lower|abrogat|revers|resolv|eliminat", re.I)
+FACES, ADDRESSES = RULE_BY_NAME["barrier"], RULE_BY_NAME["addresses"]
+TOXICITY, MITIGATES = RULE_BY_NAME["toxicity"], RULE_BY_NAME["mitigates"]
+EFFECTIVE, INVESTIGATED = RULE_BY_NAME["effective"], RULE_BY_NAME["investigated"]
+ANTIGEN, ATTRIBUTE = RULE_BY_NAME["antigen"], RULE_BY_NAME["attribute"]
+#: Object categories with their own handler in :class:`Extractor` (named in the rule table);
+#: a rule whose handler is None is applied by the generic clause rule.
+_OBJECT_HANDLERS = {r.object: f"_on_{r.handler}" for r in RULES if r.handler and r.handler != "applied"}
+_GENERIC_RULES: dict[str, list[Rule]] = {}
+for _rule in RULES:
+    if _rule.handler is None:
+        _GENERIC_RULES.setdefault(_rule.object, []).append(_rule)
 FAILED_SUCCESS = re.compile(
     r"\b(?:little|limited|modest|minimal|poor|disappointing|rare|rarely|fail\w*|lack\w*|no|not|without|less|fewer|inferior)\b", re.I
 )
@@ -86,11 +71,6 @@ ANTIGEN_BEFORE = re.compile(
     r"(?:[\w-]+\s+){0,2}(?:(?:such as|including|like)\s+)?$",
     re.I,
 )
-ATTRIBUTE_CUE = re.compile(
-    r"\b(?:is|are|was|were|as|being|act|acts|work|works|recogni|signal|offer|promis|provid|keep|carr|retain|remain|rely|bridg|repertoire|product|molecule|drug)",
-    re.I,
-)
-
 #: Inherently negative barrier terms need no extra cue.
 SELF_EVIDENT_BARRIERS = {
     "AntigenEscape",
@@ -104,6 +84,19 @@ SELF_EVIDENT_BARRIERS = {
 }
 TRIAL_TYPES = {"randomized controlled trial", "non-randomized trial", "clinical trial", "trial registration", "case report"}
 SKIP_ANTIGENS = {"CD3"}  # the T cell arm of an engager, not its tumor target
+
+
+@dataclass(frozen=True)
+class Note:
+    """One step of an extraction, recorded when a trace is asked for (``tkg explain``)."""
+
+    kind: str  # study, sentence, mention, hedge, clause, finding, reject, duplicate
+    text: str
+    data: dict = field(default_factory=dict)
+
+
+def _show(f: Finding) -> str:
+    return f"{f.subject} {f.relation} {f.object}" + (" (REFUTE)" if f.support == REFUTE else "")
 
 
 @dataclass(frozen=True)
@@ -232,6 +225,45 @@ _NEGATION_QUALIFIER = re.compile(r"\b(?:dose-limiting|severe|serious|grade|high-
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
 
 
+@dataclass
+class _Sentence:
+    """What every clause of a sentence shares."""
+
+    block: TextBlock
+    start: int
+    end: int
+    text: str
+    sentence: str
+    mentions: list[Mention]
+    main: str | None
+    main_tumor: str | None
+    confidence: float
+    clauses: list[Clause]
+    subjects: list[str]  # therapies and strategies the sentence names, most specific
+    solo_named: str | None
+    solo: str | None  # the sentence's one subject, if it names one
+    tumor_context: str | None
+    strategy_sentence: bool
+    purpose: bool
+    strategies: list[str]
+    out: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class _ClauseState:
+    clause: Clause
+    clause_text: str
+    names: list[Mention]
+    negated: bool
+    cue_text: str  # the clause, or the sentence so far when a gapped clause borrows its verb
+    respective: bool
+    therapies: list[str]
+    strategies: list[str]
+    therapies_as_named: list[str]
+    implicit: bool  # the subject is the text's main therapy, not named in the sentence
+    context: str | None
+
+
 class Extractor:
     def __init__(self, ontology: Ontology):
         self.ontology = ontology
@@ -319,173 +351,278 @@ class Extractor:
         return out
 
     # -- extraction -----------------------------------------------------------
-    def extract(self, record: StudyRecord) -> list[Finding]:
+    def extract(self, record: StudyRecord, trace: list | None = None) -> list[Finding]:
+        """Findings of a record. With ``trace`` (a list), every decision is appended to it as a
+        :class:`Note` (sentences, mentions, clauses, cues, findings made and rejected): the
+        material of ``tkg explain``, made by this very code path."""
+        self._trace = trace
         main, tumor = self.main_therapy(record), self.main_tumor(record)
+        self._note("study", f"main therapy: {main or '-'}; main tumor type: {tumor or '-'}")
         findings: dict[tuple, Finding] = {}
         for block in record.texts:
             mentions = self.lexicon.find(block.text)
             for s_start, s_end in sentences(block.text):
                 inside = [m for m in mentions if s_start <= m.start < s_end]
+                self._note("sentence", block.text[s_start:s_end].strip(), section=block.section)
                 if not inside and not (main and tumor):
                     continue
                 for finding in self._sentence(block, s_start, s_end, inside, main, tumor):
                     key = (finding.subject, finding.relation, finding.object, finding.support)
+                    if key in findings:
+                        self._note("duplicate", _show(finding), rule=finding.rule)
                     findings.setdefault(key, finding)  # the first sentence that says it
         # "studied in" is implied by, and weaker than, a claim of success for the same pair
         effective = {(f.subject, f.object) for f in findings.values() if f.relation == "effectiveIn" and f.support == SUPPORT}
-        return [f for f in findings.values() if not (f.relation == "investigatedIn" and (f.subject, f.object) in effective)]
+        out = []
+        for f in findings.values():
+            if f.relation == "investigatedIn" and (f.subject, f.object) in effective:
+                self._note("reject", _show(f) + " (implied by the effectiveIn finding)", rule=f.rule)
+                continue
+            out.append(f)
+        self._trace = None
+        return out
+
+    _trace: list | None = None
+
+    def _note(self, kind: str, text: str, **data: object) -> None:
+        if self._trace is not None:
+            self._trace.append(Note(kind, text, data))
 
     def _sentence(
         self, block: TextBlock, start: int, end: int, mentions: list[Mention], main: str | None, main_tumor: str | None = None
     ) -> list[Finding]:
         text = block.text
         sentence = text[start:end]
-        if SPECULATION.search(sentence):
+        for m in mentions:
+            self._note("mention", f"{m.text!r} -> {m.entity} ({self.category(m.entity)})")
+        speculation = SPECULATION.search(sentence)
+        if speculation:
+            self._note("reject", f"speculative sentence ({speculation.group(0)!r}): nothing is claimed")
             return []
         mentions = self._resolve_mentions(text, start, mentions, main)
-        confidence = 0.6 if HEDGE.search(sentence) else 0.8
-        clauses = merge_clauses(text, _clauses(text, start, end, mentions), lambda m: self.category(m.entity) in ("Therapy", "Strategy"))
+        hedge = HEDGE.search(sentence)
+        if hedge:
+            self._note("hedge", f"{hedge.group(0)!r}: confidence 0.6")
         subjects_in_sentence = self.most_specific([m.entity for m in mentions if self.category(m.entity) in ("Therapy", "Strategy")])
         solo_named = subjects_in_sentence[0] if len(subjects_in_sentence) == 1 else None
-        solo = self._specific(solo_named, subjects_in_sentence, main) if solo_named else None
-        tumor_context = self._sentence_context(mentions)
-        strategy_sentence = any(self.category(m.entity) == "Strategy" for m in mentions)
-        purpose = _PURPOSE.match(sentence)
-        sentence_strategies = list(dict.fromkeys(m.entity for m in mentions if self.category(m.entity) == "Strategy"))
-        out: list[Finding] = []
-
-        def emit(subject: str, relation: str, obj: str, support: str = SUPPORT, context: str | None = None) -> None:
-            out.append(
-                Finding(
-                    subject=subject,
-                    relation=relation,
-                    object=obj,
-                    quote=sentence.strip(),
-                    section=block.section,
-                    start=start + (len(sentence) - len(sentence.lstrip())),
-                    end=start + len(sentence.rstrip()),
-                    support=support,
-                    context=context,
-                    method=TEXT_MINED,
-                    confidence=confidence,
-                )
+        st = _Sentence(
+            block=block,
+            start=start,
+            end=end,
+            text=text,
+            sentence=sentence,
+            mentions=mentions,
+            main=main,
+            main_tumor=main_tumor,
+            confidence=0.6 if hedge else 0.8,
+            clauses=merge_clauses(text, _clauses(text, start, end, mentions), lambda m: self.category(m.entity) in ("Therapy", "Strategy")),
+            subjects=subjects_in_sentence,
+            solo_named=solo_named,
+            solo=self._specific(solo_named, subjects_in_sentence, main) if solo_named else None,
+            tumor_context=self._sentence_context(mentions),
+            strategy_sentence=any(self.category(m.entity) == "Strategy" for m in mentions),
+            purpose=bool(_PURPOSE.match(sentence)),
+            strategies=list(dict.fromkeys(m.entity for m in mentions if self.category(m.entity) == "Strategy")),
+        )
+        for index, clause in enumerate(st.clauses):
+            cl = self._clause_state(st, index, clause)
+            self._note(
+                "clause",
+                text[clause.start : clause.end].strip(),
+                subjects=", ".join(cl.therapies + cl.strategies) or "-",
+                implicit=cl.implicit,
+                negated=cl.negated,
             )
-
-        for index, clause in enumerate(clauses):
-            clause_text = text[clause.start : clause.end]
-            negated = bool(NEGATION.search(clause_text))
-            names = list(clause.mentions)
-            subject_mentions = [m for m in names if self.category(m.entity) in ("Therapy", "Strategy")]
-            # gapped coordination borrows the verb (and its cue) of the sentence so far
-            gapped = (
-                bool(subject_mentions)
-                and _GAPPED.match(text[clause.start : subject_mentions[0].start])
-                and _GAP_PREPOSITION.match(text[subject_mentions[-1].end : clause.end])
-            )
-            cue_text = text[start : clause.end] if gapped else clause_text
-            respective = bool(_RESPECTIVELY.search(text[clause.start : min(end, clause.end + 16)]))
-            therapies = self.most_specific(
-                [self._specific(m.entity, subjects_in_sentence, main) for m in names if self.category(m.entity) == "Therapy"]
-            )
-            strategies = self.most_specific([m.entity for m in names if self.category(m.entity) == "Strategy"])
-            therapies_as_named = self.most_specific(
-                [self._specific(m.entity, subjects_in_sentence) for m in names if self.category(m.entity) == "Therapy"]
-            )
-            if purpose and index == 0 and not strategies:
-                strategies = list(sentence_strategies)
-            if not therapies and not strategies and solo:
-                (therapies if self.category(solo) == "Therapy" else strategies).append(solo)
-                if self.category(solo) == "Therapy":
-                    therapies_as_named = [solo_named]
-            implicit = False
-            if not therapies and not strategies and main and len(subjects_in_sentence) == 0:
-                therapies, implicit = [main], True
-            context = self._clause_context(names) or tumor_context
-
-            def paired(subjects: list[str], m: Mention, names: list[Mention] = names, respective: bool = respective) -> list[str]:
-                """With "respectively", the i-th subject goes with the i-th object of its kind."""
-                if not respective:
-                    return subjects
-                same = [o for o in names if self.category(o.entity) == self.category(m.entity)]
-                return [subjects[same.index(m)]] if len(same) == len(subjects) else subjects
-
-            if not negated:
-                for s_mention in (m for m in names if self.category(m.entity) == "Strategy"):
-                    for t_mention in (m for m in names if self.category(m.entity) == "Therapy"):
-                        gap = (
-                            text[s_mention.end : t_mention.start]
-                            if s_mention.end <= t_mention.start
-                            else text[t_mention.end : s_mention.start]
-                        )
-                        pattern = _APPLIED_S_T if s_mention.end <= t_mention.start else _APPLIED_T_S
-                        if pattern.match(gap):
-                            emit(s_mention.entity, "appliedTo", self._specific(t_mention.entity, subjects_in_sentence, main))
-            for m in names:
+            if not cl.negated:
+                self._applied(st, cl)
+            for m in cl.names:
                 category = self.category(m.entity)
-                before_m = text[max(clause.start, m.start - 40) : m.start]
-                contextual = normalize(m.text)[0].rstrip("s") in CONTEXTUAL_TERMS or normalize(m.text)[0] in CONTEXTUAL_TERMS
-                if category == "Barrier" and not implicit:
-                    cue = BARRIER_CUE.search(cue_text) or (m.entity in SELF_EVIDENT_BARRIERS and not contextual)
-                    remedied = strategies and (_STRATEGY_VERB_BEFORE.search(before_m) or _FOR_BEFORE.search(before_m))
-                    if negated or not (cue or remedied):
-                        continue
-                    overcoming = strategy_sentence and STRATEGY_CUE.search(sentence)
-                    for t in [] if overcoming or not cue else paired(therapies_as_named, m):
-                        emit(t, "facesBarrier", m.entity, context=context)
-                    if STRATEGY_CUE.search(clause_text) or remedied:
-                        for s in strategies:
-                            emit(s, "addressesBarrier", m.entity, context=context)
-                elif category == "Toxicity":
-                    if strategies and MITIGATION_CUE.search(clause_text) and not negated:
-                        for s in strategies:
-                            emit(s, "mitigatesToxicity", m.entity)
-                        continue
-                    if not TOXICITY_CUE.search(cue_text):
-                        continue
-                    support = REFUTE if negated and self._negation_governs(clause_text, m, text, clause.start, names) else SUPPORT
-                    if negated and support == SUPPORT:
-                        continue
-                    for t in paired(therapies, m):
-                        emit(t, "causesToxicity", m.entity, support=support)
-                elif category == "TumorType" and not any(self.category(o.entity) == "Strategy" and o.start < m.start for o in names):
-                    if negated or not therapies:
-                        continue
-                    if SUCCESS_CUE.search(cue_text):
-                        if FAILED_SUCCESS.search(clause_text):
-                            if FAILURE.search(clause_text):
-                                for t in paired(therapies, m):
-                                    emit(t, "effectiveIn", m.entity, support=REFUTE)
-                            continue
-                        for t in paired(therapies, m):
-                            emit(t, "effectiveIn", m.entity)
-                    elif STUDIED_CUE.search(clause_text) and (implicit or main):
-                        for t in paired(therapies, m):
-                            emit(t, "investigatedIn", m.entity)
-                elif category == "Antigen" and m.entity not in SKIP_ANTIGENS and not implicit:
-                    if negated or not self._targeted(text, clause, m, names):
-                        continue
-                    for t in paired(therapies, m):
-                        emit(t, "targetsAntigen", m.entity)
-                elif category == "MechanisticAttribute" and not implicit:
-                    if negated or not (ATTRIBUTE_CUE.search(clause_text) or _POSSESSIVE_BEFORE.search(before_m)):
-                        continue
-                    for t in paired(therapies, m):
-                        emit(t, "hasMechanisticAttribute", m.entity)
-        self._implicit_success(sentence, mentions, main, main_tumor, solo, emit)
-        return out
+                handler = _OBJECT_HANDLERS.get(category)
+                if handler is not None:
+                    getattr(self, handler)(st, cl, m)
+                else:
+                    for rule in _GENERIC_RULES.get(category, ()):
+                        self._generic(rule, st, cl, m)
+        self._implicit_success(st)
+        return st.out
 
-    def _implicit_success(
-        self, sentence: str, mentions: list[Mention], main: str | None, tumor: str | None, solo: str | None, emit
+    def _clause_state(self, st: _Sentence, index: int, clause: Clause) -> _ClauseState:
+        text = st.text
+        clause_text = text[clause.start : clause.end]
+        names = list(clause.mentions)
+        subject_mentions = [m for m in names if self.category(m.entity) in ("Therapy", "Strategy")]
+        # gapped coordination borrows the verb (and its cue) of the sentence so far
+        gapped = (
+            bool(subject_mentions)
+            and _GAPPED.match(text[clause.start : subject_mentions[0].start])
+            and _GAP_PREPOSITION.match(text[subject_mentions[-1].end : clause.end])
+        )
+        therapies = self.most_specific(
+            [self._specific(m.entity, st.subjects, st.main) for m in names if self.category(m.entity) == "Therapy"]
+        )
+        strategies = self.most_specific([m.entity for m in names if self.category(m.entity) == "Strategy"])
+        therapies_as_named = self.most_specific(
+            [self._specific(m.entity, st.subjects) for m in names if self.category(m.entity) == "Therapy"]
+        )
+        if st.purpose and index == 0 and not strategies:
+            strategies = list(st.strategies)
+        if not therapies and not strategies and st.solo:
+            (therapies if self.category(st.solo) == "Therapy" else strategies).append(st.solo)
+            if self.category(st.solo) == "Therapy":
+                therapies_as_named = [st.solo_named]
+        implicit = False
+        if not therapies and not strategies and st.main and len(st.subjects) == 0:
+            therapies, implicit = [st.main], True
+        return _ClauseState(
+            clause=clause,
+            clause_text=clause_text,
+            names=names,
+            negated=bool(NEGATION.search(clause_text)),
+            cue_text=text[st.start : clause.end] if gapped else clause_text,
+            respective=bool(_RESPECTIVELY.search(text[clause.start : min(st.end, clause.end + 16)])),
+            therapies=therapies,
+            strategies=strategies,
+            therapies_as_named=therapies_as_named,
+            implicit=implicit,
+            context=self._clause_context(names) or st.tumor_context,
+        )
+
+    def _emit(
+        self, st: _Sentence, rule: str, subject: str, relation: str, obj: str, support: str = SUPPORT, context: str | None = None
     ) -> None:
+        sentence = st.sentence
+        finding = Finding(
+            subject=subject,
+            relation=relation,
+            object=obj,
+            quote=sentence.strip(),
+            section=st.block.section,
+            start=st.start + (len(sentence) - len(sentence.lstrip())),
+            end=st.start + len(sentence.rstrip()),
+            support=support,
+            context=context,
+            method=TEXT_MINED,
+            confidence=st.confidence,
+            rule=rule,
+        )
+        self._note("finding", _show(finding), rule=rule)
+        st.out.append(finding)
+
+    def _paired(self, cl: _ClauseState, subjects: list[str], m: Mention) -> list[str]:
+        """With "respectively", the i-th subject goes with the i-th object of its kind."""
+        if not cl.respective:
+            return subjects
+        same = [o for o in cl.names if self.category(o.entity) == self.category(m.entity)]
+        return [subjects[same.index(m)]] if len(same) == len(subjects) else subjects
+
+    # -- one handler per object kind; the cues come from the rule table -----------
+    def _applied(self, st: _Sentence, cl: _ClauseState) -> None:
+        text = st.text
+        for s_mention in (m for m in cl.names if self.category(m.entity) == "Strategy"):
+            for t_mention in (m for m in cl.names if self.category(m.entity) == "Therapy"):
+                before = s_mention.end <= t_mention.start
+                gap = text[s_mention.end : t_mention.start] if before else text[t_mention.end : s_mention.start]
+                if (_APPLIED_S_T if before else _APPLIED_T_S).match(gap):
+                    therapy = self._specific(t_mention.entity, st.subjects, st.main)
+                    self._emit(st, "applied.adjacent", s_mention.entity, "appliedTo", therapy)
+
+    def _on_barrier(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
+        if cl.implicit:
+            return
+        text = st.text
+        before_m = text[max(cl.clause.start, m.start - 40) : m.start]
+        contextual = normalize(m.text)[0].rstrip("s") in CONTEXTUAL_TERMS or normalize(m.text)[0] in CONTEXTUAL_TERMS
+        cue = FACES.cue.search(cl.cue_text) or (m.entity in SELF_EVIDENT_BARRIERS and not contextual)
+        remedied = cl.strategies and (_STRATEGY_VERB_BEFORE.search(before_m) or _FOR_BEFORE.search(before_m))
+        if cl.negated or not (cue or remedied):
+            self._note("reject", f"{m.entity}: " + ("negated clause" if cl.negated else "no barrier cue"), rule="barrier.cue")
+            return
+        overcoming = st.strategy_sentence and ADDRESSES.cue.search(st.sentence)
+        for t in [] if overcoming or not cue else self._paired(cl, cl.therapies_as_named, m):
+            self._emit(st, "barrier.cue", t, "facesBarrier", m.entity, context=cl.context)
+        if ADDRESSES.cue.search(cl.clause_text) or remedied:
+            for s in cl.strategies:
+                self._emit(st, "addresses.cue", s, "addressesBarrier", m.entity, context=cl.context)
+
+    def _on_toxicity(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
+        if cl.strategies and MITIGATES.cue.search(cl.clause_text) and not cl.negated:
+            for s in cl.strategies:
+                self._emit(st, "mitigates.cue", s, "mitigatesToxicity", m.entity)
+            return
+        if not TOXICITY.cue.search(cl.cue_text):
+            self._note("reject", f"{m.entity}: no toxicity cue", rule="toxicity.cue")
+            return
+        support = REFUTE if cl.negated and self._negation_governs(cl.clause_text, m, st.text, cl.clause.start, cl.names) else SUPPORT
+        if cl.negated and support == SUPPORT:
+            self._note("reject", f"{m.entity}: the clause's negation does not govern it", rule="toxicity.refute")
+            return
+        rule = "toxicity.refute" if support == REFUTE else "toxicity.main-therapy" if cl.implicit else "toxicity.cue"
+        for t in self._paired(cl, cl.therapies, m):
+            self._emit(st, rule, t, "causesToxicity", m.entity, support=support)
+
+    def _on_tumor(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
+        if any(self.category(o.entity) == "Strategy" and o.start < m.start for o in cl.names):
+            return
+        if cl.negated or not cl.therapies:
+            self._note("reject", f"{m.entity}: " + ("negated clause" if cl.negated else "no therapy in reach"), rule="effective.result")
+            return
+        if EFFECTIVE.cue.search(cl.cue_text):
+            if FAILED_SUCCESS.search(cl.clause_text):
+                if FAILURE.search(cl.clause_text):
+                    for t in self._paired(cl, cl.therapies, m):
+                        self._emit(st, "effective.refute", t, "effectiveIn", m.entity, support=REFUTE)
+                else:
+                    self._note("reject", f"{m.entity}: success words with a word of failure", rule="effective.result")
+                return
+            for t in self._paired(cl, cl.therapies, m):
+                self._emit(st, "effective.result", t, "effectiveIn", m.entity)
+        elif INVESTIGATED.cue.search(cl.clause_text) and (cl.implicit or st.main):
+            for t in self._paired(cl, cl.therapies, m):
+                self._emit(st, "investigated.studied", t, "investigatedIn", m.entity)
+
+    def _on_antigen(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
+        if m.entity in SKIP_ANTIGENS or cl.implicit:
+            return
+        if cl.negated or not self._targeted(st.text, cl.clause, m, cl.names):
+            self._note("reject", f"{m.entity}: " + ("negated clause" if cl.negated else "not a target here"), rule="antigen.qualifier")
+            return
+        for t in self._paired(cl, cl.therapies, m):
+            self._emit(st, "antigen.qualifier", t, "targetsAntigen", m.entity)
+
+    def _on_attribute(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
+        if cl.implicit:
+            return
+        before_m = st.text[max(cl.clause.start, m.start - 40) : m.start]
+        if cl.negated or not (ATTRIBUTE.cue.search(cl.clause_text) or _POSSESSIVE_BEFORE.search(before_m)):
+            self._note("reject", f"{m.entity}: " + ("negated clause" if cl.negated else "no attribute cue"), rule="attribute.cue")
+            return
+        for t in self._paired(cl, cl.therapies, m):
+            self._emit(st, "attribute.cue", t, "hasMechanisticAttribute", m.entity)
+
+    def _generic(self, rule: Rule, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
+        """A rule without its own handler: every subject of its categories in the clause,
+        linked to the object when the rule's cue stands in the clause and no negation does."""
+        subjects = [s for s in cl.therapies + cl.strategies if self.category(s) in rule.subjects]
+        if cl.implicit and not rule.main_therapy:
+            return
+        if cl.negated or not rule.cue.search(cl.cue_text):
+            self._note("reject", f"{m.entity}: " + ("negated clause" if cl.negated else f"no {rule.name} cue"), rule=f"{rule.name}.cue")
+            return
+        for t in self._paired(cl, subjects, m):
+            self._emit(st, f"{rule.name}.cue", t, rule.relation, m.entity)
+
+    def _implicit_success(self, st: _Sentence) -> None:
         """In a trial of one therapy in one tumor type, an outcome sentence that names
         neither ("Adding blinatumomab improved overall survival") claims success there."""
-        if not (main and tumor) or any(self.category(m.entity) in ("TumorType", "Strategy") for m in mentions):
+        main, tumor = st.main, st.main_tumor
+        if not (main and tumor) or any(self.category(m.entity) in ("TumorType", "Strategy") for m in st.mentions):
             return
-        therapies = [m.entity for m in mentions if self.category(m.entity) == "Therapy"]
-        subject = main if not therapies else solo
+        therapies = [m.entity for m in st.mentions if self.category(m.entity) == "Therapy"]
+        subject = main if not therapies else st.solo
+        sentence = st.sentence
         if subject != main or not OUTCOME_CUE.search(sentence) or NEGATION.search(sentence) or FAILED_SUCCESS.search(sentence):
             return
-        emit(main, "effectiveIn", tumor)
+        self._emit(st, "effective.main-therapy", main, "effectiveIn", tumor)
 
     def _targeted(self, text: str, clause: Clause, m: Mention, names: list[Mention]) -> bool:
         """The antigen qualifies the therapy ("DLL3-directed", "BCMA x CD3"), is the object of
