@@ -31,13 +31,18 @@ _ABBREVIATIONS = r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\bal)(?<!\bFig)(?<!\bappro
 _SENTENCE_END = re.compile(_ABBREVIATIONS + r"[.!?](?=\s+[A-Z0-9(\"'])")
 _CLAUSE_BREAK = re.compile(r";|,\s*(?:and|but|while|whereas|or)\s|,\s|\s(?:whereas|while|but)\s|\s-\s|\u2014")
 
+#: Phrases with a negative word that deny nothing: a category label ("not otherwise specified"),
+#: a statistic ("not estimable", "median not reached") or an addition ("not only").
+_NOT_A_NEGATION = r"(?!\s+(?:otherwise specified|estimable|evaluable|reached|only)\b)"
 NEGATION = re.compile(
     r"\b(?:no|not|never|without|neither|nor|none|absence of|free of|lack(?:ed)? any|failed to show"
-    r"|did not|does not|do not|was not|were not|is not|are not)\b",
+    r"|did not|does not|do not|was not|were not|is not|are not)\b" + _NOT_A_NEGATION,
     re.I,
 )
 SPECULATION = re.compile(r"\b(?:whether|unclear|unknown|hypothes\w*|speculat\w*|remains to be|if any)\b", re.I)
-HEDGE = re.compile(r"\b(?:may|might|could|possibly|potentially|suggest\w*|appear\w*)\b", re.I)
+#: The modal "may", not the month ("On May 19, 2023").
+_MAY = r"(?-i:may)|May(?!\s*\d)"
+HEDGE = re.compile(r"\b(?:" + _MAY + r"|might|could|possibly|potentially|suggest\w*|appear\w*)\b", re.I)
 
 FACES, ADDRESSES = RULE_BY_NAME["barrier"], RULE_BY_NAME["addresses"]
 TOXICITY, MITIGATES = RULE_BY_NAME["toxicity"], RULE_BY_NAME["mitigates"]
@@ -59,6 +64,27 @@ FAILURE = re.compile(
     r"(?:\w+\s+)?(?:rare|disappointing|anecdotal)\b|\b(?:rare|disappointing|anecdotal)\s+(?:respon\w*|remissions?)",
     re.I,
 )
+#: An aim, a design or a hedge: what follows is to be shown, not a result ("to evaluate the
+#: efficacy of X in Y", "this trial tests how well X works", "X may be effective", "promising").
+AIM = re.compile(
+    r"\b(?:to (?:evaluate|assess|determine|see|describe|compare|investigate|test|study|explore|examine|learn|find out|establish|"
+    r"characteri[sz]e|estimate|measure|confirm|provide (?:preliminary )?evidence|improve|enhance|increase|optimi[sz]e|maximi[sz]e)"
+    r"|will (?:be )?(?:evaluat|assess|determin|test|compar|investigat|stud|explor|examin)\w*"
+    r"|aim(?:s|ed)? (?:to|of|at)|objectives?\s*(?::|is|are|was|were|of)|purpose|goals?|outcome measures?"
+    r"|(?:trial|study|studies) (?:studies|tests|investigates|evaluates|compares|examines|explores|assesses)"
+    r"|how (?:well|effective|safe)|possible|potential(?:ly)?|promis\w*|hope\w*|will|" + _MAY + r"|might|could|whether|interest)\b",
+    re.I,
+)
+#: A therapy under study in a tumor type, stated without a result (reviews and trials alike).
+STUDIED = re.compile(
+    r"\b(?:being (?:studied|tested|evaluated|investigated|developed|explored)|under (?:investigation|development|evaluation)"
+    r"|(?:clinical )?(?:trials?|studies) (?:of|with|involving|using|in|for)|early(?:-phase)? clinical|clinical development"
+    r"|(?:has|have) been (?:studied|tested|evaluated|investigated|explored|applied|used)|interest in|in development)\b",
+    re.I,
+)
+_AIM_WHETHER = re.compile(r"\bto (?:determine|assess|evaluate|see|test|find out|learn|investigate|examine|explore) (?:whether|if)\b", re.I)
+#: Words that only join the items of a list: the next item shares the cue of the first.
+_LIST_GLUE = re.compile(r"^[\s,;]*(?:(?:and|or|as well as|and/or)\s+)?(?:in\s+)?$", re.I)
 #: Outcome words that, in a trial of one tumor type, claim success there without naming it.
 OUTCOME_CUE = re.compile(r"\brespon(?:se|ses|ded)\b|\bremissions?\b|\bsurvival\b|\bregress\w*|\bantitumor activity", re.I)
 #: An antigen is a therapy's target when it qualifies the therapy ("DLL3-directed", "BCMA x CD3")
@@ -121,11 +147,33 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _inside_parenthesis(text: str, start: int, pos: int, end: int) -> bool:
+    """Whether ``pos`` lies inside a bracketed aside opened after ``start`` and closed before ``end``."""
+    depth = 0
+    for ch in text[start:pos]:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]" and depth:
+            depth -= 1
+    if not depth:
+        return False
+    closing = 0
+    for ch in text[pos:end]:
+        if ch in "([":
+            closing -= 1
+        elif ch in ")]":
+            closing += 1
+            if closing > 0:
+                return True
+    return False
+
+
 def _clauses(text: str, start: int, end: int, mentions: list[Mention]) -> list[Clause]:
     cuts = [start]
     for match in _CLAUSE_BREAK.finditer(text, start, end):
-        # never cut inside a mention ("on-target, off-tumor toxicity")
-        if not any(m.start < match.start() < m.end for m in mentions):
+        # never cut inside a mention ("on-target, off-tumor toxicity") nor inside a parenthesis
+        # that closes in the sentence ("drug (Brand, Company, Inc.) for adults with Y")
+        if not any(m.start < match.start() < m.end for m in mentions) and not _inside_parenthesis(text, start, match.start(), end):
             cuts.append(match.end())
     cuts.append(end)
     clauses = []
@@ -396,7 +444,7 @@ class Extractor:
         for m in mentions:
             self._note("mention", f"{m.text!r} -> {m.entity} ({self.category(m.entity)})")
         speculation = SPECULATION.search(sentence)
-        if speculation:
+        if speculation and not _AIM_WHETHER.search(sentence):  # "to determine whether X works" is an aim
             self._note("reject", f"speculative sentence ({speculation.group(0)!r}): nothing is claimed")
             return []
         mentions = self._resolve_mentions(text, start, mentions, main)
@@ -560,13 +608,34 @@ class Extractor:
         for t in self._paired(cl, cl.therapies, m):
             self._emit(st, rule, t, "causesToxicity", m.entity, support=support)
 
+    def _tumor_cue_text(self, st: _Sentence, cl: _ClauseState, m: Mention) -> str:
+        """The words that decide a tumor type's claim. With several tumor types in one clause,
+        each takes the words leading up to it ("success in blood cancers has spurred interest in
+        solid tumors": success for the first, interest for the second); a list item joined by
+        "and"/"or" shares the words of the item before it."""
+        tumors = [o for o in cl.names if self.category(o.entity) == "TumorType"]
+        if len({o.entity for o in tumors}) < 2:
+            return cl.cue_text
+        i = tumors.index(m)
+        while i > 0 and _LIST_GLUE.match(st.text[tumors[i - 1].end : tumors[i].start]):
+            i -= 1
+        lead_start = tumors[i - 1].end if i > 0 else cl.clause.start
+        lead = st.text[lead_start : tumors[i].start]
+        if i == 0 and not EFFECTIVE.cue.search(lead) and not AIM.search(lead) and not STUDIED.search(lead):
+            return cl.cue_text  # "In A and B, X produced remissions": the cue follows the list
+        return lead
+
     def _on_tumor(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
         if any(self.category(o.entity) == "Strategy" and o.start < m.start for o in cl.names):
             return
         if cl.negated or not cl.therapies:
             self._note("reject", f"{m.entity}: " + ("negated clause" if cl.negated else "no therapy in reach"), rule="effective.result")
             return
-        if EFFECTIVE.cue.search(cl.cue_text):
+        cue_text = self._tumor_cue_text(st, cl, m)
+        # an aim or hedge anywhere before (or in) the clause governs its claim
+        aim = AIM.search(st.text[st.start : cl.clause.end]) if cue_text is cl.cue_text else AIM.search(cue_text)
+        success = EFFECTIVE.cue.search(cue_text)
+        if success and not aim:
             if FAILED_SUCCESS.search(cl.clause_text):
                 if FAILURE.search(cl.clause_text):
                     for t in self._paired(cl, cl.therapies, m):
@@ -574,9 +643,14 @@ class Extractor:
                 else:
                     self._note("reject", f"{m.entity}: success words with a word of failure", rule="effective.result")
                 return
+            rule = "effective.approval" if re.match(r"approv", success.group(0), re.I) else "effective.result"
             for t in self._paired(cl, cl.therapies, m):
-                self._emit(st, "effective.result", t, "effectiveIn", m.entity)
-        elif INVESTIGATED.cue.search(cl.clause_text) and (cl.implicit or st.main):
+                self._emit(st, rule, t, "effectiveIn", m.entity)
+        elif aim and (success or INVESTIGATED.cue.search(cue_text) or STUDIED.search(cue_text)):
+            self._note("hedge", f"{m.entity}: {aim.group(0)!r} states an aim or a hedge, not a result", rule="investigated.aim")
+            for t in self._paired(cl, cl.therapies, m):
+                self._emit(st, "investigated.aim", t, "investigatedIn", m.entity)
+        elif (INVESTIGATED.cue.search(cue_text) and (cl.implicit or st.main)) or STUDIED.search(cue_text):
             for t in self._paired(cl, cl.therapies, m):
                 self._emit(st, "investigated.studied", t, "investigatedIn", m.entity)
 
@@ -621,6 +695,11 @@ class Extractor:
         subject = main if not therapies else st.solo
         sentence = st.sentence
         if subject != main or not OUTCOME_CUE.search(sentence) or NEGATION.search(sentence) or FAILED_SUCCESS.search(sentence):
+            return
+        aim = AIM.search(sentence)
+        if aim:  # "To evaluate the overall survival of patients receiving X": an aim, not a result
+            self._note("hedge", f"{tumor}: {aim.group(0)!r} states an aim or a hedge, not a result", rule="investigated.aim")
+            self._emit(st, "investigated.aim", main, "investigatedIn", tumor)
             return
         self._emit(st, "effective.main-therapy", main, "effectiveIn", tumor)
 

@@ -117,7 +117,7 @@ RULES: tuple[Rule, ...] = (
         ("Therapy",),
         "TumorType",
         (
-            r"success|effective|efficacy|respon|remission|benefit|approv|activ|durable|improv|prolong|surviv|cure",
+            r"success|effective|efficacy|respon|remission|benefit|approv|activity|durable|improv|prolong|surviv|cure",
             r"work|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)",
         ),
         hedge="investigated",
@@ -130,7 +130,7 @@ RULES: tuple[Rule, ...] = (
         "investigatedIn",
         ("Therapy",),
         "TumorType",
-        (r"patients with|treated|enrolled|trial|study|studied|evaluat|tested|investigat|for (?:relapsed|refractory|previously)",),
+        (r"patients with|treated|enrolled|trial|study|studied|evaluat|tested|investigat|for (?:relapsed|refractory|previously)|promis",),
         main_therapy=True,
         handler="tumor",
         doc="A therapy is investigated in a tumor type: a trial's aim or design, a hedged claim, or a review's 'being studied in'.",
