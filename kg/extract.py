@@ -334,11 +334,20 @@ class Extractor:
     def _study_texts(self, record: StudyRecord) -> list[str]:
         return [record.title, record.subtitle or "", *(b.text for b in record.texts[:2])]
 
+    def _title_product(self, record: StudyRecord) -> str | None:
+        """The one product a title (and subtitle) names, when it names no other therapy:
+        the subject of an approval text, a label or a summary about one therapy."""
+        therapies = self.most_specific(
+            [m.entity for t in (record.title, record.subtitle or "") for m in self.lexicon.find(t) if self.category(m.entity) == "Therapy"]
+        )
+        return therapies[0] if len(therapies) == 1 and therapies[0] not in self.MODALITIES else None
+
     def main_therapy(self, record: StudyRecord) -> str | None:
-        """The therapy a single-therapy study is about: the one product its title
-        and first texts name, else the one modality they name."""
+        """The therapy a single-therapy study is about: in a trial, the one product its title
+        and first texts name, else the one modality they name; in any other text (an approval,
+        a label, a review of one product), the one product its title names and nothing else."""
         if record.study_type not in TRIAL_TYPES:
-            return None
+            return self._title_product(record)
         therapies = self.most_specific(
             [m.entity for t in self._study_texts(record) for m in self.lexicon.find(t) if self.category(m.entity) == "Therapy"]
         )
@@ -348,10 +357,14 @@ class Extractor:
         return therapies[0] if len(therapies) == 1 else None
 
     def main_tumor(self, record: StudyRecord) -> str | None:
-        """The one tumor type a trial's title names (else its first text), most specific form."""
+        """The one tumor type a trial's title names (else its first text), most specific form;
+        in another text about one product, the one its title names."""
+        texts = self._study_texts(record)
         if record.study_type not in TRIAL_TYPES:
-            return None
-        for text in self._study_texts(record):
+            if not self._title_product(record):
+                return None
+            texts = [record.title, record.subtitle or ""]
+        for text in texts:
             tumors = self.most_specific([m.entity for m in self.lexicon.find(text) if self.category(m.entity) == "TumorType"])
             if tumors:
                 return tumors[0] if len(tumors) == 1 else None
