@@ -55,6 +55,8 @@ def format_trace(record: StudyRecord, notes: list[Note], findings: list, only_fi
                 flags = [f"subjects: {note.data['subjects']}"]
                 if note.data.get("implicit"):
                     flags.append("subject is the main therapy")
+                if note.data.get("list_item"):
+                    flags.append("list item: shares the cue and subjects of the clause before")
                 if note.data.get("negated"):
                     flags.append("NEGATED")
                 detail = "  [" + "; ".join(flags) + "]"

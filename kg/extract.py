@@ -82,15 +82,24 @@ STUDIED = re.compile(
     r"|(?:has|have) been (?:studied|tested|evaluated|investigated|explored|applied|used)|interest in|in development)\b",
     re.I,
 )
+_PARENTHESIS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+#: Words that may stand beside the items of a list without making a clause of their own.
+_LIST_WORDS = {
+    "and", "or", "nor", "also", "as", "well", "particularly", "especially", "notably", "mainly", "mostly", "including",
+    "such", "like", "in", "of", "the", "a", "an", "its", "their", "certain", "some", "other", "various", "several",
+    "to", "with", "for", "patients", "grade", "higher", "serious", "severe", "fatal", "life-threatening", "prolonged",
+}  # fmt: skip
 _AIM_WHETHER = re.compile(r"\bto (?:determine|assess|evaluate|see|test|find out|learn|investigate|examine|explore) (?:whether|if)\b", re.I)
-#: Words that only join the items of a list: the next item shares the cue of the first.
-_LIST_GLUE = re.compile(r"^[\s,;]*(?:(?:and|or|as well as|and/or)\s+)?(?:in\s+)?$", re.I)
 #: Outcome words that, in a trial of one tumor type, claim success there without naming it.
 OUTCOME_CUE = re.compile(r"\brespon(?:se|ses|ded)\b|\bremissions?\b|\bsurvival\b|\bregress\w*|\bantitumor activity", re.I)
 #: An antigen is a therapy's target when it qualifies the therapy ("DLL3-directed", "BCMA x CD3")
 #: or is the object of a targeting verb right before it ("against GD2", "binds DLL3").
+#: The qualifier may follow the antigen's abbreviation: "B-cell maturation antigen (BCMA)-directed".
+_ABBREVIATION_AFTER = r"^\s*(?:\([^()]{1,30}\)|\))?"
 ANTIGEN_AFTER = re.compile(
-    r"^\s*(?:-|\s)?(?:directed|targeted|targeting|specific|redirected|positive)\b|^\s*(?:x|×)\s*CD3|^\s*(?:CAR|-CAR|bispecific|TCR)", re.I
+    _ABBREVIATION_AFTER + r"\s*[-\u2010\u2011\u2013]?\s*(?:directed|targeted|targeting|specific|redirected|positive)\b"
+    r"|^\s*(?:x|×)\s*CD3|^\s*(?:CAR|-CAR|bispecific|TCR)",
+    re.I,
 )
 ANTIGEN_BEFORE = re.compile(
     r"(?:against|targeting|targets?|binds?|binding|recogni[sz]\w*|directed (?:at|against|to)|specific for)\s+(?:the\s+|a\s+|an\s+)?"
@@ -303,6 +312,7 @@ class _ClauseState:
     clause_text: str
     names: list[Mention]
     negated: bool
+    list_start: int  # where the list this clause continues begins (its own start if none)
     cue_text: str  # the clause, or the sentence so far when a gapped clause borrows its verb
     respective: bool
     therapies: list[str]
@@ -485,14 +495,16 @@ class Extractor:
             purpose=bool(_PURPOSE.match(sentence)),
             strategies=list(dict.fromkeys(m.entity for m in mentions if self.category(m.entity) == "Strategy")),
         )
+        previous: _ClauseState | None = None
         for index, clause in enumerate(st.clauses):
-            cl = self._clause_state(st, index, clause)
+            cl = previous = self._clause_state(st, index, clause, previous)
             self._note(
                 "clause",
                 text[clause.start : clause.end].strip(),
                 subjects=", ".join(cl.therapies + cl.strategies) or "-",
                 implicit=cl.implicit,
                 negated=cl.negated,
+                list_item=cl.list_start != clause.start,
             )
             if not cl.negated:
                 self._applied(st, cl)
@@ -507,7 +519,23 @@ class Extractor:
         self._implicit_success(st)
         return st.out
 
-    def _clause_state(self, st: _Sentence, index: int, clause: Clause) -> _ClauseState:
+    def _list_item(self, st: _Sentence, clause: Clause, previous: _ClauseState | None) -> bool:
+        """A clause that only adds items to the list of the clause before it (", serious
+        infections", ", ICANS in 5%", ", particularly in A and B", "and suboptimal D"): its
+        objects share that clause's cue and subjects. Never across a semicolon."""
+        if previous is None or not clause.mentions or st.text[previous.clause.start : previous.clause.end].rstrip().endswith(";"):
+            return False
+        if any(self.category(m.entity) in ("Therapy", "Strategy") for m in clause.mentions):
+            return False
+        rest, pos = [], clause.start
+        for m in clause.mentions:
+            rest.append(st.text[pos : m.start])
+            pos = m.end
+        rest.append(st.text[pos : clause.end])
+        words = re.findall(r"[A-Za-z][\w-]*", _PARENTHESIS.sub(" ", " ".join(rest)))
+        return len([w for w in words if w.lower() not in _LIST_WORDS]) <= 3
+
+    def _clause_state(self, st: _Sentence, index: int, clause: Clause, previous: _ClauseState | None = None) -> _ClauseState:
         text = st.text
         clause_text = text[clause.start : clause.end]
         names = list(clause.mentions)
@@ -534,12 +562,22 @@ class Extractor:
         implicit = False
         if not therapies and not strategies and st.main and len(st.subjects) == 0:
             therapies, implicit = [st.main], True
+        cue_text = text[st.start : clause.end] if gapped else clause_text
+        list_start = clause.start
+        if self._list_item(st, clause, previous):
+            assert previous is not None
+            list_start = previous.list_start
+            cue_text = text[list_start : clause.end]
+            if not subject_mentions:
+                therapies, strategies = list(previous.therapies), list(previous.strategies)
+                therapies_as_named, implicit = list(previous.therapies_as_named), previous.implicit
         return _ClauseState(
             clause=clause,
             clause_text=clause_text,
             names=names,
             negated=bool(NEGATION.search(clause_text)),
-            cue_text=text[st.start : clause.end] if gapped else clause_text,
+            list_start=list_start,
+            cue_text=cue_text,
             respective=bool(_RESPECTIVELY.search(text[clause.start : min(st.end, clause.end + 16)])),
             therapies=therapies,
             strategies=strategies,
@@ -629,14 +667,11 @@ class Extractor:
         tumors = [o for o in cl.names if self.category(o.entity) == "TumorType"]
         if len({o.entity for o in tumors}) < 2:
             return cl.cue_text
-        i = tumors.index(m)
-        while i > 0 and _LIST_GLUE.match(st.text[tumors[i - 1].end : tumors[i].start]):
-            i -= 1
-        lead_start = tumors[i - 1].end if i > 0 else cl.clause.start
-        lead = st.text[lead_start : tumors[i].start]
-        if i == 0 and not EFFECTIVE.cue.search(lead) and not AIM.search(lead) and not STUDIED.search(lead):
-            return cl.cue_text  # "In A and B, X produced remissions": the cue follows the list
-        return lead
+        for i in range(tumors.index(m), -1, -1):
+            lead = st.text[tumors[i - 1].end if i > 0 else cl.clause.start : tumors[i].start]
+            if EFFECTIVE.cue.search(lead) or AIM.search(lead) or STUDIED.search(lead) or INVESTIGATED.cue.search(lead):
+                return lead
+        return cl.cue_text  # "In A and B, X produced remissions": the cue follows the list
 
     def _on_tumor(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
         if any(self.category(o.entity) == "Strategy" and o.start < m.start for o in cl.names):

@@ -40,3 +40,31 @@ def test_an_unnamed_result_goes_to_the_title_product_and_tumor(extractor):
 def test_a_title_naming_two_therapies_or_only_a_modality_has_no_main_therapy(extractor):
     for title in ("Teclistamab or talquetamab for multiple myeloma", "CAR-T cells in multiple myeloma"):
         assert found(extractor, "Cytokine release syndrome occurred in 60% of patients.", study_type="narrative review", title=title) == {}
+
+
+def test_every_item_of_a_list_shares_its_cue(extractor):
+    text = "Warnings include cytokine release syndrome, serious infections, and neurotoxicity."
+    rules = found(extractor, text, title=APPROVAL)
+    for toxicity in ("CytokineReleaseSyndrome", "Infection", "Neurotoxicity"):
+        assert ("Teclistamab", "causesToxicity", toxicity, "SUPPORT") in rules, toxicity
+
+
+def test_a_gapped_list_of_rates_shares_the_verb(extractor):
+    text = "Cytokine release syndrome occurred in 70% of patients, neurotoxicity in 5%, and infections in 16%."
+    rules = found(extractor, text, title=APPROVAL)
+    for toxicity in ("CytokineReleaseSyndrome", "Neurotoxicity", "Infection"):
+        assert rules.get(("Teclistamab", "causesToxicity", toxicity, "SUPPORT")) == "toxicity.main-therapy", toxicity
+
+
+def test_the_last_item_of_a_barrier_list_is_kept(extractor):
+    text = "CAR-T cell therapy is limited by antigen escape, T cell exhaustion, and suboptimal trafficking."
+    rules = found(extractor, text, study_type="narrative review")
+    for barrier in ("AntigenEscape", "TCellExhaustion", "TraffickingInfiltration"):
+        assert ("CART", "facesBarrier", barrier, "SUPPORT") in rules, barrier
+
+
+def test_an_antigen_qualifier_after_its_abbreviation(extractor):
+    text = "Elranatamab, a B-cell maturation antigen (BCMA)-directed CD3 T-cell engager, was approved."
+    rules = found(extractor, text, study_type="narrative review")
+    assert rules.get(("Elranatamab", "targetsAntigen", "BCMA", "SUPPORT")) == "antigen.qualifier"
+    assert ("Elranatamab", "targetsAntigen", "CD3", "SUPPORT") not in rules
