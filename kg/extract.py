@@ -60,8 +60,13 @@ FAILED_SUCCESS = re.compile(
 )
 #: Success denied outright ("responses have been rare"): a REFUTE finding rather than none.
 FAILURE = re.compile(
-    r"\b(?:respon\w*|remissions?|efficacy|activity|benefit|success)\b[^,;.]{0,40}?\b(?:ha(?:ve|s) been|were|was|are|is|remain(?:ed|s)?)\s+"
-    r"(?:\w+\s+)?(?:rare|disappointing|anecdotal)\b|\b(?:rare|disappointing|anecdotal)\s+(?:respon\w*|remissions?)",
+    r"\b(?:respon\w*|remissions?|efficacy|activity|benefit|success|results?)\b[^,;.]{0,40}?"
+    r"\b(?:ha(?:ve|s) been|were|was|are|is|remain(?:ed|s)?)\s+"
+    r"(?:\w+\s+){0,2}?(?:rare|disappointing|anecdotal|poor|dismal|unsatisfactory|less encouraging|not significant)\b"
+    r"|\b(?:rare|disappointing|anecdotal)\s+(?:respon\w*|remissions?)"
+    r"|\black of (?:\w+\s+)?(?:respon\w*|efficacy|benefit|activity)"
+    r"|\b(?:efficacy|benefit|activity)\b[^,;.]{0,40}?\bha(?:s|ve) not (?:yet )?been "
+    r"(?:supported|demonstrated|shown|established|proven|observed)",
     re.I,
 )
 #: An aim, a design or a hedge: what follows is to be shown, not a result ("to evaluate the
@@ -72,6 +77,7 @@ AIM = re.compile(
     r"|will (?:be )?(?:evaluat|assess|determin|test|compar|investigat|stud|explor|examin)\w*"
     r"|aim(?:s|ed)? (?:to|of|at)|objectives?\s*(?::|is|are|was|were|of)|purpose|goals?|outcome measures?"
     r"|(?:trial|study|studies) (?:studies|tests|investigates|evaluates|compares|examines|explores|assesses)"
+    r"|(?:evaluat|assess|investigat|examin|explor|determin)(?:ed|es|ing) (?:the )?(?:efficacy|safety|effectiveness|feasibility|benefit)"
     r"|how (?:well|effective|safe)|possible|potential(?:ly)?|promis\w*|hope\w*|will|" + _MAY + r"|might|could|whether|interest)\b",
     re.I,
 )
@@ -118,6 +124,9 @@ SELF_EVIDENT_BARRIERS = {
     "TumorMicroenvironmentBarrier",
 }
 TRIAL_TYPES = {"randomized controlled trial", "non-randomized trial", "clinical trial", "trial registration", "case report"}
+#: Primary reports (a trial, a study, an approval text) are about the therapy their title and first
+#: text name, modality or product; a review is about one therapy only when its title names one product.
+PRIMARY_TYPES = TRIAL_TYPES | {"study", "observational study", "preclinical study"}
 SKIP_ANTIGENS = {"CD3"}  # the T cell arm of an engager, not its tumor target
 
 
@@ -279,6 +288,23 @@ _PRIOR_BEFORE = re.compile(
     r"\b(?:after|following|prior|previous|previously|progressed on|refractory to|exposed to|failed)\s+(?:[\w-]+\s+)?$", re.I
 )
 _NEGATION_QUALIFIER = re.compile(r"\b(?:dose-limiting|severe|serious|grade|high-grade|new|unexpected|higher|fatal|prolonged|late)\b", re.I)
+_NONE_OF = re.compile(
+    r"^\s*(?:of\s+)?(?:the\s+|these\s+|our\s+)?(?:\w+\s+)?(?:patients?|subjects?|participants?|children|adults|cases)\b", re.I
+)
+#: A reference back to the therapy of the sentence before: a possessive before what a therapy has
+#: ("its efficacy", "their toxicity"), or a demonstrative subject ("This approach", "These cells", "It").
+_ANAPHOR = re.compile(
+    r"\b(?i:its|their)\s+(?:\w+\s+)?(?i:efficacy|effectiveness|success|use|application|activity|toxicit\w*|safety|benefit|results?|outcomes?)\b"
+    r"|^\W*(?:(?:However|Moreover|Furthermore|Nevertheless|Additionally|But|Yet|Still|In addition|Notably|Importantly),?\s+)?"
+    r"(?:(?:This|These|Such)\s+(?:\w+\s+)?(?:approach|approaches|therapy|therapies|treatment|treatments|strategy|modality|product|products|agent|agents"
+    r"|platform|technology|cells|engagers?|molecules?|construct)|It|They)\b",
+)
+#: A toxicity resolved by a strategy: "CRS, which resolved after tocilizumab", "ICANS ... reversed with steroids".
+_RESOLVED_BEFORE = re.compile(
+    r"\b(?:remitted|resolved|subsided|abated|reversed|improved|disappeared|was managed|were managed|was treated|were treated|responded)\b"
+    r"[^.;]{0,40}?\b(?:after|with|following|upon|by|to)\s+(?:\w+\s+){0,2}$",
+    re.I,
+)
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
 
 
@@ -356,7 +382,7 @@ class Extractor:
         """The therapy a single-therapy study is about: in a trial, the one product its title
         and first texts name, else the one modality they name; in any other text (an approval,
         a label, a review of one product), the one product its title names and nothing else."""
-        if record.study_type not in TRIAL_TYPES:
+        if record.study_type not in PRIMARY_TYPES:
             return self._title_product(record)
         therapies = self.most_specific(
             [m.entity for t in self._study_texts(record) for m in self.lexicon.find(t) if self.category(m.entity) == "Therapy"]
@@ -370,7 +396,7 @@ class Extractor:
         """The one tumor type a trial's title names (else its first text), most specific form;
         in another text about one product, the one its title names."""
         texts = self._study_texts(record)
-        if record.study_type not in TRIAL_TYPES:
+        if record.study_type not in PRIMARY_TYPES:
             if not self._title_product(record):
                 return None
             texts = [record.title, record.subtitle or ""]
@@ -410,7 +436,11 @@ class Extractor:
                 if main and self.ontology.is_a(main, m.entity) and _DEFINITE_BEFORE.search(text[max(start, m.start - 12) : m.start]):
                     out.append(replace(m, entity=main))
                     continue
-            if self.category(m.entity) == "Strategy" and _PRIOR_BEFORE.search(text[max(start, m.start - 30) : m.start]):
+            if (
+                self.category(m.entity) == "Strategy"
+                and _PRIOR_BEFORE.search(text[max(start, m.start - 30) : m.start])
+                and not _RESOLVED_BEFORE.search(text[start : m.start])
+            ):
                 continue  # earlier treatment ("progressed on anti-PD-1 therapy"), not a subject here
             if (
                 self.category(m.entity) == "Therapy"
@@ -430,6 +460,7 @@ class Extractor:
         main, tumor = self.main_therapy(record), self.main_tumor(record)
         self._note("study", f"main therapy: {main or '-'}; main tumor type: {tumor or '-'}")
         findings: dict[tuple, Finding] = {}
+        self._topic = None
         for block in record.texts:
             mentions = self.lexicon.find(block.text)
             for s_start, s_end in sentences(block.text):
@@ -454,6 +485,7 @@ class Extractor:
         return out
 
     _trace: list | None = None
+    _topic: str | None = None  # the one therapy the sentence before named (for anaphora)
 
     def _note(self, kind: str, text: str, **data: object) -> None:
         if self._trace is not None:
@@ -475,7 +507,17 @@ class Extractor:
         if hedge:
             self._note("hedge", f"{hedge.group(0)!r}: confidence 0.6")
         subjects_in_sentence = self.most_specific([m.entity for m in mentions if self.category(m.entity) in ("Therapy", "Strategy")])
+        named_therapies = [e for e in subjects_in_sentence if self.category(e) == "Therapy"]
+        topic, self._topic = self._topic, (named_therapies[0] if len(named_therapies) == 1 else None if named_therapies else self._topic)
+        anaphor = None if named_therapies else _ANAPHOR.search(sentence)
+        if anaphor and topic:
+            # "Its efficacy in B-ALL is limited", "This approach has shown efficacy in ...": the therapy
+            # of the sentence before, when that sentence named one
+            self._note("anaphora", f"{anaphor.group(0).strip()!r} refers to {topic}, the therapy of the sentence before")
+            subjects_in_sentence = [topic, *subjects_in_sentence]
         solo_named = subjects_in_sentence[0] if len(subjects_in_sentence) == 1 else None
+        if anaphor and topic and not solo_named:
+            solo_named = topic
         st = _Sentence(
             block=block,
             start=start,
@@ -516,8 +558,17 @@ class Extractor:
                 else:
                     for rule in _GENERIC_RULES.get(category, ()):
                         self._generic(rule, st, cl, m)
+        self._resolution(st)
         self._implicit_success(st)
         return st.out
+
+    def _resolution(self, st: _Sentence) -> None:
+        """A strategy after which a toxicity named before it resolved mitigates that toxicity."""
+        for s_mention in (m for m in st.mentions if self.category(m.entity) == "Strategy"):
+            if not _RESOLVED_BEFORE.search(st.text[st.start : s_mention.start]):
+                continue
+            for t_mention in (m for m in st.mentions if self.category(m.entity) == "Toxicity" and m.end <= s_mention.start):
+                self._emit(st, "mitigates.resolution", s_mention.entity, "mitigatesToxicity", t_mention.entity)
 
     def _list_item(self, st: _Sentence, clause: Clause, previous: _ClauseState | None) -> bool:
         """A clause that only adds items to the list of the clause before it (", serious
@@ -555,12 +606,15 @@ class Extractor:
         )
         if st.purpose and index == 0 and not strategies:
             strategies = list(st.strategies)
-        if not therapies and not strategies and st.solo:
+        own_subjects = bool(therapies or strategies)
+        if not own_subjects and st.solo:
             (therapies if self.category(st.solo) == "Therapy" else strategies).append(st.solo)
             if self.category(st.solo) == "Therapy":
                 therapies_as_named = [st.solo_named]
         implicit = False
-        if not therapies and not strategies and st.main and len(st.subjects) == 0:
+        # a clause naming no subject in a sentence naming no therapy speaks of the text's main therapy
+        # (a strategy named elsewhere in the sentence, "... after tocilizumab", is not its subject)
+        if not own_subjects and not therapies and st.main and not any(self.category(e) == "Therapy" for e in st.subjects):
             therapies, implicit = [st.main], True
         cue_text = text[st.start : clause.end] if gapped else clause_text
         list_start = clause.start
@@ -647,6 +701,12 @@ class Extractor:
         if cl.strategies and MITIGATES.cue.search(cl.clause_text) and not cl.negated:
             for s in cl.strategies:
                 self._emit(st, "mitigates.cue", s, "mitigatesToxicity", m.entity)
+            # "Patients experienced CRS, which resolved after tocilizumab": the strategy treated the
+            # toxicity; the text's main therapy (no other named) caused it when a cue says so before
+            first_strategy = min(o.start for o in cl.names if self.category(o.entity) == "Strategy")
+            if st.main and not any(self.category(e) == "Therapy" for e in st.subjects) and m.start < first_strategy:
+                if TOXICITY.cue.search(st.text[cl.clause.start : first_strategy]):
+                    self._emit(st, "toxicity.main-therapy", st.main, "causesToxicity", m.entity)
             return
         if not TOXICITY.cue.search(cl.cue_text):
             self._note("reject", f"{m.entity}: no toxicity cue", rule="toxicity.cue")
@@ -662,8 +722,8 @@ class Extractor:
     def _tumor_cue_text(self, st: _Sentence, cl: _ClauseState, m: Mention) -> str:
         """The words that decide a tumor type's claim. With several tumor types in one clause,
         each takes the words leading up to it ("success in blood cancers has spurred interest in
-        solid tumors": success for the first, interest for the second); a list item joined by
-        "and"/"or" shares the words of the item before it."""
+        solid tumors": success for the first, interest for the second); a list item whose own lead
+        words carry no cue (", particularly in B") shares those of the item before it."""
         tumors = [o for o in cl.names if self.category(o.entity) == "TumorType"]
         if len({o.entity for o in tumors}) < 2:
             return cl.cue_text
@@ -676,20 +736,28 @@ class Extractor:
     def _on_tumor(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
         if any(self.category(o.entity) == "Strategy" and o.start < m.start for o in cl.names):
             return
-        if cl.negated or not cl.therapies:
-            self._note("reject", f"{m.entity}: " + ("negated clause" if cl.negated else "no therapy in reach"), rule="effective.result")
+        failure = FAILURE.search(cl.clause_text)
+        if failure and cl.therapies:  # "their efficacy in Y has not yet been supported", negation and all
+            for t in self._paired(cl, cl.therapies, m):
+                self._emit(st, "effective.refute", t, "effectiveIn", m.entity, support=REFUTE)
+            return
+        # "remission in Y without serious adverse effects": a "without" after the tumor denies something else
+        claim_text = cl.clause_text
+        for n in NEGATION.finditer(cl.clause_text):
+            if n.group(0).lower() == "without" and n.start() > m.end - cl.clause.start:
+                claim_text = cl.clause_text[: n.start()]
+                break
+        negated = bool(NEGATION.search(claim_text))
+        if negated or not cl.therapies:
+            self._note("reject", f"{m.entity}: " + ("negated clause" if negated else "no therapy in reach"), rule="effective.result")
             return
         cue_text = self._tumor_cue_text(st, cl, m)
         # an aim or hedge anywhere before (or in) the clause governs its claim
         aim = AIM.search(st.text[st.start : cl.clause.end]) if cue_text is cl.cue_text else AIM.search(cue_text)
         success = EFFECTIVE.cue.search(cue_text)
         if success and not aim:
-            if FAILED_SUCCESS.search(cl.clause_text):
-                if FAILURE.search(cl.clause_text):
-                    for t in self._paired(cl, cl.therapies, m):
-                        self._emit(st, "effective.refute", t, "effectiveIn", m.entity, support=REFUTE)
-                else:
-                    self._note("reject", f"{m.entity}: success words with a word of failure", rule="effective.result")
+            if FAILED_SUCCESS.search(claim_text):
+                self._note("reject", f"{m.entity}: success words with a word of failure", rule="effective.result")
                 return
             rule = "effective.approval" if re.match(r"approv", success.group(0), re.I) else "effective.result"
             for t in self._paired(cl, cl.therapies, m):
@@ -776,7 +844,9 @@ class Extractor:
             return False
         match = negations[-1]
         between = before[match.end() :]
-        return len(between.split()) <= 4 and not _NEGATION_QUALIFIER.search(between)
+        # "none of the three patients suffered CRS": the negated subject's words do not count
+        between_words = _NONE_OF.sub(" ", between) if match.group(0).lower() in ("none", "no", "neither") else between
+        return len(between_words.split()) <= 4 and not _NEGATION_QUALIFIER.search(between)
 
     def _clause_context(self, mentions: list[Mention]) -> str | None:
         tumors = [m.entity for m in mentions if self.category(m.entity) == "TumorType"]

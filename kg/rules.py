@@ -95,7 +95,7 @@ RULES: tuple[Rule, ...] = (
         (
             r"caus|occur|develop|induc|associat|report|observ|experienc|adverse|risk|toxic|frequent|common|event|grade|"
             r"rate|incidence|led to|resulted|fatal|death|died|side effect|seen|includ|noted|had\b|with\b|less|uncommon|rare|limit|"
-            r"effect|linked",
+            r"effect|linked|suffer|warning|precaution|\d\s*%",
         ),
         negation="refute",
         main_therapy=True,
@@ -178,6 +178,7 @@ VARIANTS: dict[str, str] = {
     "toxicity.main-therapy": "a toxicity reported without a named cause, credited to the text's main therapy",
     "toxicity.refute": "a toxicity denied ('none of the patients had ...')",
     "mitigates.cue": "a strategy and a toxicity in one clause with a mitigation cue",
+    "mitigates.resolution": "a toxicity that resolved after a strategy ('CRS, which resolved after tocilizumab')",
     "effective.result": "a therapy and a tumor type in one clause with a stated result",
     "effective.approval": "an approval of the therapy for the tumor type",
     "effective.main-therapy": "an outcome sentence naming neither, in a text about one therapy in one tumor type",

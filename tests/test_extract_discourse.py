@@ -1,0 +1,86 @@
+"""Rules that read beyond one clause: anaphora, denied success, denied toxicity, resolution
+by a strategy, the main therapy of a primary report. Every sentence is written for the test."""
+
+from __future__ import annotations
+
+import pytest
+
+from kg.extract import Extractor
+from kg.model import StudyRecord, TextBlock
+from kg.ontology import default_ontology
+
+
+@pytest.fixture(scope="module")
+def extractor() -> Extractor:
+    return Extractor(default_ontology())
+
+
+def found(extractor: Extractor, text: str, study_type: str = "narrative review", title: str = "") -> dict[tuple[str, str, str, str], str]:
+    record = StudyRecord(id="t", title=title, study_type=study_type, source="test", texts=(TextBlock("abstract", text),))
+    return {(f.subject, f.relation, f.object, f.support): f.rule for f in extractor.extract(record)}
+
+
+def test_its_refers_to_the_therapy_of_the_sentence_before(extractor):
+    text = "TIL therapy is made from a patient's tumor. However, its use in melanoma is limited by severe neurotoxicity."
+    rules = found(extractor, text)
+    assert ("TIL", "causesToxicity", "Neurotoxicity", "SUPPORT") in rules
+
+
+def test_no_anaphora_when_the_sentence_before_named_two_therapies(extractor):
+    text = "TIL therapy and CAR-T cell therapy differ. However, its use is limited by severe neurotoxicity."
+    rules = found(extractor, text)
+    assert not any(k[1] == "causesToxicity" for k in rules), rules
+
+
+def test_success_denied_is_a_refutation_even_with_a_negation(extractor):
+    text = "CAR-T cells transformed lymphoma care. But their efficacy in solid tumors has not yet been demonstrated."
+    rules = found(extractor, text)
+    assert rules.get(("CART", "effectiveIn", "SolidTumor", "REFUTE")) == "effective.refute"
+    assert ("CART", "effectiveIn", "SolidTumor", "SUPPORT") not in rules
+
+
+def test_always_poor_response_is_a_refutation(extractor):
+    rules = found(extractor, "In solid tumors, the response to T cell engager therapy is always poor.")
+    assert rules.get(("TCellEngager", "effectiveIn", "SolidTumor", "REFUTE")) == "effective.refute"
+
+
+def test_none_of_the_patients_refutes_the_toxicity(extractor):
+    text = "None of the five patients suffered neurotoxicity, but all had cytokine release syndrome."
+    rules = found(extractor, text, study_type="clinical trial", title="Tisagenlecleucel in B-cell acute lymphoblastic leukemia")
+    assert rules.get(("Tisagenlecleucel", "causesToxicity", "Neurotoxicity", "REFUTE")) == "toxicity.refute"
+    assert ("Tisagenlecleucel", "causesToxicity", "CytokineReleaseSyndrome", "REFUTE") not in rules
+    assert ("Tisagenlecleucel", "causesToxicity", "CytokineReleaseSyndrome", "SUPPORT") in rules
+
+
+def test_a_toxicity_resolved_after_a_strategy(extractor):
+    text = "All patients experienced cytokine release syndrome, which resolved after tocilizumab."
+    rules = found(extractor, text, study_type="clinical trial", title="Tisagenlecleucel in B-cell acute lymphoblastic leukemia")
+    assert rules.get(("ToxicityManagement", "mitigatesToxicity", "CytokineReleaseSyndrome", "SUPPORT")) == "mitigates.resolution"
+    assert rules.get(("Tisagenlecleucel", "causesToxicity", "CytokineReleaseSyndrome", "SUPPORT")) == "toxicity.main-therapy"
+
+
+def test_a_prior_strategy_is_still_no_subject(extractor):
+    rules = found(extractor, "Patients progressed after checkpoint blockade and then received teclistamab for multiple myeloma.")
+    assert not any(k[0] == "CheckpointBlockade" for k in rules), rules
+
+
+def test_without_after_the_tumor_does_not_deny_the_result(extractor):
+    text = "Teclistamab induced complete remission in multiple myeloma without serious adverse effects."
+    assert ("Teclistamab", "effectiveIn", "MultipleMyeloma", "SUPPORT") in found(extractor, text)
+
+
+def test_we_evaluated_the_efficacy_is_a_design(extractor):
+    rules = found(extractor, "We evaluated the efficacy of teclistamab in multiple myeloma.", study_type="study")
+    assert rules == {("Teclistamab", "investigatedIn", "MultipleMyeloma", "SUPPORT"): "investigated.aim"}
+
+
+def test_a_primary_report_about_a_modality_has_it_as_main_therapy(extractor):
+    rules = found(
+        extractor,
+        "Three patients had grade 2 cytokine release syndrome.",
+        study_type="study",
+        title="Novel CAR T cells induce remission in B-cell acute lymphoblastic leukemia",
+    )
+    assert rules == {("CART", "causesToxicity", "CytokineReleaseSyndrome", "SUPPORT"): "toxicity.main-therapy"}
+    review = found(extractor, "Three patients had grade 2 cytokine release syndrome.", title="CAR T cells: a review")
+    assert review == {}
