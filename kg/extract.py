@@ -826,6 +826,15 @@ class Extractor:
         after, before = text[m.end : m.end + 20], text[max(clause.start, m.start - 60) : m.start]
         if ANTIGEN_AFTER.search(after) or ANTIGEN_BEFORE.search(before):
             return True
+        # a noun compound: the antigen names the therapy right after it ("GD2 chimeric antigen
+        # receptor T cells", "NY-ESO-1 TCR-T cells"); CD3 was set aside before this is asked
+        following = [o for o in names if o.start >= m.end]
+        if (
+            following
+            and self.category(following[0].entity) == "Therapy"
+            and re.fullmatch(r"[\s\-\u2010\u2011]{0,2}", text[m.end : following[0].start])
+        ):
+            return True
         previous = [o for o in names if o.end <= m.start and self.category(o.entity) == "Antigen"]
         if previous and re.match(r"^\s*(?:,\s*|,?\s*and\s+|,?\s*or\s+)$", text[previous[-1].end : m.start]):
             return self._targeted(text, clause, previous[-1], names)

@@ -68,3 +68,20 @@ def test_an_antigen_qualifier_after_its_abbreviation(extractor):
     rules = found(extractor, text, study_type="narrative review")
     assert rules.get(("Elranatamab", "targetsAntigen", "BCMA", "SUPPORT")) == "antigen.qualifier"
     assert ("Elranatamab", "targetsAntigen", "CD3", "SUPPORT") not in rules
+
+
+@pytest.mark.parametrize(
+    "text, therapy, antigen",
+    [
+        ("This trial gives GD2 chimeric antigen receptor (CAR) T cells to children.", "CART", "GD2"),
+        ("MAGE-A4 TCR-T cells were infused after lymphodepletion.", "TCRT", "MAGEA4"),
+    ],
+)
+def test_an_antigen_naming_the_therapy_after_it_is_its_target(extractor, text, therapy, antigen):
+    rules = found(extractor, text, study_type="narrative review")
+    assert rules.get((therapy, "targetsAntigen", antigen, "SUPPORT")) == "antigen.qualifier"
+
+
+def test_an_antigen_before_a_verb_is_no_target(extractor):
+    rules = found(extractor, "Loss of CD19 expression leads CAR-T cells to fail.", study_type="narrative review")
+    assert not any(k[1] == "targetsAntigen" for k in rules), rules
