@@ -537,16 +537,28 @@ class Extractor:
             purpose=bool(_PURPOSE.match(sentence)),
             strategies=list(dict.fromkeys(m.entity for m in mentions if self.category(m.entity) == "Strategy")),
         )
+        # a sentence that opens with a list ("A, B, and C are the main obstacles to X"): its items
+        # take the cue of the clause that closes the list
+        opening = 0
+        while opening < len(st.clauses) - 1 and (
+            self._bare_items(st, st.clauses[opening])
+            or (
+                opening and not st.clauses[opening].mentions and len(text[st.clauses[opening].start : st.clauses[opening].end].split()) <= 6
+            )
+        ):
+            opening += 1
         previous: _ClauseState | None = None
         for index, clause in enumerate(st.clauses):
             cl = previous = self._clause_state(st, index, clause, previous)
+            if index < opening:
+                cl.cue_text = text[clause.start : st.clauses[opening].end]
             self._note(
                 "clause",
                 text[clause.start : clause.end].strip(),
                 subjects=", ".join(cl.therapies + cl.strategies) or "-",
                 implicit=cl.implicit,
                 negated=cl.negated,
-                list_item=cl.list_start != clause.start,
+                list_item=cl.list_start != clause.start or index < opening,
             )
             if not cl.negated:
                 self._applied(st, cl)
@@ -574,9 +586,13 @@ class Extractor:
         """A clause that only adds items to the list of the clause before it (", serious
         infections", ", ICANS in 5%", ", particularly in A and B", "and suboptimal D"): its
         objects share that clause's cue and subjects. Never across a semicolon."""
-        if previous is None or not clause.mentions or st.text[previous.clause.start : previous.clause.end].rstrip().endswith(";"):
+        if previous is None or st.text[previous.clause.start : previous.clause.end].rstrip().endswith(";"):
             return False
-        if any(self.category(m.entity) in ("Therapy", "Strategy") for m in clause.mentions):
+        return self._bare_items(st, clause)
+
+    def _bare_items(self, st: _Sentence, clause: Clause) -> bool:
+        """A clause that is only list items: objects with at most three other words."""
+        if not clause.mentions or any(self.category(m.entity) in ("Therapy", "Strategy") for m in clause.mentions):
             return False
         rest, pos = [], clause.start
         for m in clause.mentions:

@@ -85,3 +85,19 @@ def test_an_antigen_naming_the_therapy_after_it_is_its_target(extractor, text, t
 def test_an_antigen_before_a_verb_is_no_target(extractor):
     rules = found(extractor, "Loss of CD19 expression leads CAR-T cells to fail.", study_type="narrative review")
     assert not any(k[1] == "targetsAntigen" for k in rules), rules
+
+
+def test_a_sentence_opening_with_a_list_gives_each_item_the_closing_cue(extractor):
+    text = (
+        "Poor T cell trafficking, antigen escape, weak costimulation, and T cell exhaustion are the main obstacles for CAR-T cell therapy."
+    )
+    rules = found(extractor, text, study_type="narrative review")
+    for barrier in ("TraffickingInfiltration", "AntigenEscape", "TCellExhaustion"):
+        assert ("CART", "facesBarrier", barrier, "SUPPORT") in rules, barrier
+
+
+def test_an_opening_list_of_toxicities_shares_the_closing_cue(extractor):
+    text = "Cytokine release syndrome, cytopenias, infections and neurotoxicity were the main adverse events."
+    rules = found(extractor, text, title=APPROVAL)
+    for toxicity in ("CytokineReleaseSyndrome", "Cytopenia", "Infection", "Neurotoxicity"):
+        assert rules.get(("Teclistamab", "causesToxicity", toxicity, "SUPPORT")) == "toxicity.main-therapy", toxicity
