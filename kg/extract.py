@@ -305,6 +305,28 @@ _RESOLVED_BEFORE = re.compile(
     r"[^.;]{0,40}?\b(?:after|with|following|upon|by|to)\s+(?:\w+\s+){0,2}$",
     re.I,
 )
+#: A cause stated for a toxicity: "... caused by bacteria", "... related to the conditioning regimen"
+#: (after it), "chemotherapy-induced ..." (before it; "-associated" names a mechanism, not a cause:
+#: "tumor inflammation-associated neurotoxicity" of CAR-T cells).
+_AGENT = r"(?:the\s+|a\s+|an\s+)?[\w-]+(?:\s+[\w-]+)?"
+_CAUSE_AFTER = re.compile(
+    r"\s*(?:\([^()]*\)\s*)?,?\s*(?:which (?:is|are|was|were) )?(?:caused|induced|triggered|provoked) by\s+(?P<agent>" + _AGENT + ")"
+    r"|\s*(?:\([^()]*\)\s*)?(?:due to|attributed to|attributable to|related to|secondary to)\s+(?P<agent2>" + _AGENT + ")",
+    re.I,
+)
+_CAUSE_BEFORE = re.compile(r"(?P<agent>\b[\w]+(?:[\s-][\w]+)?)[\s-](?:induced|related)\s+(?:\w+\s+)?$", re.I)
+#: Words by which a text names the therapy itself as the cause ("treatment-related", "infusion-related").
+_OWN_CAUSE_WORDS = {
+    "treatment", "therapy", "therapies", "drug", "drugs", "infusion", "product", "immunotherapy", "cell", "cells", "engager",
+    "engagers", "bispecific", "dose", "dosing", "immune", "effector", "it", "this", "which", "them", "these", "study",
+}  # fmt: skip
+
+
+def _own_cause(agent: str | None) -> bool:
+    words = (agent or "").lower().split()  # "high-dose interleukin-2" is not "dose"
+    return not words or any(w in _OWN_CAUSE_WORDS for w in words)
+
+
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
 
 
@@ -719,13 +741,17 @@ class Extractor:
                 self._emit(st, "mitigates.cue", s, "mitigatesToxicity", m.entity)
             # "Patients experienced CRS, which resolved after tocilizumab": the strategy treated the
             # toxicity; the text's main therapy (no other named) caused it when a cue says so before
-            first_strategy = min(o.start for o in cl.names if self.category(o.entity) == "Strategy")
+            first_strategy = min((o.start for o in cl.names if self.category(o.entity) == "Strategy"), default=-1)
             if st.main and not any(self.category(e) == "Therapy" for e in st.subjects) and m.start < first_strategy:
                 if TOXICITY.cue.search(st.text[cl.clause.start : first_strategy]):
                     self._emit(st, "toxicity.main-therapy", st.main, "causesToxicity", m.entity)
             return
         if not TOXICITY.cue.search(cl.cue_text):
             self._note("reject", f"{m.entity}: no toxicity cue", rule="toxicity.cue")
+            return
+        other = self._other_cause(st, cl, m)
+        if other:
+            self._note("reject", f"{m.entity}: its cause is {other!r}, not the therapy", rule="toxicity.cue")
             return
         support = REFUTE if cl.negated and self._negation_governs(cl.clause_text, m, st.text, cl.clause.start, cl.names) else SUPPORT
         if cl.negated and support == SUPPORT:
@@ -734,6 +760,24 @@ class Extractor:
         rule = "toxicity.refute" if support == REFUTE else "toxicity.main-therapy" if cl.implicit else "toxicity.cue"
         for t in self._paired(cl, cl.therapies, m):
             self._emit(st, rule, t, "causesToxicity", m.entity, support=support)
+
+    def _other_cause(self, st: _Sentence, cl: _ClauseState, m: Mention) -> str | None:
+        """The cause a text gives a toxicity when that cause is not a therapy: "infections caused by
+        bacteria", "chemotherapy-induced cytopenias", "toxicity related to IL-2". A therapy named
+        there (or an anaphor for one) keeps the finding."""
+        after = _CAUSE_AFTER.match(st.text, m.end, min(st.end, m.end + 60))
+        if after:
+            agent_end = after.end()
+            agent = after.group("agent") or after.group("agent2")
+            if not _own_cause(agent) and not any(
+                self.category(o.entity) == "Therapy" and m.end <= o.start < agent_end for o in st.mentions
+            ):
+                return agent
+        before = _CAUSE_BEFORE.search(st.text, max(cl.clause.start, m.start - 40), m.start)
+        if before and not _own_cause(before.group("agent")):
+            if not any(self.category(o.entity) in ("Therapy", "Toxicity") and before.start() <= o.start < m.start for o in st.mentions):
+                return before.group("agent")
+        return None
 
     def _tumor_cue_text(self, st: _Sentence, cl: _ClauseState, m: Mention) -> str:
         """The words that decide a tumor type's claim. With several tumor types in one clause,

@@ -101,3 +101,28 @@ def test_an_opening_list_of_toxicities_shares_the_closing_cue(extractor):
     rules = found(extractor, text, title=APPROVAL)
     for toxicity in ("CytokineReleaseSyndrome", "Cytopenia", "Infection", "Neurotoxicity"):
         assert rules.get(("Teclistamab", "causesToxicity", toxicity, "SUPPORT")) == "toxicity.main-therapy", toxicity
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Antibodies help the body fight infections caused by bacteria.",
+        "Most patients had cytopenias caused by the lymphodepleting chemotherapy.",
+        "Neurotoxicity related to high-dose interleukin-2 was seen.",
+        "Chemotherapy-induced cytopenias were common.",
+    ],
+)
+def test_a_toxicity_with_another_stated_cause_is_not_the_therapys(extractor, text):
+    assert not any(k[1] == "causesToxicity" for k in found(extractor, text, title=APPROVAL))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Infections caused by the drug were frequent.",
+        "Treatment-related cytopenias were common.",
+        "Teclistamab caused tumor inflammation-associated neurotoxicity.",
+    ],
+)
+def test_a_cause_that_is_the_therapy_keeps_the_toxicity(extractor, text):
+    assert any(k[0] == "Teclistamab" and k[1] == "causesToxicity" for k in found(extractor, text, title=APPROVAL))
