@@ -27,8 +27,13 @@ from .namespaces import TKG
 from .ontology import Ontology, default_ontology
 from .rules import RULE_BY_NAME, RULES, Rule
 
-_ABBREVIATIONS = r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\bal)(?<!\bFig)(?<!\bapprox)(?<!\b[A-Z])"
-_SENTENCE_END = re.compile(_ABBREVIATIONS + r"[.!?](?=\s+[A-Z0-9(\"'])")
+#: Words whose period ends no sentence ("et al.", "Fig. 2", "Dr. Smith", "vs. placebo", "U.S.").
+_NO_END = ("e.g", "i.e", "vs", "al", "Fig", "Figs", "approx", "ref", "refs", "Ref", "Refs", "Dr", "Drs", "Prof", "Mr", "Mrs", "Ms",
+           "No", "Nos", "no", "cf", "ca", "St", "Suppl", "Vol", "pp", "sp", "spp", "Eq", "Tab", "resp", "incl")  # fmt: skip
+_ABBREVIATIONS = "".join(rf"(?<!\b{re.escape(w)})" for w in _NO_END) + r"(?<!\b[A-Z])"
+#: A sentence ends at . ! or ? (with any closing quotes or brackets) before a space and a capital,
+#: a digit, an opening bracket or quote, straight or curly.
+_SENTENCE_END = re.compile(_ABBREVIATIONS + r"[.!?][\"'\u201d\u2019)\]]*(?=\s+[A-Z0-9(\[\"'\u201c\u2018])")
 _CLAUSE_BREAK = re.compile(r";|,\s*(?:and|but|while|whereas|or)\s|,\s|\s(?:whereas|while|but)\s|\s-\s|\u2014")
 
 #: Phrases with a negative word that deny nothing: a category label ("not otherwise specified"),
