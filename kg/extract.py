@@ -100,7 +100,16 @@ _LIST_WORDS = {
     "such", "like", "in", "of", "the", "a", "an", "its", "their", "certain", "some", "other", "various", "several",
     "to", "with", "for", "patients", "grade", "higher", "serious", "severe", "fatal", "life-threatening", "prolonged",
 }  # fmt: skip
-_AIM_WHETHER = re.compile(r"\bto (?:determine|assess|evaluate|see|test|find out|learn|investigate|examine|explore) (?:whether|if)\b", re.I)
+#: "to determine whether X works", "the investigators will evaluate whether X improves": an aim, not doubt.
+_AIM_WHETHER = re.compile(
+    r"\b(?:determin|assess|evaluat|test|examin|investigat|explor|stud(?:y|ies|ied)|see|find out|learn|compar)\w* (?:whether|if)\b", re.I
+)
+#: A comparator arm: a therapy named after "compared with", "versus", "than" is not the subject.
+_COMPARATOR_BEFORE = re.compile(
+    r"\b(?:compared (?:with|to)|versus|vs\.?|than|rather than|instead of|comparator|control arm(?: of)?|randomi[sz]ed (?:to|against))\s+"
+    r"(?:the\s+|a\s+|an\s+|standard\s+|standard-of-care\s+|investigator's choice of\s+)?(?:[\w-]+\s+){0,2}$",
+    re.I,
+)
 #: Outcome words that, in a trial of one tumor type, claim success there without naming it.
 OUTCOME_CUE = re.compile(r"\brespon(?:se|ses|ded)\b|\bremissions?\b|\bsurvival\b|\bregress\w*|\bantitumor activity", re.I)
 #: An antigen is a therapy's target when it qualifies the therapy ("DLL3-directed", "BCMA x CD3")
@@ -469,6 +478,9 @@ class Extractor:
                 and not _RESOLVED_BEFORE.search(text[start : m.start])
             ):
                 continue  # earlier treatment ("progressed on anti-PD-1 therapy"), not a subject here
+            if self.category(m.entity) in ("Therapy", "Strategy") and _COMPARATOR_BEFORE.search(text[max(start, m.start - 50) : m.start]):
+                self._note("reject", f"{m.entity}: a comparator, not a subject", rule="comparator")
+                continue
             if (
                 self.category(m.entity) == "Therapy"
                 and _EXAMPLE_BEFORE.search(text[max(start, m.start - 30) : m.start])

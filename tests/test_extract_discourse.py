@@ -84,3 +84,16 @@ def test_a_primary_report_about_a_modality_has_it_as_main_therapy(extractor):
     assert rules == {("CART", "causesToxicity", "CytokineReleaseSyndrome", "SUPPORT"): "toxicity.main-therapy"}
     review = found(extractor, "Three patients had grade 2 cytokine release syndrome.", title="CAR T cells: a review")
     assert review == {}
+
+
+def test_a_comparator_is_not_a_subject(extractor):
+    rules = found(extractor, "Tisagenlecleucel achieved higher response rates than blinatumomab in B-cell acute lymphoblastic leukemia.")
+    assert rules == {("Tisagenlecleucel", "effectiveIn", "BALL", "SUPPORT"): "effective.result"}
+    rules = found(extractor, "Patients were randomized to teclistamab versus talquetamab; cytokine release syndrome was frequent.")
+    assert not any(k[0] == "Talquetamab" for k in rules), rules
+
+
+def test_will_evaluate_whether_is_an_aim_not_doubt(extractor):
+    text = "The investigators will evaluate whether teclistamab improves survival in multiple myeloma."
+    assert found(extractor, text) == {("Teclistamab", "investigatedIn", "MultipleMyeloma", "SUPPORT"): "investigated.aim"}
+    assert found(extractor, "Whether teclistamab improves survival in multiple myeloma is unknown.") == {}
