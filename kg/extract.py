@@ -83,6 +83,11 @@ AIM = re.compile(
     r"|aim(?:s|ed)? (?:to|of|at)|objectives?\s*(?::|is|are|was|were|of)|purpose|goals?|outcome measures?"
     r"|(?:trial|study|studies) (?:studies|tests|investigates|evaluates|compares|examines|explores|assesses)"
     r"|(?:evaluat|assess|investigat|examin|explor|determin)(?:ed|es|ing) (?:the )?(?:efficacy|safety|effectiveness|feasibility|benefit)"
+    r"|designed to|intended to"
+    r"|(?:study|trial|studies) (?:of|on|evaluating|assessing) (?:the )?(?:safety|efficacy|effectiveness|feasibility|tolerability)"
+    # a title-style noun phrase opening the sentence: "Safety and Efficacy of X Versus Y in Z"
+    r"|^\W*(?:(?:safety|tolerability|feasibility)(?:,? and|,) (?:\w+ )?(?:efficacy|effectiveness|activity)"
+    r"|(?:efficacy|effectiveness|activity)(?:,? and|,) (?:\w+ )?(?:safety|tolerability)) of"
     r"|how (?:well|effective|safe)|possible|potential(?:ly)?|promis\w*|hope\w*|will|" + _MAY + r"|might|could|whether|interest)\b",
     re.I,
 )
@@ -111,7 +116,12 @@ _COMPARATOR_BEFORE = re.compile(
     re.I,
 )
 #: Outcome words that, in a trial of one tumor type, claim success there without naming it.
-OUTCOME_CUE = re.compile(r"\brespon(?:se|ses|ded)\b|\bremissions?\b|\bsurvival\b|\bregress\w*|\bantitumor activity", re.I)
+#: ("a cytotoxic T cell response" is a mechanism, not an outcome).
+OUTCOME_CUE = re.compile(
+    r"(?<!T cell )(?<!T-cell )(?<!immune )(?<!cytotoxic )(?<!antibody )\brespon(?:se|ses|ded)\b"
+    r"|\bremissions?\b|\bsurvival\b|\bregress\w*|\bantitumor activity",
+    re.I,
+)
 #: An antigen is a therapy's target when it qualifies the therapy ("DLL3-directed", "BCMA x CD3")
 #: or is the object of a targeting verb right before it ("against GD2", "binds DLL3").
 #: The qualifier may follow the antigen's abbreviation: "B-cell maturation antigen (BCMA)-directed".

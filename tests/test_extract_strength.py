@@ -100,3 +100,27 @@ def test_objective_response_is_a_result_not_an_objective(extractor):
         title="Blinatumomab in B-cell acute lymphoblastic leukemia",
     )
     assert rules == {("Blinatumomab", "effectiveIn", "BALL", "SUPPORT"): "effective.main-therapy"}
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Safety and Efficacy of Teclistamab Versus Standard Care in Multiple Myeloma",
+        "A Phase 2 Study of the Safety and Efficacy of Teclistamab in Multiple Myeloma",
+        "Teclistamab, a bispecific antibody designed to produce responses in multiple myeloma",
+    ],
+)
+def test_a_title_or_design_phrase_is_no_result(extractor, title):
+    assert found(extractor, title) == {("Teclistamab", "investigatedIn", "MultipleMyeloma", "SUPPORT"): "investigated.aim"}
+
+
+def test_a_t_cell_response_is_a_mechanism_not_an_outcome(extractor):
+    text = "The drug links B cells and T cells, resulting in a cytotoxic T cell response."
+    rules = found(extractor, text, study_type="clinical trial", title="Blinatumomab in B-cell acute lymphoblastic leukemia")
+    assert rules == {}
+    assert found(
+        extractor,
+        "Complete responses occurred in half of the children.",
+        study_type="clinical trial",
+        title="Blinatumomab in B-cell acute lymphoblastic leukemia",
+    ) == {("Blinatumomab", "effectiveIn", "BALL", "SUPPORT"): "effective.main-therapy"}
