@@ -95,7 +95,9 @@ AIM = re.compile(
 STUDIED = re.compile(
     r"\b(?:being (?:studied|tested|evaluated|investigated|developed|explored)|under (?:investigation|development|evaluation)"
     r"|(?:clinical )?(?:trials?|studies) (?:of|with|involving|using|in|for)|early(?:-phase)? clinical|clinical development"
-    r"|(?:has|have) been (?:studied|tested|evaluated|investigated|explored|applied|used)|interest in|in development)\b",
+    r"|(?:has|have) been (?:studied|tested|evaluated|investigated|explored|applied|used)|interest in|in development"
+    r"|trials? (?:(?:has|have) been|(?:is|are|was|were)(?: being)?) "
+    r"(?:performed|conducted|carried out|initiated|launched|registered|undertaken))\b",
     re.I,
 )
 _PARENTHESIS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
@@ -127,7 +129,7 @@ OUTCOME_CUE = re.compile(
 #: The qualifier may follow the antigen's abbreviation: "B-cell maturation antigen (BCMA)-directed".
 _ABBREVIATION_AFTER = r"^\s*(?:\([^()]{1,30}\)|\))?"
 ANTIGEN_AFTER = re.compile(
-    _ABBREVIATION_AFTER + r"\s*[-\u2010\u2011\u2013]?\s*(?:directed|targeted|targeting|specific|redirected|positive)\b"
+    _ABBREVIATION_AFTER + r"\s*[-\u2010\u2011\u2013]?\s*(?:directed|targeted|targeting|specific|redirected|positive|reactive)\b"
     r"|^\s*(?:x|×)\s*CD3|^\s*(?:CAR|-CAR|bispecific|TCR)",
     re.I,
 )
@@ -321,7 +323,9 @@ _ANAPHOR = re.compile(
     r"\b(?i:its|their)\s+(?:\w+\s+)?(?i:efficacy|effectiveness|success|use|application|activity|toxicit\w*|safety|benefit|results?|outcomes?)\b"
     r"|^\W*(?:(?:However|Moreover|Furthermore|Nevertheless|Additionally|But|Yet|Still|In addition|Notably|Importantly),?\s+)?"
     r"(?:(?:This|These|Such)\s+(?:\w+\s+)?(?:approach|approaches|therapy|therapies|treatment|treatments|strategy|modality|product|products|agent|agents"
-    r"|platform|technology|cells|engagers?|molecules?|construct)|It|They)\b",
+    r"|platform|technology|cells|engagers?|molecules?|construct)|It|They"
+    # a definite result opening the sentence speaks of the therapy just named: "The clinical results ..."
+    r"|The (?:clinical )?(?:results|outcomes|responses|efficacy))\b",
 )
 #: A toxicity resolved by a strategy: "CRS, which resolved after tocilizumab", "ICANS ... reversed with steroids".
 _RESOLVED_BEFORE = re.compile(
@@ -548,9 +552,11 @@ class Extractor:
         for m in mentions:
             self._note("mention", f"{m.text!r} -> {m.entity} ({self.category(m.entity)})")
         speculation = SPECULATION.search(sentence)
-        if speculation and not _AIM_WHETHER.search(sentence):  # "to determine whether X works" is an aim
-            self._note("reject", f"speculative sentence ({speculation.group(0)!r}): nothing is claimed")
-            return []
+        if speculation and _AIM_WHETHER.search(sentence):  # "to determine whether X works" is an aim
+            speculation = None
+        # doubt governs its clause and what follows it: "While X succeeded in A, whether it can
+        # benefit B is uncertain" keeps the claim about A
+        doubt_from = start + speculation.start() if speculation else None
         mentions = self._resolve_mentions(text, start, mentions, main)
         hedge = HEDGE.search(sentence)
         if hedge:
@@ -599,6 +605,9 @@ class Extractor:
         previous: _ClauseState | None = None
         for index, clause in enumerate(st.clauses):
             cl = previous = self._clause_state(st, index, clause, previous)
+            if doubt_from is not None and clause.end > doubt_from:
+                self._note("reject", f"speculative from {speculation.group(0)!r} on: nothing is claimed", rule="speculation")
+                break
             if index < opening:
                 cl.cue_text = text[clause.start : st.clauses[opening].end]
             self._note(
@@ -619,8 +628,9 @@ class Extractor:
                 else:
                     for rule in _GENERIC_RULES.get(category, ()):
                         self._generic(rule, st, cl, m)
-        self._resolution(st)
-        self._implicit_success(st)
+        if doubt_from is None:
+            self._resolution(st)
+            self._implicit_success(st)
         return st.out
 
     def _resolution(self, st: _Sentence) -> None:
@@ -897,6 +907,9 @@ class Extractor:
         therapies = [m.entity for m in st.mentions if self.category(m.entity) == "Therapy"]
         subject = main if not therapies else st.solo
         sentence = st.sentence
+        if subject == main and FAILURE.search(sentence):  # "the benefit is not significant"
+            self._emit(st, "effective.refute", main, "effectiveIn", tumor, support=REFUTE)
+            return
         if subject != main or not OUTCOME_CUE.search(sentence) or NEGATION.search(sentence) or FAILED_SUCCESS.search(sentence):
             return
         aim = AIM.search(sentence)

@@ -118,7 +118,7 @@ RULES: tuple[Rule, ...] = (
         "TumorType",
         (
             r"success|effective|efficacy|respon|remission|benefit|approv|activity|durable|improv|prolong|surviv|cure",
-            r"work|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)",
+            r"work|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)|strides",
         ),
         hedge="investigated",
         main_therapy=True,

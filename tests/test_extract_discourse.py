@@ -97,3 +97,44 @@ def test_will_evaluate_whether_is_an_aim_not_doubt(extractor):
     text = "The investigators will evaluate whether teclistamab improves survival in multiple myeloma."
     assert found(extractor, text) == {("Teclistamab", "investigatedIn", "MultipleMyeloma", "SUPPORT"): "investigated.aim"}
     assert found(extractor, "Whether teclistamab improves survival in multiple myeloma is unknown.") == {}
+
+
+def test_doubt_governs_its_clause_and_what_follows_not_what_precedes(extractor):
+    text = (
+        "While CAR-T cell therapy achieved durable remissions in B-cell acute lymphoblastic leukemia, "
+        "whether it can help in solid tumors is unknown."
+    )
+    rules = found(extractor, text)
+    assert rules == {("CART", "effectiveIn", "BALL", "SUPPORT"): "effective.result"}
+    assert found(extractor, "It is unknown whether CAR-T cell therapy, given early, induces remissions in solid tumors.") == {}
+
+
+def test_trials_have_been_performed_in_a_tumor_type(extractor):
+    text = "Although TCR-T cell therapy has not been approved, many trials have been performed, particularly for solid tumors."
+    assert found(extractor, text) == {("TCRT", "investigatedIn", "SolidTumor", "SUPPORT"): "investigated.studied"}
+
+
+def test_a_definite_result_refers_to_the_therapy_just_named(extractor):
+    text = "CAR-T cell therapy transformed lymphoma care. The clinical results in solid tumors have been much less encouraging."
+    rules = found(extractor, text)
+    assert rules.get(("CART", "effectiveIn", "SolidTumor", "REFUTE")) == "effective.refute"
+
+
+def test_an_unnamed_failure_refutes_the_main_therapy(extractor):
+    rules = found(
+        extractor,
+        "After treatment, the benefit was not significant.",
+        study_type="trial registration",
+        title="CAR-T cells in relapsed multiple myeloma",
+    )
+    assert rules == {("CART", "effectiveIn", "MultipleMyeloma", "REFUTE"): "effective.refute"}
+
+
+def test_remarkable_strides_is_a_result(extractor):
+    text = "CAR-T cell therapy has enabled remarkable strides in the treatment of hematologic malignancies."
+    assert found(extractor, text) == {("CART", "effectiveIn", "HematologicMalignancy", "SUPPORT"): "effective.result"}
+
+
+def test_a_reactive_receptor_targets_its_antigen(extractor):
+    rules = found(extractor, "Patients received NY-ESO-1 reactive TCR-T cells.")
+    assert rules.get(("TCRT", "targetsAntigen", "NYESO1", "SUPPORT")) == "antigen.qualifier"
