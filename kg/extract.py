@@ -33,6 +33,9 @@ _NO_END = ("e.g", "i.e", "vs", "al", "Fig", "Figs", "approx", "ref", "refs", "Re
 _ABBREVIATIONS = "".join(rf"(?<!\b{re.escape(w)})" for w in _NO_END) + r"(?<!\b[A-Z])"
 #: A sentence ends at . ! or ? (with any closing quotes or brackets) before a space and a capital,
 #: a digit, an opening bracket or quote, straight or curly.
+#: A run-on sentence end with no space ("in the blood system.There is no cure"): a lowercase word,
+#: a period and a capitalized word ("1G4.Pyr", "e.g.The" and "U.S.A" stay whole).
+_RUN_ON_END = re.compile(r"(?<=[a-z]{3})(?<!\be\.g)(?<!\bi\.e)\.(?=[A-Z][a-z]{2})")
 _SENTENCE_END = re.compile(_ABBREVIATIONS + r"[.!?][\"'\u201d\u2019)\]]*(?=\s+[A-Z0-9(\[\"'\u201c\u2018])")
 _CLAUSE_BREAK = re.compile(r";|,\s*(?:and|but|while|whereas|or)\s|,\s|\s(?:whereas|while|but)\s|\s-\s|\u2014")
 
@@ -135,7 +138,7 @@ ANTIGEN_AFTER = re.compile(
 )
 ANTIGEN_BEFORE = re.compile(
     r"(?:against|targeting|targets?|binds?|binding|recogni[sz]\w*|directed (?:at|against|to)|specific for)\s+(?:the\s+|a\s+|an\s+)?"
-    r"(?:[\w-]+\s+){0,2}(?:(?:such as|including|like)\s+)?$",
+    r"(?:(?:[\w-]+\s+){0,2}|(?:[\w-]+,?\s+){1,5}(?:such as|including|like)\s+)$",
     re.I,
 )
 #: Inherently negative barrier terms need no extra cue.
@@ -179,8 +182,8 @@ class Clause:
 def sentences(text: str) -> list[tuple[int, int]]:
     spans = []
     start = 0
-    for match in _SENTENCE_END.finditer(text):
-        end = match.end()
+    ends = sorted({m.end() for m in _SENTENCE_END.finditer(text)} | {m.end() for m in _RUN_ON_END.finditer(text)})
+    for end in ends:
         if text[start:end].strip():
             spans.append((start, end))
         start = end
@@ -514,6 +517,7 @@ class Extractor:
         self._note("study", f"main therapy: {main or '-'}; main tumor type: {tumor or '-'}")
         findings: dict[tuple, Finding] = {}
         self._topic = None
+        self._trial = record.study_type in TRIAL_TYPES
         for block in record.texts:
             mentions = self.lexicon.find(block.text)
             for s_start, s_end in sentences(block.text):
@@ -539,6 +543,7 @@ class Extractor:
 
     _trace: list | None = None
     _topic: str | None = None  # the one therapy the sentence before named (for anaphora)
+    _trial: bool = False  # the record is a trial's (its titles state its design)
 
     def _note(self, kind: str, text: str, **data: object) -> None:
         if self._trace is not None:
@@ -866,11 +871,23 @@ class Extractor:
         elif (INVESTIGATED.cue.search(cue_text) and (cl.implicit or st.main)) or STUDIED.search(cue_text):
             for t in self._paired(cl, cl.therapies, m):
                 self._emit(st, "investigated.studied", t, "investigatedIn", m.entity)
+        elif self._trial and "title" in st.block.section.lower():
+            # a trial's title names what it studies ("X in Relapsed Multiple Myeloma")
+            for t in self._paired(cl, cl.therapies, m):
+                self._emit(st, "investigated.design", t, "investigatedIn", m.entity)
+        else:
+            self._note("reject", f"{m.entity}: no cue of result, aim or study", rule="investigated.studied")
 
     def _on_antigen(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
-        if m.entity in SKIP_ANTIGENS or cl.implicit:
+        if m.entity in SKIP_ANTIGENS:
             return
-        if cl.negated or not self._targeted(st.text, cl.clause, m, cl.names):
+        # without a named therapy, only a targeting verb ("T cells modified to target BCMA") speaks of
+        # the main therapy's target; a qualifier ("CD19-positive") may describe the tumor
+        # a list item ("..., including BCMA") is read with the start of its list
+        reach = Clause(cl.list_start, cl.clause.end, cl.clause.mentions)
+        if cl.implicit and not ANTIGEN_BEFORE.search(st.text[max(reach.start, m.start - 60) : m.start]):
+            return
+        if cl.negated or not self._targeted(st.text, reach, m, cl.names):
             self._note("reject", f"{m.entity}: " + ("negated clause" if cl.negated else "not a target here"), rule="antigen.qualifier")
             return
         for t in self._paired(cl, cl.therapies, m):

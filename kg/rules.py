@@ -185,6 +185,7 @@ VARIANTS: dict[str, str] = {
     "effective.refute": "success denied ('responses have been rare')",
     "investigated.aim": "an aim, design or hedged claim of success: investigated, not effective",
     "investigated.studied": "a therapy studied, evaluated or developed in a tumor type",
+    "investigated.design": "a trial's title naming a therapy and a tumor type",
     "antigen.qualifier": "an antigen qualifying the therapy or the object of a targeting verb",
     "applied.adjacent": "a strategy used with a therapy",
     "attribute.cue": "an attribute predicated of a therapy",

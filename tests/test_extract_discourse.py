@@ -138,3 +138,27 @@ def test_remarkable_strides_is_a_result(extractor):
 def test_a_reactive_receptor_targets_its_antigen(extractor):
     rules = found(extractor, "Patients received NY-ESO-1 reactive TCR-T cells.")
     assert rules.get(("TCRT", "targetsAntigen", "NYESO1", "SUPPORT")) == "antigen.qualifier"
+
+
+def test_a_trial_title_states_what_it_studies(extractor):
+    record = StudyRecord(
+        id="t",
+        title="Teclistamab in Relapsed Multiple Myeloma",
+        study_type="trial registration",
+        source="test",
+        texts=(TextBlock("brief title", "Teclistamab in Relapsed Multiple Myeloma"),),
+    )
+    rules = {(f.subject, f.relation, f.object, f.support): f.rule for f in extractor.extract(record)}
+    assert rules == {("Teclistamab", "investigatedIn", "MultipleMyeloma", "SUPPORT"): "investigated.design"}
+    review = StudyRecord(id="r", title="", study_type="narrative review", source="test", texts=record.texts)
+    assert extractor.extract(review) == []
+
+
+def test_a_targeting_verb_names_the_main_therapys_target(extractor):
+    text = "The cells were genetically modified to target several surface antigens, including BCMA."
+    rules = found(extractor, text, study_type="clinical trial", title="CAR-T cells in multiple myeloma")
+    assert rules.get(("CART", "targetsAntigen", "BCMA", "SUPPORT")) == "antigen.qualifier"
+    qualifier = found(
+        extractor, "Patients had CD19-positive disease.", study_type="clinical trial", title="CAR-T cells in multiple myeloma"
+    )
+    assert not any(k[1] == "targetsAntigen" for k in qualifier)

@@ -41,3 +41,12 @@ def test_a_curly_quoted_sentence_keeps_its_findings_apart():
     record = StudyRecord(id="t", title="", study_type="narrative review", source="test", texts=(TextBlock("abstract", text),))
     quotes = {f.quote for f in extractor.extract(record) if f.relation == "causesToxicity"}
     assert quotes == {"Experts wrote \u201cteclistamab caused cytokine release syndrome.\u201d"}
+
+
+def test_a_run_on_sentence_without_a_space_is_split():
+    assert split("It is common in the blood system.There is no cure. Next.") == [
+        "It is common in the blood system.",
+        "There is no cure.",
+        "Next.",
+    ]
+    assert split("The 1G4.Pyr construct and e.g.The value stay whole.") == ["The 1G4.Pyr construct and e.g.The value stay whole."]
