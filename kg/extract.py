@@ -358,6 +358,18 @@ def _own_cause(agent: str | None) -> bool:
     return not words or any(w in _OWN_CAUSE_WORDS for w in words)
 
 
+#: A strategy that improves a therapy: "... can all enhance the efficacy of <therapy>".
+_ENHANCES_BEFORE = re.compile(
+    r"\b(?:improv|enhanc|augment|boost|increas|optimi[sz])\w*\s+(?:the\s+|its\s+|their\s+)?(?:\w+\s+)?"
+    r"(?:efficacy|effectiveness|activity|potency|persistence|function|safety|efficiency)\s+of\s+(?:the\s+)?$",
+    re.I,
+)
+#: A strategy patients received: "who received a 2 step-up dosing regimen", "were given tocilizumab".
+_RECEIVED_BEFORE = re.compile(
+    r"\b(?:received|receiving|receive|were given|was given|administered|treated with|underwent|undergo)\s+"
+    r"(?:a\s+|an\s+|the\s+)?(?:[\w-]+\s+){0,2}$",
+    re.I,
+)
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
 
 
@@ -758,6 +770,16 @@ class Extractor:
                 if (_APPLIED_S_T if before else _APPLIED_T_S).match(gap):
                     therapy = self._specific(t_mention.entity, st.subjects, st.main)
                     self._emit(st, "applied.adjacent", s_mention.entity, "appliedTo", therapy)
+                elif before and len(gap.split()) <= 16 and _ENHANCES_BEFORE.search(gap):
+                    # "implementing logic-gated CARs ... can enhance the efficacy of CAR-T cell therapy"
+                    therapy = self._specific(t_mention.entity, st.subjects, st.main)
+                    self._emit(st, "applied.enhances", s_mention.entity, "appliedTo", therapy)
+        # "127 patients who received a step-up dosing regimen": in a text about one therapy, a
+        # strategy the patients received is used with that therapy
+        if st.main and not cl.therapies_as_named and not any(self.category(e) == "Therapy" for e in st.subjects):
+            for s_mention in (m for m in cl.names if self.category(m.entity) == "Strategy"):
+                if _RECEIVED_BEFORE.search(text[max(cl.clause.start, s_mention.start - 40) : s_mention.start]):
+                    self._emit(st, "applied.main-therapy", s_mention.entity, "appliedTo", st.main)
 
     def _on_barrier(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
         if cl.implicit:

@@ -188,5 +188,7 @@ VARIANTS: dict[str, str] = {
     "investigated.design": "a trial's title naming a therapy and a tumor type",
     "antigen.qualifier": "an antigen qualifying the therapy or the object of a targeting verb",
     "applied.adjacent": "a strategy used with a therapy",
+    "applied.enhances": "a strategy that improves a therapy ('... can enhance the efficacy of CAR-T cell therapy')",
+    "applied.main-therapy": "a strategy the patients received, in a text about one therapy",
     "attribute.cue": "an attribute predicated of a therapy",
 }

@@ -162,3 +162,22 @@ def test_a_targeting_verb_names_the_main_therapys_target(extractor):
         extractor, "Patients had CD19-positive disease.", study_type="clinical trial", title="CAR-T cells in multiple myeloma"
     )
     assert not any(k[1] == "targetsAntigen" for k in qualifier)
+
+
+def test_a_strategy_that_enhances_a_therapy_is_applied_to_it(extractor):
+    text = "Implementing logic-gated CARs and better delivery can all enhance the efficacy of CAR-T cell therapy."
+    rules = found(extractor, text)
+    assert rules.get(("LogicGatedCAR", "appliedTo", "CART", "SUPPORT")) == "applied.enhances"
+
+
+def test_a_strategy_the_patients_received_is_applied_to_the_main_therapy(extractor):
+    text = "All 40 patients received a step-up dosing regimen."
+    rules = found(extractor, text, study_type="study", title="Agency approves teclistamab for relapsed multiple myeloma")
+    assert rules == {("ToxicityManagement", "appliedTo", "Teclistamab", "SUPPORT"): "applied.main-therapy"}
+    prior = found(
+        extractor,
+        "All patients had progressed after checkpoint blockade.",
+        study_type="study",
+        title="Agency approves teclistamab for relapsed multiple myeloma",
+    )
+    assert prior == {}
