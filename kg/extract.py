@@ -370,6 +370,10 @@ _RECEIVED_BEFORE = re.compile(
     r"(?:a\s+|an\s+|the\s+)?(?:[\w-]+\s+){0,2}$",
     re.I,
 )
+#: Between a pre-modifying attribute and the therapy it modifies: at most two words ("autologous GD2 CAR T cells").
+_MODIFIER_GAP = re.compile(r"[\s\-\u2010\u2011]*(?:[\w-]+[\s\-\u2010\u2011]+){0,2}")
+#: A definition by apposition: "X, a [...] autologous T cell immunotherapy".
+_APPOSITION_BEFORE = re.compile(r",\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,4}$", re.I)
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.I)
 
 
@@ -921,6 +925,20 @@ class Extractor:
         before_m = st.text[max(cl.clause.start, m.start - 40) : m.start]
         if cl.negated or not (ATTRIBUTE.cue.search(cl.clause_text) or _POSSESSIVE_BEFORE.search(before_m)):
             self._note("reject", f"{m.entity}: " + ("negated clause" if cl.negated else "no attribute cue"), rule="attribute.cue")
+            return
+        # a restrictive modifier names a kind of the modality, it does not predicate the attribute of
+        # it: "autologous CAR-T cells" (there are allogeneic ones) is no claim that CAR-T is autologous;
+        # a definition is ("X, a genetically modified autologous T cell immunotherapy")
+        modified = next((o for o in cl.names if o.start >= m.end and self.category(o.entity) == "Therapy"), None)
+        if (
+            modified is not None
+            and self._specific(modified.entity, st.subjects, st.main) in self.MODALITIES  # a product's own cells are its
+            and _MODIFIER_GAP.fullmatch(st.text[m.end : modified.start])
+            and not _APPOSITION_BEFORE.search(st.text[max(cl.clause.start, m.start - 60) : m.start])
+        ):
+            self._note(
+                "reject", f"{m.entity}: restricts {modified.entity} ('{m.text} {modified.text}'), predicates nothing", rule="attribute.cue"
+            )
             return
         for t in self._paired(cl, cl.therapies, m):
             self._emit(st, "attribute.cue", t, "hasMechanisticAttribute", m.entity)

@@ -115,3 +115,16 @@ def test_explain_refuses_a_yaml_record_with_one_line(tmp_path: Path):
 
 def test_rule_names_are_known():
     assert set(RULE_BY_NAME) == {v.split(".")[0] for v in VARIANTS}
+
+
+def test_a_restrictive_modifier_of_a_modality_predicates_nothing(extractor):
+    assert found(extractor, "Autologous CAR-T cells are infused once.") == {}
+    defined = found(extractor, "Tisagenlecleucel, an autologous CAR-T cell product, is infused once.")
+    assert defined.get(("Tisagenlecleucel", "hasMechanisticAttribute", "Autologous", "SUPPORT")) == "attribute.cue"
+    trial = {
+        (f.subject, f.relation, f.object)
+        for f in extractor.extract(
+            record("The autologous CAR-T cells are infused once.", study_type="clinical trial", title="Tisagenlecleucel in leukemia")
+        )
+    }
+    assert ("Tisagenlecleucel", "hasMechanisticAttribute", "Autologous") in trial
