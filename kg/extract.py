@@ -111,6 +111,7 @@ _LIST_WORDS = {
     "to", "with", "for", "patients", "grade", "higher", "serious", "severe", "fatal", "life-threatening", "prolonged",
 }  # fmt: skip
 #: "to determine whether X works", "the investigators will evaluate whether X improves": an aim, not doubt.
+_FINITE_VERB = re.compile(r"(?i:is|are|was|were|has|have|had|include[sd]?|remain(?:s|ed)?|occur(?:s|red)?)|[a-z]+ed", re.I)
 _AIM_WHETHER = re.compile(
     r"\b(?:determin|assess|evaluat|test|examin|investigat|explor|stud(?:y|ies|ied)|see|find out|learn|compar)\w* (?:whether|if)\b", re.I
 )
@@ -680,6 +681,11 @@ class Extractor:
             pos = m.end
         rest.append(st.text[pos : clause.end])
         words = re.findall(r"[A-Za-z][\w-]*", _PARENTHESIS.sub(" ", " ".join(rest)))
+        # a verb after the first item makes a clause of its own ("CRS occurred in 60%"); before it, a
+        # participle is an item's adjective ("restricted T cell invasion")
+        after_first = re.findall(r"[A-Za-z][\w-]*", _PARENTHESIS.sub(" ", " ".join(rest[1:])))
+        if any(_FINITE_VERB.fullmatch(w) for w in after_first):
+            return False
         return len([w for w in words if w.lower() not in _LIST_WORDS]) <= 3
 
     def _clause_state(self, st: _Sentence, index: int, clause: Clause, previous: _ClauseState | None = None) -> _ClauseState:
@@ -786,7 +792,7 @@ class Extractor:
                     self._emit(st, "applied.main-therapy", s_mention.entity, "appliedTo", st.main)
 
     def _on_barrier(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
-        if cl.implicit:
+        if cl.implicit and not FACES.main_therapy:
             return
         text = st.text
         before_m = text[max(cl.clause.start, m.start - 40) : m.start]
@@ -821,7 +827,8 @@ class Extractor:
         if other:
             self._note("reject", f"{m.entity}: its cause is {other!r}, not the therapy", rule="toxicity.cue")
             return
-        support = REFUTE if cl.negated and self._negation_governs(cl.clause_text, m, st.text, cl.clause.start, cl.names) else SUPPORT
+        governs = cl.negated and self._negation_governs(cl.clause_text, m, st.text, cl.clause.start, cl.names)
+        support = REFUTE if governs and TOXICITY.negation == "refute" else SUPPORT
         if cl.negated and support == SUPPORT:
             self._note("reject", f"{m.entity}: the clause's negation does not govern it", rule="toxicity.refute")
             return
@@ -883,7 +890,7 @@ class Extractor:
         # an aim or hedge anywhere before (or in) the clause governs its claim
         aim = AIM.search(st.text[st.start : cl.clause.end]) if cue_text is cl.cue_text else AIM.search(cue_text)
         success = EFFECTIVE.cue.search(cue_text)
-        if success and not aim:
+        if success and not (aim and EFFECTIVE.hedge == "investigated"):
             if FAILED_SUCCESS.search(claim_text):
                 self._note("reject", f"{m.entity}: success words with a word of failure", rule="effective.result")
                 return
@@ -911,7 +918,7 @@ class Extractor:
         # the main therapy's target; a qualifier ("CD19-positive") may describe the tumor
         # a list item ("..., including BCMA") is read with the start of its list
         reach = Clause(cl.list_start, cl.clause.end, cl.clause.mentions)
-        if cl.implicit and not ANTIGEN_BEFORE.search(st.text[max(reach.start, m.start - 60) : m.start]):
+        if cl.implicit and not (ANTIGEN.main_therapy or ANTIGEN_BEFORE.search(st.text[max(reach.start, m.start - 60) : m.start])):
             return
         if cl.negated or not self._targeted(st.text, reach, m, cl.names):
             self._note("reject", f"{m.entity}: " + ("negated clause" if cl.negated else "not a target here"), rule="antigen.qualifier")
@@ -920,7 +927,7 @@ class Extractor:
             self._emit(st, "antigen.qualifier", t, "targetsAntigen", m.entity)
 
     def _on_attribute(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
-        if cl.implicit:
+        if cl.implicit and not ATTRIBUTE.main_therapy:
             return
         before_m = st.text[max(cl.clause.start, m.start - 40) : m.start]
         if cl.negated or not (ATTRIBUTE.cue.search(cl.clause_text) or _POSSESSIVE_BEFORE.search(before_m)):
@@ -949,11 +956,18 @@ class Extractor:
         subjects = [s for s in cl.therapies + cl.strategies if self.category(s) in rule.subjects]
         if cl.implicit and not rule.main_therapy:
             return
-        if cl.negated or not rule.cue.search(cl.cue_text):
-            self._note("reject", f"{m.entity}: " + ("negated clause" if cl.negated else f"no {rule.name} cue"), rule=f"{rule.name}.cue")
+        if not rule.cue.search(cl.cue_text):
+            self._note("reject", f"{m.entity}: no {rule.name} cue", rule=f"{rule.name}.cue")
             return
+        support = SUPPORT
+        if cl.negated:
+            governs = self._negation_governs(cl.clause_text, m, st.text, cl.clause.start, cl.names)
+            if not (governs and rule.negation == "refute"):
+                self._note("reject", f"{m.entity}: negated clause", rule=f"{rule.name}.cue")
+                return
+            support = REFUTE
         for t in self._paired(cl, subjects, m):
-            self._emit(st, f"{rule.name}.cue", t, rule.relation, m.entity)
+            self._emit(st, f"{rule.name}.cue", t, rule.relation, m.entity, support=support)
 
     def _implicit_success(self, st: _Sentence) -> None:
         """In a trial of one therapy in one tumor type, an outcome sentence that names

@@ -120,10 +120,12 @@ RULES: tuple[Rule, ...] = (
             r"success|effective|efficacy|respon|remission|benefit|approv|activity|durable|improv|prolong|surviv|cure",
             r"work|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)|strides",
         ),
+        negation="refute",
         hedge="investigated",
         main_therapy=True,
         handler="tumor",
-        doc="A therapy is effective in a tumor type only on a stated result (response, remission, survival, approval).",
+        doc="A therapy is effective in a tumor type only on a stated result (response, remission, survival, approval); "
+        "success denied ('responses have been rare', 'has not been demonstrated') is a REFUTE finding.",
     ),
     Rule(
         "investigated",

@@ -128,3 +128,27 @@ def test_a_restrictive_modifier_of_a_modality_predicates_nothing(extractor):
         )
     }
     assert ("Tisagenlecleucel", "hasMechanisticAttribute", "Autologous") in trial
+
+
+def test_the_table_policies_decide(extractor, monkeypatch):
+    """The negation and hedge policies in the table are what the extractor applies."""
+    from dataclasses import replace as dc_replace
+
+    denied = "Teclistamab did not cause neurotoxicity."
+    assert found(extractor, denied) == {("Teclistamab", "causesToxicity", "Neurotoxicity", "REFUTE"): "toxicity.refute"}
+    monkeypatch.setattr(extract_module, "TOXICITY", dc_replace(RULE_BY_NAME["toxicity"], negation="drop"))
+    assert found(extractor, denied) == {}
+
+    hedged = "Teclistamab may be effective in multiple myeloma."
+    assert ("Teclistamab", "investigatedIn", "MultipleMyeloma", "SUPPORT") in found(extractor, hedged)
+    monkeypatch.setattr(extract_module, "EFFECTIVE", dc_replace(RULE_BY_NAME["effective"], hedge="lower"))
+    assert ("Teclistamab", "effectiveIn", "MultipleMyeloma", "SUPPORT") in found(extractor, hedged)
+
+
+def test_the_generic_rule_follows_its_negation_policy(extractor, monkeypatch):
+    rule = Rule("attr2", "hasMechanisticAttribute", ("Therapy",), "MechanisticAttribute", (r"\bare\b",), negation="refute")
+    handlers = {k: v for k, v in extract_module._OBJECT_HANDLERS.items() if k != "MechanisticAttribute"}
+    monkeypatch.setattr(extract_module, "_OBJECT_HANDLERS", handlers)
+    monkeypatch.setattr(extract_module, "_GENERIC_RULES", {"MechanisticAttribute": [rule]})
+    rules = found(extractor, "T cell engagers are not off-the-shelf drugs.")
+    assert rules == {("TCellEngager", "hasMechanisticAttribute", "OffTheShelf", "REFUTE"): "attr2.cue"}
