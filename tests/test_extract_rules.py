@@ -152,3 +152,9 @@ def test_the_generic_rule_follows_its_negation_policy(extractor, monkeypatch):
     monkeypatch.setattr(extract_module, "_GENERIC_RULES", {"MechanisticAttribute": [rule]})
     rules = found(extractor, "T cell engagers are not off-the-shelf drugs.")
     assert rules == {("TCellEngager", "hasMechanisticAttribute", "OffTheShelf", "REFUTE"): "attr2.cue"}
+
+
+def test_the_docs_list_every_rule():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "extraction.md").read_text(encoding="utf-8")
+    for name in list(VARIANTS) + [r.name for r in RULES]:
+        assert f"`{name}`" in doc, f"docs/extraction.md does not describe rule {name}"
