@@ -115,6 +115,18 @@ _FINITE_VERB = re.compile(r"(?i:is|are|was|were|has|have|had|include[sd]?|remain
 _AIM_WHETHER = re.compile(
     r"\b(?:determin|assess|evaluat|test|examin|investigat|explor|stud(?:y|ies|ied)|see|find out|learn|compar)\w* (?:whether|if)\b", re.I
 )
+#: A confounder: "regardless of X", "irrespective of X", "independently of X".
+_CONFOUNDER_BEFORE = re.compile(r"\b(?:regardless of|irrespective of|independent(?:ly)? of|unrelated to)\s+(?:the\s+|prior\s+)?$", re.I)
+#: Agents other than the text's therapy that a sentence may make its actor: conditioning drugs,
+#: cytokine support, standard or comparator treatments, pathogens.
+_OTHER_AGENT = re.compile(
+    r"\b(?:chemotherapy|chemo|lymphodepleti\w+|conditioning|fludarabine|cyclophosphamide|bendamustine|aldesleukin|IL-2|interleukin-2"
+    r"|standard (?:therapy|therapies|care|treatment|of care)|standard-of-care|conventional (?:therapy|therapies|treatment)"
+    r"|current (?:therapies|treatments)|existing (?:therapies|treatments)|salvage|transplant\w*|radiotherapy|radiation"
+    r"|ipilimumab|pembrolizumab|nivolumab|rituximab|dacarbazine|control arm|comparator|investigator's choice|placebo"
+    r"|bacteri\w+|virus\w*|viral|fungal|fungi|pathogens?)\b",
+    re.I,
+)
 #: A comparator arm: a therapy named after "compared with", "versus", "than" is not the subject.
 _COMPARATOR_BEFORE = re.compile(
     r"\b(?:compared (?:with|to)|versus|vs\.?|than|rather than|instead of|comparator|control arm(?: of)?|randomi[sz]ed (?:to|against))\s+"
@@ -514,6 +526,12 @@ class Extractor:
                 continue  # earlier treatment ("progressed on anti-PD-1 therapy"), not a subject here
             if self.category(m.entity) in ("Therapy", "Strategy") and _COMPARATOR_BEFORE.search(text[max(start, m.start - 50) : m.start]):
                 self._note("reject", f"{m.entity}: a comparator, not a subject", rule="comparator")
+                self._set_aside = True
+                continue
+            if self.category(m.entity) == "Therapy" and _CONFOUNDER_BEFORE.search(text[max(start, m.start - 30) : m.start]):
+                # "Regardless of CAR T-cell therapy, patients with DLBCL develop second cancers"
+                self._note("reject", f"{m.entity}: named as a confounder, not a subject", rule="confounder")
+                self._set_aside = True
                 continue
             if (
                 self.category(m.entity) == "Therapy"
@@ -561,6 +579,7 @@ class Extractor:
     _trace: list | None = None
     _topic: str | None = None  # the one therapy the sentence before named (for anaphora)
     _trial: bool = False  # the record is a trial's (its titles state its design)
+    _set_aside: bool = False  # the sentence named a therapy as comparator or confounder
 
     def _note(self, kind: str, text: str, **data: object) -> None:
         if self._trace is not None:
@@ -579,7 +598,13 @@ class Extractor:
         # doubt governs its clause and what follows it: "While X succeeded in A, whether it can
         # benefit B is uncertain" keeps the claim about A
         doubt_from = start + speculation.start() if speculation else None
+        self._set_aside = False
         mentions = self._resolve_mentions(text, start, mentions, main)
+        # the main therapy is not the silent subject of a sentence that set a named therapy aside
+        # as comparator or confounder ("Regardless of CAR T-cell therapy, patients develop ...")
+        if main and self._set_aside:
+            self._note("reject", "the main therapy is not this sentence's subject: a named therapy was set aside", rule="main-therapy")
+            main = None
         hedge = HEDGE.search(sentence)
         if hedge:
             self._note("hedge", f"{hedge.group(0)!r}: confidence 0.6")
@@ -824,6 +849,11 @@ class Extractor:
             self._note("reject", f"{m.entity}: no toxicity cue", rule="toxicity.cue")
             return
         other = self._other_cause(st, cl, m)
+        if not other and cl.implicit:
+            # a clause that names another actor ("The lymphodepleting regimen caused cytopenias")
+            # does not speak of the main therapy
+            actor = _OTHER_AGENT.search(st.text[cl.list_start : cl.clause.end])
+            other = actor.group(0) if actor else None
         if other:
             self._note("reject", f"{m.entity}: its cause is {other!r}, not the therapy", rule="toxicity.cue")
             return
@@ -890,6 +920,10 @@ class Extractor:
         # an aim or hedge anywhere before (or in) the clause governs its claim
         aim = AIM.search(st.text[st.start : cl.clause.end]) if cue_text is cl.cue_text else AIM.search(cue_text)
         success = EFFECTIVE.cue.search(cue_text)
+        if success and cl.implicit and _OTHER_AGENT.search(cl.clause_text):
+            # "patients with Y have a median survival of 3 years with standard therapy"
+            self._note("reject", f"{m.entity}: the result belongs to another treatment named here", rule="effective.main-therapy")
+            return
         if success and not (aim and EFFECTIVE.hedge == "investigated"):
             if FAILED_SUCCESS.search(claim_text):
                 self._note("reject", f"{m.entity}: success words with a word of failure", rule="effective.result")
@@ -978,6 +1012,12 @@ class Extractor:
         therapies = [m.entity for m in st.mentions if self.category(m.entity) == "Therapy"]
         subject = main if not therapies else st.solo
         sentence = st.sentence
+        other_agent = _OTHER_AGENT.search(sentence)
+        if other_agent:  # "Ipilimumab induced responses in the control arm"
+            self._note(
+                "reject", f"outcome of another treatment ({other_agent.group(0)!r}), not the main therapy's", rule="effective.main-therapy"
+            )
+            return
         if subject == main and FAILURE.search(sentence):  # "the benefit is not significant"
             self._emit(st, "effective.refute", main, "effectiveIn", tumor, support=REFUTE)
             return

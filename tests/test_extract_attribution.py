@@ -126,3 +126,25 @@ def test_a_toxicity_with_another_stated_cause_is_not_the_therapys(extractor, tex
 )
 def test_a_cause_that_is_the_therapy_keeps_the_toxicity(extractor, text):
     assert any(k[0] == "Teclistamab" and k[1] == "causesToxicity" for k in found(extractor, text, title=APPROVAL))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Regardless of teclistamab, patients with myeloma are known to develop infections.",
+        "The lymphodepleting regimen caused cytopenias in most patients.",
+        "High-dose IL-2 caused capillary leak syndrome.",
+        "Patients with multiple myeloma have a median survival of three years with standard therapy.",
+        "Ipilimumab induced responses in 10% of patients in the control arm.",
+    ],
+)
+def test_another_actor_or_a_confounder_is_not_the_main_therapy(extractor, text):
+    rules = found(extractor, text, title=APPROVAL)
+    assert not any(k[0] == "Teclistamab" and k[1] in ("causesToxicity", "effectiveIn") for k in rules), rules
+
+
+def test_another_actor_in_one_clause_leaves_the_other_clause_alone(extractor):
+    text = "One patient developed neurotoxicity, and one developed a virus-positive lymphoproliferative disease."
+    assert found(extractor, text, title=APPROVAL) == {
+        ("Teclistamab", "causesToxicity", "Neurotoxicity", "SUPPORT"): "toxicity.main-therapy"
+    }
