@@ -307,7 +307,8 @@ _GAP_PREPOSITION = re.compile(r"^\s*(?:to|for|with|in|by)\b", re.I)
 _PURPOSE = re.compile(r"^\s*to\s+(?:overcome|address|counter|circumvent|bypass|prevent|mitigate|reduce|improve|tackle)\b", re.I)
 _FOR_BEFORE = re.compile(r"\b(?:for|against)\s+(?:the\s+)?$", re.I)
 _STRATEGY_VERB_BEFORE = re.compile(
-    r"\b(?:overcom|address|counter|revers|restor|rescu|improv|enhanc|boost|sustain|prevent|shorten|reduc)\w*\s+(?:the\s+|their\s+|its\s+)?$",
+    r"\b(?:overcom|address|counter|revers|restor|rescu|improv|enhanc|boost|sustain|prevent|shorten|reduc|alleviat|mitigat)\w*\s+"
+    r"(?:of\s+)?(?:the\s+|their\s+|its\s+)?$",
     re.I,
 )
 _POSSESSIVE_BEFORE = re.compile(r"\b(?:their|its)\s+$", re.I)

@@ -82,7 +82,7 @@ RULES: tuple[Rule, ...] = (
         "Barrier",
         (
             r"overcom|address|counter|against|resist|withstand|remodel|improv|enhanc|revers|prevent|mitigat|shield",
-            r"protect|help|restor|rescue|bypass|circumvent|boost|sustain|solv|tackl|reduce|neutraliz|insensitiv|evad|shorten",
+            r"protect|help|restor|rescue|bypass|circumvent|boost|sustain|solv|tackl|reduc|neutraliz|insensitiv|evad|shorten",
         ),
         handler="barrier",
         doc="A strategy addresses a barrier when a remedy verb stands in the clause or right before the barrier.",

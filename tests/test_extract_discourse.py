@@ -181,3 +181,9 @@ def test_a_strategy_the_patients_received_is_applied_to_the_main_therapy(extract
         title="Agency approves teclistamab for relapsed multiple myeloma",
     )
     assert prior == {}
+
+
+def test_a_nominal_remedy_addresses_the_barrier(extractor):
+    text = "Adding checkpoint blockade, promising results were obtained from the reduction of T cell exhaustion."
+    rules = found(extractor, text)
+    assert rules.get(("CheckpointBlockade", "addressesBarrier", "TCellExhaustion", "SUPPORT")) == "addresses.cue"
