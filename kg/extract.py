@@ -115,6 +115,12 @@ _FINITE_VERB = re.compile(r"(?i:is|are|was|were|has|have|had|include[sd]?|remain
 _AIM_WHETHER = re.compile(
     r"\b(?:determin|assess|evaluat|test|examin|investigat|explor|stud(?:y|ies|ied)|see|find out|learn|compar)\w* (?:whether|if)\b", re.I
 )
+#: The tumor another one arose from: "LBCL arising from follicular lymphoma", "transformed from CLL".
+_ORIGIN_BEFORE = re.compile(
+    r"\b(?:arising|arisen|arose|transformed|transforming|transformation|originating|originated|evolving|evolved|derived|progressing|progressed)"
+    r"\s+(?:from|of)\s+(?:an?\s+|the\s+|prior\s+|previous\s+|underlying\s+|indolent\s+)?$|\bhistory of\s+(?:\w+\s+)?$",
+    re.I,
+)
 #: A confounder: "regardless of X", "irrespective of X", "independently of X".
 _CONFOUNDER_BEFORE = re.compile(r"\b(?:regardless of|irrespective of|independent(?:ly)? of|unrelated to)\s+(?:the\s+|prior\s+)?$", re.I)
 #: Agents other than the text's therapy that a sentence may make its actor: conditioning drugs,
@@ -901,6 +907,10 @@ class Extractor:
 
     def _on_tumor(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
         if any(self.category(o.entity) == "Strategy" and o.start < m.start for o in cl.names):
+            return
+        if _ORIGIN_BEFORE.search(st.text[max(cl.clause.start, m.start - 40) : m.start]):
+            # "large B-cell lymphoma arising from follicular lymphoma" is a large B-cell lymphoma
+            self._note("reject", f"{m.entity}: the origin of another tumor type, not one the therapy is used in", rule="effective.result")
             return
         failure = FAILURE.search(cl.clause_text)
         if failure and cl.therapies:  # "their efficacy in Y has not yet been supported", negation and all

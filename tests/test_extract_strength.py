@@ -124,3 +124,9 @@ def test_a_t_cell_response_is_a_mechanism_not_an_outcome(extractor):
         study_type="clinical trial",
         title="Blinatumomab in B-cell acute lymphoblastic leukemia",
     ) == {("Blinatumomab", "effectiveIn", "BALL", "SUPPORT"): "effective.main-therapy"}
+
+
+def test_the_tumor_another_arose_from_is_not_claimed(extractor):
+    text = "The agency approved glofitamab for diffuse large B-cell lymphoma or large B-cell lymphoma arising from follicular lymphoma."
+    rules = found(extractor, text)
+    assert rules == {("Glofitamab", "effectiveIn", "LBCL", "SUPPORT"): "effective.approval"}
