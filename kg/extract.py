@@ -558,10 +558,14 @@ class Extractor:
         main, tumor = self.main_therapy(record), self.main_tumor(record)
         self._note("study", f"main therapy: {main or '-'}; main tumor type: {tumor or '-'}")
         findings: dict[tuple, Finding] = {}
+        # abbreviations and code names one text of the record defines hold in all of its texts,
+        # as in the study's mentions (a lexicon without per-document learning reads each text alone)
+        learn = getattr(self.lexicon, "learn", None)
+        learned = learn([t for t in (record.title, record.subtitle or "", *(b.text for b in record.texts)) if t]) if learn else None
         self._topic = None
         self._trial = record.study_type in TRIAL_TYPES
         for block in record.texts:
-            mentions = self.lexicon.find(block.text)
+            mentions = self._find(block.text, learned)
             for s_start, s_end in sentences(block.text):
                 inside = [m for m in mentions if s_start <= m.start < s_end]
                 self._note("sentence", block.text[s_start:s_end].strip(), section=block.section)
@@ -588,6 +592,9 @@ class Extractor:
     _trial: bool = False  # the record is a trial's (its titles state its design)
     _set_aside: bool = False  # the sentence named a therapy as comparator or confounder
 
+    def _find(self, text: str, learned: dict | None) -> list[Mention]:
+        return self.lexicon.find(text, learned) if learned is not None else self.lexicon.find(text)
+
     def _note(self, kind: str, text: str, **data: object) -> None:
         if self._trace is not None:
             self._trace.append(Note(kind, text, data))
@@ -598,7 +605,16 @@ class Extractor:
         text = block.text
         sentence = text[start:end]
         for m in mentions:
-            self._note("mention", f"{m.text!r} -> {m.entity} ({self.category(m.entity)})")
+            how = getattr(m, "source", "")  # how the lexicon matched it, when it says
+            matched = getattr(m, "matched", "")
+            role = getattr(m, "role", None)
+            self._note(
+                "mention",
+                f"{m.text!r} -> {m.entity} ({self.category(m.entity)})"
+                + (f" by {how}" if how else "")
+                + (f" {matched!r}" if matched and matched != m.text else "")
+                + (f", role {role}" if role else ""),
+            )
         speculation = SPECULATION.search(sentence)
         if speculation and _AIM_WHETHER.search(sentence):  # "to determine whether X works" is an aim
             speculation = None
@@ -859,8 +875,7 @@ class Extractor:
         if not other and cl.implicit:
             # a clause that names another actor ("The lymphodepleting regimen caused cytopenias")
             # does not speak of the main therapy
-            actor = _OTHER_AGENT.search(st.text[cl.list_start : cl.clause.end])
-            other = actor.group(0) if actor else None
+            other = self._other_actor(st, cl.list_start, cl.clause.end)
         if other:
             self._note("reject", f"{m.entity}: its cause is {other!r}, not the therapy", rule="toxicity.cue")
             return
@@ -872,6 +887,15 @@ class Extractor:
         rule = "toxicity.refute" if support == REFUTE else "toxicity.main-therapy" if cl.implicit else "toxicity.cue"
         for t in self._paired(cl, cl.therapies, m):
             self._emit(st, rule, t, "causesToxicity", m.entity, support=support)
+
+    def _other_actor(self, st: _Sentence, start: int, end: int) -> str | None:
+        """Another treatment or agent named in text[start:end]: a word of :data:`_OTHER_AGENT`, or a
+        mention the lexicon marks as another treatment (a comparator, conditioning or support drug)."""
+        for m in st.mentions:
+            if start <= m.start < end and getattr(m, "role", None) == "other-treatment":
+                return m.text
+        found = _OTHER_AGENT.search(st.text, start, end)
+        return found.group(0) if found else None
 
     def _other_cause(self, st: _Sentence, cl: _ClauseState, m: Mention) -> str | None:
         """The cause a text gives a toxicity when that cause is not a therapy: "infections caused by
@@ -908,7 +932,7 @@ class Extractor:
     def _on_tumor(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
         if any(self.category(o.entity) == "Strategy" and o.start < m.start for o in cl.names):
             return
-        if _ORIGIN_BEFORE.search(st.text[max(cl.clause.start, m.start - 40) : m.start]):
+        if getattr(m, "role", None) == "origin" or _ORIGIN_BEFORE.search(st.text[max(cl.clause.start, m.start - 40) : m.start]):
             # "large B-cell lymphoma arising from follicular lymphoma" is a large B-cell lymphoma
             self._note("reject", f"{m.entity}: the origin of another tumor type, not one the therapy is used in", rule="effective.result")
             return
@@ -931,7 +955,7 @@ class Extractor:
         # an aim or hedge anywhere before (or in) the clause governs its claim
         aim = AIM.search(st.text[st.start : cl.clause.end]) if cue_text is cl.cue_text else AIM.search(cue_text)
         success = EFFECTIVE.cue.search(cue_text)
-        if success and cl.implicit and _OTHER_AGENT.search(cl.clause_text):
+        if success and cl.implicit and self._other_actor(st, cl.clause.start, cl.clause.end):
             # "patients with Y have a median survival of 3 years with standard therapy"
             self._note("reject", f"{m.entity}: the result belongs to another treatment named here", rule="effective.main-therapy")
             return
@@ -957,7 +981,7 @@ class Extractor:
             self._note("reject", f"{m.entity}: no cue of result, aim or study", rule="investigated.studied")
 
     def _on_antigen(self, st: _Sentence, cl: _ClauseState, m: Mention) -> None:
-        if m.entity in SKIP_ANTIGENS:
+        if m.entity in SKIP_ANTIGENS or getattr(m, "role", None) in ("engager-arm", "t-cell-marker"):
             return
         # without a named therapy, only a targeting verb ("T cells modified to target BCMA") speaks of
         # the main therapy's target; a qualifier ("CD19-positive") may describe the tumor
@@ -1023,11 +1047,9 @@ class Extractor:
         therapies = [m.entity for m in st.mentions if self.category(m.entity) == "Therapy"]
         subject = main if not therapies else st.solo
         sentence = st.sentence
-        other_agent = _OTHER_AGENT.search(sentence)
+        other_agent = self._other_actor(st, st.start, st.end)
         if other_agent:  # "Ipilimumab induced responses in the control arm"
-            self._note(
-                "reject", f"outcome of another treatment ({other_agent.group(0)!r}), not the main therapy's", rule="effective.main-therapy"
-            )
+            self._note("reject", f"outcome of another treatment ({other_agent!r}), not the main therapy's", rule="effective.main-therapy")
             return
         if subject == main and FAILURE.search(sentence):  # "the benefit is not significant"
             self._emit(st, "effective.refute", main, "effectiveIn", tumor, support=REFUTE)
