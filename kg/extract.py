@@ -73,6 +73,8 @@ FAILURE = re.compile(
     r"(?:\w+\s+){0,2}?(?:rare|disappointing|anecdotal|poor|dismal|unsatisfactory|less encouraging|not significant)\b"
     r"|\b(?:rare|disappointing|anecdotal)\s+(?:respon\w*|remissions?)"
     r"|\black of (?:\w+\s+)?(?:respon\w*|efficacy|benefit|activity)"
+    r"|\bno (?:\w+\s+){0,2}(?:respon\w*|remissions?|benefit) (?:was|were|has been|have been) (?:observed|seen|noted|achieved|reported)"
+    r"|\bfailed to (?:induce|produce|show|achieve|demonstrate|improve) (?:\w+\s+){0,2}(?:respon\w*|remissions?|benefit|efficacy|survival)"
     r"|\b(?:efficacy|benefit|activity)\b[^,;.]{0,40}?\bha(?:s|ve) not (?:yet )?been "
     r"(?:supported|demonstrated|shown|established|proven|observed)",
     re.I,
@@ -96,7 +98,7 @@ AIM = re.compile(
 )
 #: A therapy under study in a tumor type, stated without a result (reviews and trials alike).
 STUDIED = re.compile(
-    r"\b(?:being (?:studied|tested|evaluated|investigated|developed|explored)|under (?:investigation|development|evaluation)"
+    r"\b(?:being (?:studied|tested|evaluated|investigated|developed|explored|compared)|under (?:investigation|development|evaluation)"
     r"|(?:clinical )?(?:trials?|studies) (?:of|with|involving|using|in|for)|early(?:-phase)? clinical|clinical development"
     r"|(?:has|have) been (?:studied|tested|evaluated|investigated|explored|applied|used)|interest in|in development"
     r"|trials? (?:(?:has|have) been|(?:is|are|was|were)(?: being)?) "

@@ -187,3 +187,19 @@ def test_a_nominal_remedy_addresses_the_barrier(extractor):
     text = "Adding checkpoint blockade, promising results were obtained from the reduction of T cell exhaustion."
     rules = found(extractor, text)
     assert rules.get(("CheckpointBlockade", "addressesBarrier", "TCellExhaustion", "SUPPORT")) == "addresses.cue"
+
+
+@pytest.mark.parametrize(
+    "text, therapy, tumor",
+    [
+        ("No objective responses were observed in pancreatic cancer patients treated with CAR-T cells.", "CART", "PancreaticCancer"),
+        ("CAR-T cells failed to induce responses in glioblastoma.", "CART", "Glioblastoma"),
+    ],
+)
+def test_denied_responses_refute(extractor, text, therapy, tumor):
+    assert found(extractor, text) == {(therapy, "effectiveIn", tumor, "REFUTE"): "effective.refute"}
+
+
+def test_being_compared_is_investigated(extractor):
+    rules = found(extractor, "Lifileucel is being compared with investigator's choice in melanoma.")
+    assert rules == {("Lifileucel", "investigatedIn", "Melanoma", "SUPPORT"): "investigated.studied"}
