@@ -64,7 +64,11 @@ for _rule in RULES:
     if _rule.handler is None:
         _GENERIC_RULES.setdefault(_rule.object, []).append(_rule)
 FAILED_SUCCESS = re.compile(
-    r"\b(?:little|limited|modest|minimal|poor|disappointing|rare|rarely|fail\w*|lack\w*|no|not|without|less|fewer|inferior)\b", re.I
+    r"\b(?:little|limited|modest|minimal|poor|disappointing|rare|rarely|fail\w*|lack\w*|no|not|without|less|fewer|inferior)\b"
+    # success named as what a barrier limits: "the hostile TME limits CAR-T cell efficacy in solid tumors"
+    r"|\b(?:limit|hinder|hamper|impair|restrict|compromis|diminish|undermin|reduc|weaken|curtail|dampen|blunt|attenuat)\w*\s+"
+    r"(?:[\w-]+\s+){0,4}?(?:efficacy|effectiveness|activity|success|respon\w*|benefit|function)",
+    re.I,
 )
 #: Success denied outright ("responses have been rare"): a REFUTE finding rather than none.
 FAILURE = re.compile(

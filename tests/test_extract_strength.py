@@ -130,3 +130,9 @@ def test_the_tumor_another_arose_from_is_not_claimed(extractor):
     text = "The agency approved glofitamab for diffuse large B-cell lymphoma or large B-cell lymphoma arising from follicular lymphoma."
     rules = found(extractor, text)
     assert rules == {("Glofitamab", "effectiveIn", "LBCL", "SUPPORT"): "effective.approval"}
+
+
+def test_success_named_as_what_a_barrier_limits_is_no_result(extractor):
+    rules = found(extractor, "The hostile tumor microenvironment limits CAR-T cell efficacy in solid tumors.")
+    assert ("CART", "facesBarrier", "TumorMicroenvironmentBarrier", "SUPPORT") in rules
+    assert ("CART", "effectiveIn", "SolidTumor", "SUPPORT") not in rules
