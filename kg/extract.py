@@ -80,7 +80,7 @@ FAILURE = re.compile(
     r"|\bno (?:\w+\s+){0,2}(?:respon\w*|remissions?|benefit) (?:was|were|has been|have been) (?:observed|seen|noted|achieved|reported)"
     r"|\bfailed to (?:induce|produce|show|achieve|demonstrate|improve) (?:\w+\s+){0,2}(?:respon\w*|remissions?|benefit|efficacy|survival)"
     r"|\b(?:efficacy|benefit|activity)\b[^,;.]{0,40}?\bha(?:s|ve) not (?:yet )?been "
-    r"(?:supported|demonstrated|shown|established|proven|observed)",
+    r"(?:supported|demonstrated|shown|proven|observed)",
     re.I,
 )
 #: An aim, a design or a hedge: what follows is to be shown, not a result ("to evaluate the
@@ -969,7 +969,7 @@ class Extractor:
             if FAILED_SUCCESS.search(claim_text):
                 self._note("reject", f"{m.entity}: success words with a word of failure", rule="effective.result")
                 return
-            rule = "effective.approval" if re.match(r"approv", success.group(0), re.I) else "effective.result"
+            rule = "effective.approval" if re.match(r"approv|indicated", success.group(0), re.I) else "effective.result"
             for t in self._paired(cl, cl.therapies, m):
                 self._emit(st, rule, t, "effectiveIn", m.entity)
         elif aim and (success or INVESTIGATED.cue.search(cue_text) or STUDIED.search(cue_text)):

@@ -118,7 +118,7 @@ RULES: tuple[Rule, ...] = (
         "TumorType",
         (
             r"success|effective|efficacy|respon|remission|benefit|approv|activity|durable|improv|prolong|surviv|cure",
-            r"work|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)|strides",
+            r"work|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)|strides|indicated for",
         ),
         negation="refute",
         hedge="investigated",
@@ -182,7 +182,7 @@ VARIANTS: dict[str, str] = {
     "mitigates.cue": "a strategy and a toxicity in one clause with a mitigation cue",
     "mitigates.resolution": "a toxicity that resolved after a strategy ('CRS, which resolved after tocilizumab')",
     "effective.result": "a therapy and a tumor type in one clause with a stated result",
-    "effective.approval": "an approval of the therapy for the tumor type",
+    "effective.approval": "an approval of the therapy for the tumor type, or its indication ('is indicated for')",
     "effective.main-therapy": "an outcome sentence naming neither, in a text about one therapy in one tumor type",
     "effective.refute": "success denied ('responses have been rare')",
     "investigated.aim": "an aim, design or hedged claim of success: investigated, not effective",

@@ -136,3 +136,11 @@ def test_success_named_as_what_a_barrier_limits_is_no_result(extractor):
     rules = found(extractor, "The hostile tumor microenvironment limits CAR-T cell efficacy in solid tumors.")
     assert ("CART", "facesBarrier", "TumorMicroenvironmentBarrier", "SUPPORT") in rules
     assert ("CART", "effectiveIn", "SolidTumor", "SUPPORT") not in rules
+
+
+def test_an_indication_is_an_approval_and_a_population_caveat_no_refutation(extractor):
+    title = "Agency approves teclistamab for relapsed multiple myeloma"
+    rules = found(extractor, "Teclistamab is indicated for the treatment of adults with relapsed multiple myeloma.", title=title)
+    assert rules == {("Teclistamab", "effectiveIn", "MultipleMyeloma", "SUPPORT"): "effective.approval"}
+    caveat = found(extractor, "Safety and efficacy in pediatric patients have not been established.", study_type="study", title=title)
+    assert caveat == {}
