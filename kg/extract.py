@@ -127,6 +127,9 @@ _ORIGIN_BEFORE = re.compile(
     r"\s+(?:from|of)\s+(?:an?\s+|the\s+|prior\s+|previous\s+|underlying\s+|indolent\s+)?$|\bhistory of\s+(?:\w+\s+)?$",
     re.I,
 )
+#: Sections of a record that describe a design, not results (registry outcome measures, arms,
+#: interventions, eligibility; a trial's titles).
+_DESIGN_SECTION = re.compile(r"outcome|objective|endpoint|arm\b|arm group|intervention|eligib|criteria|design|purpose|title", re.I)
 #: A confounder: "regardless of X", "irrespective of X", "independently of X".
 _CONFOUNDER_BEFORE = re.compile(r"\b(?:regardless of|irrespective of|independent(?:ly)? of|unrelated to)\s+(?:the\s+|prior\s+)?$", re.I)
 #: Agents other than the text's therapy that a sentence may make its actor: conditioning drugs,
@@ -894,6 +897,12 @@ class Extractor:
         for t in self._paired(cl, cl.therapies, m):
             self._emit(st, rule, t, "causesToxicity", m.entity, support=support)
 
+    def _design_block(self, st: _Sentence) -> bool:
+        """A registry's outcome measures, arms, interventions and eligibility (and a trial's
+        titles) describe the design: what they name is to be measured, not a result."""
+        found = _DESIGN_SECTION.search(st.block.section)
+        return bool(found) and (self._trial or "title" not in found.group(0).lower())
+
     def _other_actor(self, st: _Sentence, start: int, end: int) -> str | None:
         """Another treatment or agent named in text[start:end]: a word of :data:`_OTHER_AGENT`, or a
         mention the lexicon marks as another treatment (a comparator, conditioning or support drug)."""
@@ -960,6 +969,8 @@ class Extractor:
         cue_text = self._tumor_cue_text(st, cl, m)
         # an aim or hedge anywhere before (or in) the clause governs its claim
         aim = AIM.search(st.text[st.start : cl.clause.end]) if cue_text is cl.cue_text else AIM.search(cue_text)
+        if not aim and self._design_block(st):
+            aim = _DESIGN_SECTION.search(st.block.section)
         success = EFFECTIVE.cue.search(cue_text)
         if success and cl.implicit and self._other_actor(st, cl.clause.start, cl.clause.end):
             # "patients with Y have a median survival of 3 years with standard therapy"
@@ -1062,7 +1073,7 @@ class Extractor:
             return
         if subject != main or not OUTCOME_CUE.search(sentence) or NEGATION.search(sentence) or FAILED_SUCCESS.search(sentence):
             return
-        aim = AIM.search(sentence)
+        aim = AIM.search(sentence) or (_DESIGN_SECTION.search(st.block.section) if self._design_block(st) else None)
         if aim:  # "To evaluate the overall survival of patients receiving X": an aim, not a result
             self._note("hedge", f"{tumor}: {aim.group(0)!r} states an aim or a hedge, not a result", rule="investigated.aim")
             self._emit(st, "investigated.aim", main, "investigatedIn", tumor)

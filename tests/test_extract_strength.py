@@ -144,3 +144,28 @@ def test_an_indication_is_an_approval_and_a_population_caveat_no_refutation(extr
     assert rules == {("Teclistamab", "effectiveIn", "MultipleMyeloma", "SUPPORT"): "effective.approval"}
     caveat = found(extractor, "Safety and efficacy in pediatric patients have not been established.", study_type="study", title=title)
     assert caveat == {}
+
+
+@pytest.mark.parametrize("section", ["primary outcome", "secondary outcome measure", "arm group: Arm A", "eligibility criteria"])
+def test_a_registry_design_section_states_no_result(extractor, section):
+    record = StudyRecord(
+        id="t",
+        title="Teclistamab in relapsed multiple myeloma",
+        study_type="trial registration",
+        source="test",
+        texts=(TextBlock(section, "Percentage of participants with complete response"),),
+    )
+    rules = {(f.subject, f.relation, f.object): f.rule for f in extractor.extract(record)}
+    assert rules == {("Teclistamab", "investigatedIn", "MultipleMyeloma"): "investigated.aim"}
+
+
+def test_a_paper_title_may_state_a_result(extractor):
+    record = StudyRecord(
+        id="t",
+        title="Teclistamab induces responses in multiple myeloma",
+        study_type="study",
+        source="test",
+        texts=(TextBlock("title", "Teclistamab induces responses in multiple myeloma"),),
+    )
+    rules = {(f.subject, f.relation, f.object): f.rule for f in extractor.extract(record)}
+    assert rules == {("Teclistamab", "effectiveIn", "MultipleMyeloma"): "effective.result"}
