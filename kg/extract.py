@@ -65,8 +65,9 @@ for _rule in RULES:
         _GENERIC_RULES.setdefault(_rule.object, []).append(_rule)
 FAILED_SUCCESS = re.compile(
     r"\b(?:little|limited|modest|minimal|poor|disappointing|rare|rarely|fail\w*|lack\w*|no|not|without|less|fewer|inferior)\b"
+    + _NOT_A_NEGATION
     # success named as what a barrier limits: "the hostile TME limits CAR-T cell efficacy in solid tumors"
-    r"|\b(?:limit|hinder|hamper|impair|restrict|compromis|diminish|undermin|reduc|weaken|curtail|dampen|blunt|attenuat)\w*\s+"
+    + r"|\b(?:limit|hinder|hamper|impair|restrict|compromis|diminish|undermin|reduc|weaken|curtail|dampen|blunt|attenuat)\w*\s+"
     r"(?:[\w-]+\s+){0,4}?(?:efficacy|effectiveness|activity|success|respon\w*|benefit|function)",
     re.I,
 )

@@ -169,3 +169,11 @@ def test_a_paper_title_may_state_a_result(extractor):
     )
     rules = {(f.subject, f.relation, f.object): f.rule for f in extractor.extract(record)}
     assert rules == {("Teclistamab", "effectiveIn", "MultipleMyeloma"): "effective.result"}
+
+
+def test_median_not_reached_does_not_deny_the_result(extractor):
+    title = "Agency approves teclistamab for relapsed multiple myeloma"
+    text = "The objective response rate was 31% and the median duration of response was not reached."
+    assert found(extractor, text, study_type="study", title=title) == {
+        ("Teclistamab", "effectiveIn", "MultipleMyeloma", "SUPPORT"): "effective.main-therapy"
+    }
