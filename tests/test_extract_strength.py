@@ -177,3 +177,8 @@ def test_median_not_reached_does_not_deny_the_result(extractor):
     assert found(extractor, text, study_type="study", title=title) == {
         ("Teclistamab", "effectiveIn", "MultipleMyeloma", "SUPPORT"): "effective.main-therapy"
     }
+
+
+def test_revolutionized_the_treatment_is_a_result(extractor):
+    rules = found(extractor, "CAR-T cells have revolutionized the treatment of B-cell acute lymphoblastic leukemia.")
+    assert rules.get(("CART", "effectiveIn", "BALL", "SUPPORT")) == "effective.result"
