@@ -9,11 +9,16 @@ sentence names a single subject does it reach across clauses. So in
 Precision over recall: a relation needs both ends in reach and a cue that
 says what links them; negated statements ("did not cause", "no evidence of")
 become REFUTE findings where the pattern is clear and nothing otherwise;
-hedged ones lower the confidence or, when speculative, are dropped.
+hedged ones lower the confidence, aims and hedges about success make
+investigatedIn only, and doubt ("whether", "unknown") silences its clause.
 
-In a trial (or case report) about one therapy, sentences about toxicities,
-responses or targets that do not name the therapy are attributed to the
-study's main therapy, the one its title or first text names.
+In a text about one therapy (a trial, an approval, a review of one product),
+sentences about toxicities, responses or targets that do not name a therapy
+are attributed to that main therapy, unless they name another actor.
+
+What each relation needs is a table, :mod:`kg.rules`; each finding records
+the rule that made it. ``extract(record, trace=[...])`` also records every
+decision as a :class:`Note`, which ``tkg explain`` prints (docs/extraction.md).
 """
 
 from __future__ import annotations
