@@ -40,8 +40,9 @@ _ABBREVIATIONS = "".join(rf"(?<!\b{re.escape(w)})" for w in _NO_END) + r"(?<!\b[
 #: a digit, an opening bracket or quote, straight or curly.
 #: A run-on sentence end with no space ("in the blood system.There is no cure"): a lowercase word,
 #: a period and a capitalized word ("1G4.Pyr", "e.g.The" and "U.S.A" stay whole).
-_RUN_ON_END = re.compile(r"(?<=[a-z]{3})(?<!\be\.g)(?<!\bi\.e)\.(?=[A-Z][a-z]{2})")
-_SENTENCE_END = re.compile(_ABBREVIATIONS + r"[.!?][\"'\u201d\u2019)\]]*(?=\s+[A-Z0-9(\[\"'\u201c\u2018])")
+# (the leading lookaheads only make the scan fast: positions without . ! ? fail before the lookbehinds run)
+_RUN_ON_END = re.compile(r"(?=\.)(?<=[a-z]{3})(?<!\be\.g)(?<!\bi\.e)\.(?=[A-Z][a-z]{2})")
+_SENTENCE_END = re.compile(r"(?=[.!?])" + _ABBREVIATIONS + r"[.!?][\"'\u201d\u2019)\]]*(?=\s+[A-Z0-9(\[\"'\u201c\u2018])")
 _CLAUSE_BREAK = re.compile(r";|,\s*(?:and|but|while|whereas|or)\s|,\s|\s(?:whereas|while|but)\s|\s-\s|\u2014")
 
 #: Phrases with a negative word that deny nothing: a category label ("not otherwise specified"),
@@ -456,6 +457,7 @@ class Extractor:
     def __init__(self, ontology: Ontology):
         self.ontology = ontology
         self.lexicon: Lexicon = lexicon_for(ontology)
+        self._found: dict[str, list[Mention]] = {}  # titles and opening texts already read, per record
         self._targets: dict[str, set[str]] = {}
         for product, antigen in ontology.graph.subject_objects(TKG.targetAntigen):
             self._targets.setdefault(str(antigen).rsplit("/", 1)[-1], set()).add(str(product).rsplit("/", 1)[-1])
@@ -478,7 +480,7 @@ class Extractor:
         """The one product a title (and subtitle) names, when it names no other therapy:
         the subject of an approval text, a label or a summary about one therapy."""
         therapies = self.most_specific(
-            [m.entity for t in (record.title, record.subtitle or "") for m in self.lexicon.find(t) if self.category(m.entity) == "Therapy"]
+            [m.entity for t in (record.title, record.subtitle or "") for m in self._find_once(t) if self.category(m.entity) == "Therapy"]
         )
         return therapies[0] if len(therapies) == 1 and therapies[0] not in self.MODALITIES else None
 
@@ -489,7 +491,7 @@ class Extractor:
         if record.study_type not in PRIMARY_TYPES:
             return self._title_product(record)
         therapies = self.most_specific(
-            [m.entity for t in self._study_texts(record) for m in self.lexicon.find(t) if self.category(m.entity) == "Therapy"]
+            [m.entity for t in self._study_texts(record) for m in self._find_once(t) if self.category(m.entity) == "Therapy"]
         )
         products = [t for t in therapies if t not in self.MODALITIES]
         if len(products) == 1:
@@ -505,7 +507,7 @@ class Extractor:
                 return None
             texts = [record.title, record.subtitle or ""]
         for text in texts:
-            tumors = self.most_specific([m.entity for m in self.lexicon.find(text) if self.category(m.entity) == "TumorType"])
+            tumors = self.most_specific([m.entity for m in self._find_once(text) if self.category(m.entity) == "TumorType"])
             if tumors:
                 return tumors[0] if len(tumors) == 1 else None
         return None
@@ -570,6 +572,7 @@ class Extractor:
         :class:`Note` (sentences, mentions, clauses, cues, findings made and rejected): the
         material of ``tkg explain``, made by this very code path."""
         self._trace = trace
+        self._found = {}
         main, tumor = self.main_therapy(record), self.main_tumor(record)
         self._note("study", f"main therapy: {main or '-'}; main tumor type: {tumor or '-'}")
         findings: dict[tuple, Finding] = {}
@@ -606,6 +609,12 @@ class Extractor:
     _topic: str | None = None  # the one therapy the sentence before named (for anaphora)
     _trial: bool = False  # the record is a trial's (its titles state its design)
     _set_aside: bool = False  # the sentence named a therapy as comparator or confounder
+
+    def _find_once(self, text: str) -> list[Mention]:
+        """Mentions of a title or opening text, found once per record (main therapy and tumor)."""
+        if text not in self._found:
+            self._found[text] = self.lexicon.find(text)
+        return self._found[text]
 
     def _find(self, text: str, learned: dict | None) -> list[Mention]:
         return self.lexicon.find(text, learned) if learned is not None else self.lexicon.find(text)
