@@ -39,6 +39,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("update_token", "", "Bearer token enabling SPARQL Update on /sparql; empty disables updates."),
     Setting("workers", 2, "Query worker processes of `tkg serve`.", int),
     Setting("rate_limit", "60/minute", "Requests per client address to /sparql, e.g. `60/minute`; 0 or empty disables it (429 above)."),
+    Setting("base_url", "", "Public base URL of `tkg serve` for absolute links (Atom feed); empty: http://HOST:PORT/."),
+    Setting("state_dir", "", "Folder of watches, feed and changelog; empty: the store directory (./tkg-state for a SPARQL server store)."),
     Setting("trusted_proxies", 0, "Reverse proxies whose X-Forwarded-For names the client (0: use the socket peer).", int),
 )
 

@@ -11,18 +11,14 @@ from pathlib import Path
 
 from .model import StudyRecord
 from .ontology import Ontology, default_ontology
-from .readers import detect_format, read_file
-
-#: Formats whose records get text-mined findings (curated YAML records carry
-#: their own findings and handle their optional card themselves).
-TEXT_FORMATS = {"card", "pubmed", "ctgov"}
+from .readers import detect_format, read_file, reader
 
 
 def records_from_file(path: Path, fmt: str | None = None, ontology: Ontology | None = None) -> list[StudyRecord]:
     """Read one file into complete records; raises IngestError and yields nothing on failure."""
     fmt = fmt or detect_format(path)
     records = read_file(path, fmt)
-    if fmt in TEXT_FORMATS:
+    if reader(fmt).text_mined:  # curated records carry their own findings and mine their card themselves
         extract = importlib.import_module("kg.extract").extract_record
         ontology = ontology or default_ontology()
         records = [with_mentions(extract(record, ontology), ontology) for record in records]

@@ -24,7 +24,7 @@ Edge attributes: ``relation`` (local name, also the key), ``studies``
 ``refuted_by`` (study ids with REFUTE findings), ``best_level`` (1 strongest
 .. 5, or None), ``first_year``/``last_year``, ``contexts`` (tumor context id
 -> number of studies; ``""`` for findings without a context), ``findings``
-(number of findings), ``methods`` (``curated``/``text-mined``),
+(number of findings), ``methods`` (``curated``/``text-mined``/``curated-from-registry``),
 ``context_studies`` (tumor context id -> sorted study ids).
 
 Graph attribute ``classes``: id -> ``{label, category, parent, modality,

@@ -16,6 +16,28 @@ A lexical check over the text (comments, strings and IRIs removed) backs the
 parse-tree walk up: a ``SERVICE`` or ``LOAD`` keyword it finds is refused even
 if the tree somehow hides it. No Flask here: :mod:`web.sparql` maps the
 exceptions to HTTP statuses.
+
+The text that is checked is the text that runs. Two parsers read a request:
+rdflib's here, Oxigraph's in the engine, and where they disagree on where a
+comment or a string ends, a keyword one of them hides the other runs (a
+carriage return ended a ``#`` comment for Oxigraph and not for rdflib, so
+``# c\rSERVICE <...>`` ran a federated call that the guard never saw).
+:func:`canonical_text` therefore rewrites every request once, before anything
+reads it, into a form on which both agree, and the analysis carries that text
+(:attr:`Analysis.text`) for the engine to run:
+
+* line endings: CR LF, a lone CR, NEL (U+0085) and the Unicode line and
+  paragraph separators (U+2028, U+2029) become LF, the only line end left;
+* codepoint escapes (``\\uXXXX``, ``\\UXXXXXXXX``) are expanded once, as
+  the SPARQL grammar says they are before parsing (rdflib does, Oxigraph does
+  only inside IRIs and strings, so an escaped line feed ended a comment for
+  one of them only); an escape that spells another escape, or a code point
+  beyond U+10FFFF or a surrogate, is refused;
+* a leading byte-order mark is dropped; NUL and the other control characters
+  (but tab and LF) are refused.
+
+The query workers also run without network access (:mod:`kg.sandbox`), so a
+disagreement nobody has found yet still reaches nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +46,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any
 
 from pyparsing import ParseBaseException
@@ -33,7 +55,7 @@ from rdflib.plugins.sparql.algebra import translatePrologue
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 
-from .errors import QueryError, QueryRefused
+from .errors import QueryError, QueryRefused, TkgError
 
 QUERY_FORMS = {"SelectQuery": "select", "AskQuery": "ask", "ConstructQuery": "construct", "DescribeQuery": "describe"}
 
@@ -58,6 +80,8 @@ _LEXEMES = re.compile(
 )
 _KEYWORD = re.compile(r"(?<![\w:?$\\-])(SERVICE|LOAD)(?![\w:-])", re.IGNORECASE)
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+_LINE_END = re.compile("\r\n|[\r\u0085\u2028\u2029]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # tab (09) and LF (0a) stay; CR is gone by then
 
 
 @dataclass(frozen=True)
@@ -65,6 +89,7 @@ class Analysis:
     """What a request does, as far as the endpoint must know before running it."""
 
     operation: str  # "query" or "update"
+    text: str = ""  # the canonical text that was checked: the one to run
     form: str | None = None  # select, ask, construct, describe (queries only)
     from_graphs: tuple[str, ...] = ()  # FROM (queries) / USING (updates)
     from_named: tuple[str, ...] = ()  # FROM NAMED / USING NAMED
@@ -107,17 +132,52 @@ def _field(node: Any, key: str) -> Any:
     return node[key] if key in node else None
 
 
-def _expand_escapes(text: str) -> str:
-    return _UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
+def _position(text: str, index: int) -> str:
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def _expand_escape(match: re.Match[str]) -> str:
+    code = int(match.group(1) or match.group(2), 16)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        raise QueryError(
+            f"the escape {match.group(0)} at {_position(match.string, match.start())} is not a Unicode character",
+            expected="a code point up to U+10FFFF, not a surrogate",
+        )
+    return chr(code)
+
+
+def canonical_text(text: str) -> str:
+    """The one form of a request that is both checked and run (see the module docs).
+
+    Raises :class:`QueryError` for what cannot be made unambiguous: a control
+    character, an escape beyond U+10FFFF, an escape that expands to another escape.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    text = _LINE_END.sub("\n", text)
+    if "\\" in text:
+        text = _LINE_END.sub("\n", _UNICODE_ESCAPE.sub(_expand_escape, text))
+        again = _UNICODE_ESCAPE.search(text)
+        if again:
+            raise QueryError(
+                f"an escape expands to another escape ({again.group(0)}) at {_position(text, again.start())}; "
+                "write the character itself"
+            )
+    control = _CONTROL.search(text)
+    if control:
+        raise QueryError(
+            f"control character U+{ord(control.group(0)):04X} at {_position(text, control.start())} is not allowed in a request",
+            expected="text without NUL or other control characters (tab and line breaks are fine)",
+        )
+    return text
 
 
 def lexical_keywords(text: str) -> set[str]:
-    """SERVICE / LOAD keywords outside strings, IRIs and comments (upper-cased)."""
-    try:
-        expanded = _expand_escapes(text)
-    except (ValueError, OverflowError):  # an escape beyond U+10FFFF
-        expanded = text
-    stripped = _LEXEMES.sub(" ", expanded)
+    """SERVICE / LOAD keywords outside strings, IRIs and comments (upper-cased),
+    in the canonical form of ``text``."""
+    stripped = _LEXEMES.sub(" ", canonical_text(text))
     return {m.group(1).upper() for m in _KEYWORD.finditer(stripped)}
 
 
@@ -136,7 +196,7 @@ def _refuse_remote(tree: Any, text: str) -> None:
             raise QueryRefused(_REFUSED_SERVICE)
         if node.name == "Load":
             raise QueryRefused(_REFUSED_LOAD)
-    found = lexical_keywords(text)
+    found = {m.group(1).upper() for m in _KEYWORD.finditer(_LEXEMES.sub(" ", text))}
     if "SERVICE" in found:
         raise QueryRefused(_REFUSED_SERVICE)
     if "LOAD" in found:
@@ -171,11 +231,30 @@ ANALYSIS_CACHE_SIZE = 512
 ANALYSIS_CACHE_MAX_CHARS = 16384
 
 
+def _no_crash(function: Any) -> Any:
+    """Every failure of an analysis is a QueryError (a 400), never a crash."""
+
+    @wraps(function)
+    def analyze(text: str) -> Analysis:
+        try:
+            return function(text)
+        except TkgError:
+            raise
+        except RecursionError:
+            raise QueryError("the request is nested too deeply to be analyzed") from None
+        except Exception as exc:  # noqa: BLE001 - rdflib's prologue and IRI handling raise many kinds
+            raise QueryError(f"the request could not be analyzed: {' '.join(str(exc).split())[:200]}") from None
+
+    return analyze
+
+
+@_no_crash
 def analyze_query(text: str) -> Analysis:
     """Parse a query, refuse SERVICE/LOAD, return its form and dataset clause.
 
     Raises :class:`QueryError` for a syntax error (with line and column) and
-    :class:`QueryRefused` for a refused feature. Successful analyses of texts
+    :class:`QueryRefused` for a refused feature. Run :attr:`Analysis.text`
+    (the canonical text that was checked), never the text as received. Successful analyses of texts
     up to :data:`ANALYSIS_CACHE_MAX_CHARS` are kept (:data:`ANALYSIS_CACHE_SIZE`
     texts, least recently used dropped).
     """
@@ -189,14 +268,23 @@ def _analyze_query_kept(text: str) -> Analysis:
     return _analyze_query(text)
 
 
-def _analyze_query(text: str) -> Analysis:
+def _parse(parser: Any, text: str, operation: str) -> Any:
+    """rdflib's parse tree of the canonical text; every failure is a QueryError
+    (a parser exception that escaped here once killed the query worker)."""
     with _PARSE_LOCK:
         try:
-            tree = parseQuery(text)
+            return parser(text)
         except ParseBaseException as exc:
-            raise syntax_error(exc, "query") from None
+            raise syntax_error(exc, operation) from None
         except RecursionError:
-            raise QueryError("the query is nested too deeply to be parsed") from None
+            raise QueryError(f"the {operation} is nested too deeply to be parsed") from None
+        except Exception as exc:  # noqa: BLE001 - rdflib raises ValueError, TypeError ... on odd input
+            raise QueryError(f"the {operation} could not be parsed: {' '.join(str(exc).split())[:200]}") from None
+
+
+def _analyze_query(text: str) -> Analysis:
+    text = canonical_text(text)
+    tree = _parse(parseQuery, text, "query")
     _refuse_remote(tree, text)
     prologue_tree, body = tree[0], tree[1]
     _check_prefixes(body, [prologue_tree])
@@ -210,18 +298,16 @@ def _analyze_query(text: str) -> Analysis:
             default.append(_iri(prologue, _field(clause, "default")))
         if _field(clause, "named") is not None:
             named.append(_iri(prologue, _field(clause, "named")))
-    return Analysis("query", form, tuple(default), tuple(named))
+    return Analysis("query", text, form, tuple(default), tuple(named))
 
 
+@_no_crash
 def analyze_update(text: str) -> Analysis:
-    """Parse an update, refuse LOAD and SERVICE, return its USING/WITH graphs."""
-    with _PARSE_LOCK:
-        try:
-            tree = parseUpdate(text)
-        except ParseBaseException as exc:
-            raise syntax_error(exc, "update") from None
-        except RecursionError:
-            raise QueryError("the update is nested too deeply to be parsed") from None
+    """Parse an update, refuse LOAD and SERVICE, return its USING/WITH graphs.
+
+    Run :attr:`Analysis.text` (the canonical text that was checked), never the text as received."""
+    text = canonical_text(text)
+    tree = _parse(parseUpdate, text, "update")
     _refuse_remote(tree, text)
     _check_prefixes(_field(tree, "request") or [], list(_field(tree, "prologue") or []))
     default: list[str] = []
@@ -241,7 +327,7 @@ def analyze_update(text: str) -> Analysis:
                 default.append(_iri(prologue, _field(clause, "default")))
             if _field(clause, "named") is not None:
                 named.append(_iri(prologue, _field(clause, "named")))
-    return Analysis("update", None, tuple(default), tuple(named), tuple(with_graphs))
+    return Analysis("update", text, None, tuple(default), tuple(named), tuple(with_graphs))
 
 
 def unknown_graphs(analysis: Analysis, known: set[str]) -> list[str]:
@@ -251,14 +337,3 @@ def unknown_graphs(analysis: Analysis, known: set[str]) -> list[str]:
         if iri not in known and iri not in seen:
             seen.append(iri)
     return seen
-
-
-def refuse_unknown_graphs(analysis: Analysis, known: set[str]) -> None:
-    missing = unknown_graphs(analysis, known)
-    if missing:
-        keyword = "FROM" if analysis.operation == "query" else "USING"
-        shown = ", ".join(f"<{iri}>" for iri in missing[:3])
-        raise QueryRefused(
-            f"{keyword} {shown} names no graph of this store; the server never fetches graphs from URLs. "
-            "List the graphs with SELECT DISTINCT ?g WHERE { GRAPH ?g {} }"
-        )

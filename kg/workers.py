@@ -115,13 +115,14 @@ def plan(job: EndpointJob) -> tuple[str, QueryJob | None]:
     fmt = job.formats.get(kind)
     if fmt is None:
         return kind, None
+    text = analysis.text  # what was checked is what runs, never the text as received
     if job.default_graphs is not None or job.named_graphs is not None:  # the protocol dataset overrides FROM
-        query = QueryJob(job.sparql, fmt, job.default_graphs or (), job.named_graphs or (), max_rows=job.max_rows, base=job.base)
+        query = QueryJob(text, fmt, job.default_graphs or (), job.named_graphs or (), max_rows=job.max_rows, base=job.base)
     elif analysis.has_dataset_clause:
         required = analysis.from_graphs + analysis.from_named
-        query = QueryJob(job.sparql, fmt, analysis.from_graphs, analysis.from_named, required, job.max_rows, job.base)
+        query = QueryJob(text, fmt, analysis.from_graphs, analysis.from_named, required, job.max_rows, job.base)
     else:
-        query = QueryJob(job.sparql, fmt, max_rows=job.max_rows, base=job.base)
+        query = QueryJob(text, fmt, max_rows=job.max_rows, base=job.base)
     return kind, query
 
 
@@ -228,9 +229,14 @@ def execute_oxigraph(ox_store: Any, job: QueryJob) -> QueryOutcome:
         raise QueryError(f"query failed: {' '.join(str(exc).split())[:300]}") from None
 
 
-def _worker_main(conn: Connection, store_url: str) -> None:
+def _worker_main(conn: Connection, store_url: str, isolate: bool = True) -> None:
     """A worker process: answer jobs until the pipe closes or None arrives."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
+    # First, before anything can start a thread: no network from here on, so a
+    # SERVICE or LOAD that ever got past the guard reaches nothing (kg.sandbox).
+    from .sandbox import isolate_network
+
+    isolation = isolate_network() if isolate else "network isolation turned off"
     from .stores.oxigraph import DirectoryStore
 
     store: DirectoryStore | None = None
@@ -245,7 +251,7 @@ def _worker_main(conn: Connection, store_url: str) -> None:
 
     with contextlib.suppress(TkgError):  # warm up: open now if a release exists
         open_store()
-    conn.send(("ready",))
+    conn.send(("ready", isolation))
     while True:
         try:
             job = conn.recv()
@@ -265,6 +271,10 @@ def _worker_main(conn: Connection, store_url: str) -> None:
             reply = ("error", type(exc).__name__, exc.message)
         except OSError:
             reply = ("error", "StoreError", "the store could not be read")
+        except RecursionError:
+            reply = ("error", "QueryError", "the query is nested too deeply")
+        except Exception as exc:  # noqa: BLE001 - whatever a request does, the worker answers and lives on
+            reply = ("error", "QueryError", f"the query failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
         try:
             conn.send(reply)
         except (OSError, ValueError):
@@ -272,19 +282,26 @@ def _worker_main(conn: Connection, store_url: str) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, store_url: str):
+    def __init__(self, ctx: Any, store_url: str, isolate: bool = True):
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child, store_url), daemon=True, name="tkg-query-worker")
+        self.process = ctx.Process(target=_worker_main, args=(child, store_url, isolate), daemon=True, name="tkg-query-worker")
         self.process.start()
         child.close()
         self._stop_lock = threading.Lock()
         self._stopped = False
+        self.isolation: str | None = None  # why the worker can still reach the network (None: it cannot)
 
     def wait_ready(self, timeout: float) -> bool:
         try:
-            return bool(self.conn.poll(timeout)) and self.conn.recv() == ("ready",)
+            if not self.conn.poll(timeout):
+                return False
+            message = self.conn.recv()
         except (EOFError, OSError):
             return False
+        if not (isinstance(message, tuple) and message and message[0] == "ready"):
+            return False
+        self.isolation = message[1] if len(message) > 1 else "unknown"
+        return True
 
     def stop(self, kill: bool = False) -> None:
         """Stop the process and close the pipe; safe to call twice or from two threads."""
@@ -307,7 +324,11 @@ class _Worker:
 class QueryPool:
     """Worker processes for one directory store; thread-safe, started lazily."""
 
-    def __init__(self, store_url: str, *, size: int = 2, timeout: float = 10.0, start_method: str = "spawn"):
+    def __init__(
+        self, store_url: str, *, size: int = 2, timeout: float = 10.0, start_method: str = "spawn", isolate_network: bool = True
+    ):
+        """``isolate_network``: workers drop network access at start (:mod:`kg.sandbox`);
+        False only for tests that show what the isolation prevents."""
         if size < 1:
             raise StoreError("the query pool needs at least one worker", expected="workers >= 1")
         self.store_url = store_url
@@ -321,6 +342,10 @@ class QueryPool:
         self._closed = False
         self._respawns: list[threading.Thread] = []
         self.restarts = 0  # workers replaced after a timeout or a crash
+        self.isolate_network = isolate_network
+        #: Why the workers can still open network connections; None when they cannot
+        #: (known once the pool has started; `tkg serve` prints it at start-up).
+        self.network_exposure: str | None = None
 
     def start(self) -> QueryPool:
         """Start the workers (idempotent) and wait until they are ready."""
@@ -328,7 +353,7 @@ class QueryPool:
             if self._started or self._closed:
                 return self
             self._started = True
-            workers = [_Worker(self._ctx, self.store_url) for _ in range(self.size)]
+            workers = [_Worker(self._ctx, self.store_url, self.isolate_network) for _ in range(self.size)]
             self._all.update(workers)
         for worker in workers:
             self._admit(worker)
@@ -336,6 +361,8 @@ class QueryPool:
 
     def _admit(self, worker: _Worker) -> None:
         if worker.wait_ready(60) and not self._closed:
+            if worker.isolation is not None:
+                self.network_exposure = worker.isolation
             self._idle.put(worker)
             return
         self._discard(worker, kill=True)
@@ -356,7 +383,7 @@ class QueryPool:
             with self._lock:
                 if self._closed:
                     return
-                fresh = _Worker(self._ctx, self.store_url)
+                fresh = _Worker(self._ctx, self.store_url, self.isolate_network)
                 self._all.add(fresh)
             with contextlib.suppress(StoreError):
                 self._admit(fresh)

@@ -110,7 +110,7 @@ def test_explain_refuses_a_yaml_record_with_one_line(tmp_path: Path):
     path.write_text("id: x\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["explain", str(path)])
     assert result.exit_code == 1
-    assert "error:" in result.output and "curated YAML" in result.output
+    assert "error:" in result.output and "carries its own findings" in result.output
 
 
 def test_rule_names_are_known():

@@ -50,7 +50,11 @@ def run_gunicorn(app: Any, options: dict[str, Any]) -> None:
     from .sparql import get_endpoint
 
     def post_worker_init(worker: Any) -> None:
-        get_endpoint(app).start()  # the pool lives in the serving process, started once
+        endpoint = get_endpoint(app)
+        endpoint.start()  # the pool lives in the serving process, started once
+        status = endpoint.isolation_status()
+        if status:
+            (worker.log.info if status.startswith("query workers have no network") else worker.log.warning)(status)
 
     def worker_exit(server: Any, worker: Any) -> None:
         get_endpoint(app).close()
@@ -86,6 +90,7 @@ def run_gunicorn(app: Any, options: dict[str, Any]) -> None:
 @click.option(
     "--gsp-url", default=None, help="Graph Store Protocol endpoint of a remote --store, when it differs from the store URL (TKG_GSP_URL)."
 )
+@click.option("--base-url", default=None, help=_setting_help("base_url"))
 @click.option(
     "--dev",
     is_flag=True,
@@ -99,6 +104,7 @@ def serve(
     query_timeout: float | None,
     update_url: str | None,
     gsp_url: str | None,
+    base_url: str | None,
     dev: bool,
 ) -> None:
     """Serve the published graph: dashboard, SPARQL endpoint, pages and downloads.
@@ -112,7 +118,7 @@ def serve(
     from .sparql import get_endpoint
 
     overrides = {"store": store, "host": host, "port": port, "workers": workers, "query_timeout": query_timeout}
-    overrides |= {"update_url": update_url, "gsp_url": gsp_url}
+    overrides |= {"update_url": update_url, "gsp_url": gsp_url, "base_url": base_url}
     settings = resolve(overrides)
     app = create_app({k: settings[k] for k in overrides})
     limits = f"{settings.workers} query workers, {settings.query_timeout:g} s limit"
@@ -120,6 +126,8 @@ def serve(
     if dev:
         endpoint = get_endpoint(app)
         endpoint.start()
+        if endpoint.isolation_status():
+            click.echo(endpoint.isolation_status(), err=True)
         try:
             app.run(host=settings.host, port=settings.port, threaded=True)
         finally:

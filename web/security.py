@@ -220,7 +220,11 @@ def init_security(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = content_security_policy(g.get("_csp_nonce"))
+        policy = content_security_policy(g.get("_csp_nonce"))
+        extra_styles = g.get("csp_style_hashes")  # a page may allow fixed style texts by hash (the query editor)
+        if extra_styles and response.mimetype == "text/html":
+            policy = "; ".join(f"{part} {' '.join(extra_styles)}" if part.startswith("style-src ") else part for part in policy.split("; "))
+        response.headers["Content-Security-Policy"] = policy
         for name, value in STATIC_HEADERS.items():
             response.headers.setdefault(name, value)
         return response

@@ -225,6 +225,17 @@ class SparqlEndpoint:
         if isinstance(self.executor, QueryPool):
             self.executor.start()
 
+    def isolation_status(self) -> str:
+        """One line for start-up: whether the query workers can reach the network ("" when no pool runs)."""
+        if not isinstance(self.executor, QueryPool):
+            return ""
+        if self.executor.network_exposure is None:
+            return "query workers have no network access (a network namespace of their own): SERVICE and LOAD reach nothing"
+        return (
+            f"WARNING: query workers can open network connections ({self.executor.network_exposure}); "
+            "the SPARQL guard is the only protection against SERVICE and LOAD (see docs/security.md)"
+        )
+
     def close(self) -> None:
         self.executor.close()
 
@@ -276,7 +287,7 @@ class SparqlEndpoint:
         missing = unknown_graphs(analysis, known)
         if missing:
             raise QueryRefused(f"USING <{missing[0]}> names no graph of this store; the server never fetches graphs from URLs")
-        self._apply_update(text, analysis, base)
+        self._apply_update(analysis.text, analysis, base)  # the checked text, not the one received
 
     def _apply_update(self, text: str, analysis: Analysis, base: str) -> None:
         from kg.stores.memory import MemoryStore

@@ -27,6 +27,10 @@ COMMANDS: dict[str, str] = {
     "bench": "kg.cli.bench:bench",
     "analyze": "kg.cli.analyze:analyze",
     "release": "kg.cli.release:release",
+    "fetch": "kg.cli.fetch:fetch",
+    "watch": "kg.cli.fetch:watch",
+    "update": "kg.cli.fetch:update",
+    "diff": "kg.cli.fetch:diff",
 }
 
 # One-line help shown by `tkg --help` without importing each module.
@@ -35,7 +39,7 @@ SUMMARIES: dict[str, str] = {
     "ingest": "Read study files (cards, PubMed XML, ClinicalTrials.gov JSON, YAML) into the graph.",
     "query": "Run a SPARQL query against the published graph.",
     "export": "Write the graph in an RDF or graph format.",
-    "eval": "Score entity recognition and relation extraction against the gold set (precision, recall, F1).",
+    "eval": "Score extraction on the gold set, and with --real DIR on annotated real texts (recall, precision, wrong links).",
     "explain": "Show sentence by sentence how the extractor reads a study file and why it made each finding.",
     "stats": "Count studies, findings, entities and triples.",
     "validate": "Check the graph against the SHACL shapes and every evidence quote against its text.",
@@ -45,6 +49,10 @@ SUMMARIES: dict[str, str] = {
     "bench": "Measure ingest, query latency, startup and memory against rdflib, Oxigraph server and Virtuoso.",
     "analyze": "Rank shared barriers, contrast heme vs solid tumors, report evidence gaps (--plot for figures).",
     "release": "Write a dated release folder: every export format, checksums, VoID/DCAT and a QC report.",
+    "fetch": "Download and ingest records from PubMed (E-utilities) or ClinicalTrials.gov (API v2).",
+    "watch": "Save, list or remove the searches `tkg update` keeps current.",
+    "update": "Fetch every watch since its last run, ingest what is new or changed, publish, write a changelog.",
+    "diff": "What changed between two releases: studies, findings, matrix cells, new entities.",
 }
 
 

@@ -11,6 +11,9 @@ from ..errors import TkgError
 from ..graph import DATA_DIR, KnowledgeGraph
 from ..namespaces import PREFIXES
 from ..ontology import ONTOLOGY_DIR
+from ..export import export_formats
+from ..export import formats as export_registry
+from ..readers import formats, study_suffixes
 from .common import fail, remote_options, store_option
 
 QUERY_FORMATS = ("table", "json", "csv", "tsv", "turtle", "xml")
@@ -38,15 +41,51 @@ def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_
         click.echo(f"published release {release}")
 
 
-#: File name endings `tkg ingest DIR` picks up in a directory.
-STUDY_SUFFIXES = (".txt", ".xml", ".json", ".yaml", ".yml")
+
+
+class ExportChoice(click.Choice):
+    """The registered export formats' names, read when the option is used (plugins included)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        return export_formats()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
+
+
+class ExportFormatOption(click.Option):
+    """--format of `tkg export`: its help lists the registered formats when it is shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = "One of the registered export formats: " + "; ".join(f"{f.name}: {f.description}" for f in export_registry()) + "."
+        return super().get_help_record(ctx)
+
+
+class ReaderChoice(click.Choice):
+    """The registered readers' names, read when the option is used (plugins included)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        return formats()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @store_option
 @remote_options
-@click.option("--format", "fmt", type=click.Choice(["card", "pubmed", "ctgov", "ctgov-legacy", "yaml"]), help="Force a format instead of detecting it.")
+@click.option("--format", "fmt", type=ReaderChoice(), help="Force a format instead of detecting it.")
 @click.option("--no-publish", is_flag=True, help="Do not publish a release after ingesting (batch several commands).")
 def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: bool) -> None:
     """Read study files into the graph: study cards (.txt), PubMed XML,
@@ -56,17 +95,18 @@ def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: boo
     graph; a file that cannot be read writes nothing and is reported, the
     other files still go in. Exits with status 1 if any file failed.
     """
+    suffixes = study_suffixes()  # what the registered readers read
     paths: list[Path] = []
     skipped: list[Path] = []
     for item in files:
         if item.is_dir():
             found = sorted(p for p in item.rglob("*") if p.is_file() and not p.name.startswith("."))
-            paths.extend(p for p in found if p.suffix.lower() in STUDY_SUFFIXES)
-            skipped.extend(p for p in found if p.suffix.lower() not in STUDY_SUFFIXES)
+            paths.extend(p for p in found if p.suffix.lower() in suffixes)
+            skipped.extend(p for p in found if p.suffix.lower() not in suffixes)
         else:
             paths.append(item)
     for path in skipped:
-        click.echo(f"skipped: {path}: not a study file (expected {', '.join(STUDY_SUFFIXES)})", err=True)
+        click.echo(f"skipped: {path}: not a study file (expected {', '.join(suffixes)})", err=True)
     if not paths:
         fail("no study files found in the given directories")
 
@@ -117,16 +157,25 @@ def _table(result) -> str:
 @click.option("--list", "list_", is_flag=True, help="List the shipped named queries.")
 @click.option("--format", "fmt", type=click.Choice(QUERY_FORMATS), default="table", show_default=True,
               help="table for people; json, xml, csv, tsv: W3C SPARQL results formats; turtle for CONSTRUCT/DESCRIBE.")
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Let SERVICE and LOAD call other servers from this machine (refused by default, as on /sparql).",
+)
 @store_option
 @remote_options
-def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, store: str) -> None:
+def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, allow_remote: bool, store: str) -> None:
     """Run a SPARQL query against the published graph.
 
     The default graph is the union of all named graphs (one per study, plus
     the ontology). Give the query as an argument, with -f FILE, or with
-    --name for a shipped competency question.
+    --name for a shipped competency question. The query passes the same
+    guard as the /sparql endpoint: SERVICE and LOAD are refused unless
+    --allow-remote is given.
     """
+    from ..errors import QueryRefused
     from ..queries import list_queries, load_query
+    from ..sparql_guard import analyze_query
 
     if list_:
         for q in list_queries():
@@ -134,8 +183,13 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, sto
         return
     given = [x for x in (sparql, file, name) if x]
     if len(given) != 1:
-        fail("give exactly one of: a query argument, -f FILE, or --name NAME")
+        raise click.UsageError("give exactly one of: a query argument, -f FILE, or --name NAME")
     text = sparql or (file.read() if file else load_query(name).sparql)  # type: ignore[union-attr]
+    if not allow_remote:
+        try:
+            text = analyze_query(text).text  # the text the guard checked is the one that runs
+        except QueryRefused as exc:
+            raise QueryRefused(f"{exc.message} On your own machine, --allow-remote lets this query call other servers.") from None
     with KnowledgeGraph.open(store) as kg:
         if fmt == "table":
             click.echo(_table(kg.query(text)))
@@ -156,8 +210,8 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, sto
     "--format",
     "fmt",
     required=True,
-    help="RDF: ttl, nt, nq, trig, jsonld, rdfxml. Graphs: graphml, gexf, cyjs (Cytoscape.js), "
-    "csv (nodes and edges CSV in a .zip), kgx (KGX TSV nodes/edges in a .tar.gz).",
+    type=ExportChoice(),
+    cls=ExportFormatOption,
 )
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
 @store_option
@@ -169,6 +223,8 @@ def export(fmt: str, output: Path, store: str) -> None:
     with the published context ontology/context.jsonld); ttl, nt and rdfxml
     hold the union of all graphs. The graph formats hold the typed graph of
     entities and their relations, each edge with its supporting studies.
+    sssom writes the entities' MONDO, NCIt, HGNC and UniProtKB ids with their
+    sources (ontology/mappings.sssom.tsv).
     """
     from ..export import export as do_export
 
@@ -181,10 +237,16 @@ def export(fmt: str, output: Path, store: str) -> None:
 @store_option
 @remote_options
 def stats(store: str) -> None:
-    """Count studies, findings, domain entities, named graphs and quads."""
+    """Count studies, findings, domain entities, named graphs and quads, and
+    the coverage of standard identifiers (MONDO, NCIt, HGNC ...) by category."""
+    from ..identifiers import store_coverage
+
     with KnowledgeGraph.open(store) as kg:
         for key, value in kg.stats().items():
             click.echo(f"{key:10s} {value}")
+        click.echo("standard identifiers (ontology/mappings.sssom.tsv), coverage by category:")
+        for row in store_coverage(kg):
+            click.echo("  " + row.line())
 
 
 @click.command()

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
+from .core import ReaderChoice
+
 
 @click.command("explain")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--format", "fmt", type=click.Choice(["card", "pubmed", "ctgov", "ctgov-legacy"]), help="Force a format instead of detecting it."
-)
+@click.option("--format", "fmt", type=ReaderChoice(), help="Force a format instead of detecting it.")
 @click.option("--findings-only", is_flag=True, help="Show only the sentences where a finding was made or rejected.")
 def explain(file: Path, fmt: str | None, findings_only: bool) -> None:
     """Show, sentence by sentence, how FILE is read: the mentions and the lexicon
@@ -24,14 +24,14 @@ def explain(file: Path, fmt: str | None, findings_only: bool) -> None:
     from ..explain import format_trace, trace_record
     from ..extract import Extractor
     from ..ontology import default_ontology
-    from ..readers import detect_format, read_file
+    from ..readers import detect_format, read_file, reader
 
     fmt = fmt or detect_format(file)
-    if fmt == "yaml":
+    if not reader(fmt).text_mined:
         raise IngestError(
-            "a curated YAML record carries its own findings, nothing is extracted from it",
+            f"a {fmt} record carries its own findings, nothing is extracted from it",
             where=str(file),
-            expected="a study card, PubMed XML or ClinicalTrials.gov JSON",
+            expected="a file whose texts are mined (a study card, PubMed XML or ClinicalTrials.gov JSON)",
         )
     extractor = Extractor(default_ontology())
     for record in read_file(file, fmt):

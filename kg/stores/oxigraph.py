@@ -302,7 +302,14 @@ class DirectoryStore(Store):
             raise QueryError(f"query failed: {exc}") from None
 
     def query(self, sparql: str, *, bindings: dict[str, Node] | None = None) -> QueryResult:
-        result = self._run(sparql, bindings)
+        # Oxigraph evaluates lazily: errors of the evaluation (a SERVICE call that
+        # failed, a type error) arrive while the rows are read, not when the query starts.
+        try:
+            return self._collect(self._run(sparql, bindings))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise QueryError(f"query failed: {' '.join(str(exc).split())[:300]}") from None
+
+    def _collect(self, result: Any) -> QueryResult:
         if isinstance(result, ox.QueryBoolean):
             return QueryResult("ask", boolean=bool(result))
         if isinstance(result, ox.QuerySolutions):
@@ -320,7 +327,12 @@ class DirectoryStore(Store):
 
     def query_serialized(self, sparql: str, fmt: str, *, bindings: dict[str, Node] | None = None) -> tuple[str, bytes]:
         """Run a query and serialize its result natively: (kind, bytes)."""
-        result = self._run(sparql, bindings)
+        try:
+            return self._serialize(self._run(sparql, bindings), fmt)
+        except (OSError, ValueError, RuntimeError) as exc:  # evaluation errors arrive while serializing
+            raise QueryError(f"query failed: {' '.join(str(exc).split())[:300]}") from None
+
+    def _serialize(self, result: Any, fmt: str) -> tuple[str, bytes]:
         if isinstance(result, (ox.QueryBoolean, ox.QuerySolutions)):
             kind = "ask" if isinstance(result, ox.QueryBoolean) else "select"
             if fmt not in _RESULT_FORMATS or (kind == "ask" and fmt in ("csv", "tsv")):
