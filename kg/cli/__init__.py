@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "watch": "kg.cli.fetch:watch",
     "update": "kg.cli.fetch:update",
     "diff": "kg.cli.fetch:diff",
+    "lexicon": "kg.cli.lexicon:lexicon",
 }
 
 # One-line help shown by `tkg --help` without importing each module.
@@ -53,6 +54,7 @@ SUMMARIES: dict[str, str] = {
     "watch": "Save, list or remove the searches `tkg update` keeps current.",
     "update": "Fetch every watch since its last run, ingest what is new or changed, publish, write a changelog.",
     "diff": "What changed between two releases: studies, findings, matrix cells, new entities.",
+    "lexicon": "List therapy-like names the lexicon does not know (candidates), with counts and examples.",
 }
 
 
