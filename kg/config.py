@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 from .errors import ConfigError
@@ -39,12 +40,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("update_token", "", "Bearer token enabling SPARQL Update on /sparql; empty disables updates."),
     Setting("workers", 2, "Query worker processes of `tkg serve`.", int),
     Setting("rate_limit", "60/minute", "Requests per client address to /sparql, e.g. `60/minute`; 0 or empty disables it (429 above)."),
+    Setting("keep_releases", 3, "Published releases a store keeps (besides pinned ones); older ones are removed at publish.", int),
     Setting("base_url", "", "Public base URL of `tkg serve` for absolute links (Atom feed); empty: http://HOST:PORT/."),
     Setting("state_dir", "", "Folder of watches, feed and changelog; empty: the store directory (./tkg-state for a SPARQL server store)."),
     Setting("trusted_proxies", 0, "Reverse proxies whose X-Forwarded-For names the client (0: use the socket peer).", int),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def version() -> str:
+    """The installed package's version (release folders, VoID, SSSOM)."""
+    try:
+        return metadata.version("tcell-kg")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
 
 
 class Settings(dict):

@@ -92,8 +92,8 @@ def write_sssom(kg: KnowledgeGraph, path: Path) -> None:
     """``tkg export --format sssom``: the mapping set of ``ontology/mappings.sssom.tsv``
     (validated on reading), restricted to the mappings the store's ontology graph
     holds, with ``mapping_set_version`` set to the package version."""
+    from .config import version
     from .namespaces import ONTOLOGY_GRAPH
-    from .release import version
 
     mapping_set = load_mappings(ONTOLOGY_DIR)
     predicates = " ".join(f"<{p}>" for p in MAPPING_PREDICATES.values())

@@ -23,10 +23,10 @@ import json
 import os
 import shutil
 from collections import Counter
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .config import version
 from .errors import TkgError
 
 if TYPE_CHECKING:
@@ -35,11 +35,6 @@ if TYPE_CHECKING:
 BASENAME = "tcell-kg"
 
 
-def version() -> str:
-    try:
-        return metadata.version("tcell-kg")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0+unknown"
 
 
 def qc_report(kg: KnowledgeGraph) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 ``/context.jsonld``.
 
 The report (:func:`kg.analytics.report`) and the plots are computed once per
-published release and kept in memory per store (``kg.views.cache.memo``).
+published release and kept in memory per store (``kg.artifacts.memo``).
 Query parameters: ``therapy`` (paths from a therapy to the strategies that
 address its barriers), ``from`` and ``to`` (a shortest path between two
 entities). Unknown values are a 400 in the app's one error shape.

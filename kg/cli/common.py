@@ -47,6 +47,19 @@ def remote_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+_KEEP = next(s for s in SETTINGS if s.name == "keep_releases")
+
+keep_option = click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    envvar=_KEEP.env,
+    default=_KEEP.default,
+    show_default=True,
+    show_envvar=True,
+    help="Published releases to keep (an embedded store); older ones go, except pinned ones, the current one and the one served until now.",
+)
+
+
 class CommandError(TkgError):
     """The command was well formed but cannot do its work (exit 1)."""
 

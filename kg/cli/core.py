@@ -14,7 +14,7 @@ from ..ontology import ONTOLOGY_DIR
 from ..export import export_formats
 from ..export import formats as export_registry
 from ..readers import formats, study_suffixes
-from .common import fail, remote_options, store_option
+from .common import fail, keep_option, remote_options, store_option
 
 QUERY_FORMATS = ("table", "json", "csv", "tsv", "turtle", "xml")
 
@@ -26,7 +26,8 @@ QUERY_FORMATS = ("table", "json", "csv", "tsv", "turtle", "xml")
 @click.option("--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR, show_default="ontology/ of the project", help="Directory with the ontology Turtle files and shapes.ttl.")
 @click.option("--no-validate", is_flag=True, help="Skip the SHACL and quote checks (not recommended).")
 @click.option("--no-publish", is_flag=True, help="Leave the new graph in the work store without publishing it.")
-def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_publish: bool) -> None:
+@keep_option
+def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_publish: bool, keep: int) -> None:
     """Rebuild the graph from the ontology and the curated records.
 
     The new graph is loaded beside the current one, validated (SHACL shapes
@@ -35,7 +36,7 @@ def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_
     """
     with KnowledgeGraph.open(store, mode="write") as kg:
         report = kg.build(data_dir, ontology_dir, progress=True, validate=not no_validate)
-        release = None if no_publish else kg.publish()
+        release = None if no_publish else kg.publish(keep=keep)
     click.echo(f"built {report.studies} studies from {len(report.loaded)} records, {report.quads} quads")
     if release:
         click.echo(f"published release {release}")
@@ -87,7 +88,8 @@ class ReaderChoice(click.Choice):
 @remote_options
 @click.option("--format", "fmt", type=ReaderChoice(), help="Force a format instead of detecting it.")
 @click.option("--no-publish", is_flag=True, help="Do not publish a release after ingesting (batch several commands).")
-def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: bool) -> None:
+@keep_option
+def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: bool, keep: int) -> None:
     """Read study files into the graph: study cards (.txt), PubMed XML,
     ClinicalTrials.gov API v2 JSON, or curated YAML records.
 
@@ -116,7 +118,7 @@ def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: boo
 
     with KnowledgeGraph.open(store, mode="write") as kg:
         report = kg.ingest(paths, fmt=fmt, progress=True, on_error=on_error)
-        release = kg.publish() if report.loaded and not no_publish else None
+        release = kg.publish(keep=keep) if report.loaded and not no_publish else None
     click.echo(f"ingested {report.studies} studies from {len(report.loaded)} of {len(paths)} files ({report.quads} quads); {len(report.failed)} failed")
     if report.failed:
         click.echo("failed: " + ", ".join(path for path, _ in report.failed), err=True)
@@ -298,8 +300,50 @@ def ontology_check(ontology_dir: Path, store: str | None) -> None:
 @click.command()
 @store_option
 @remote_options
-def publish(store: str) -> None:
-    """Publish the work store as a new read-only release (after --no-publish)."""
+@keep_option
+@click.option("--full", is_flag=True, help="Recompute the precomputed views, matrix cells and projection over the whole graph.")
+def publish(store: str, keep: int, full: bool) -> None:
+    """Publish the work store as a new read-only release (after --no-publish).
+
+    The release is a checkpoint that shares unchanged files with the earlier
+    ones. What publishing precomputes (dashboard, matrix cells, the explorer's
+    projection) is updated from the studies changed since the previous
+    release, or recomputed in full when the ontology changed or with --full."""
     with KnowledgeGraph.open(store, mode="write") as kg:
-        release = kg.publish()
+        release = kg.publish(keep=keep, full=full)
     click.echo(f"published release {release}" if release else "nothing to publish for this store")
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)  # pragma: no cover
+
+
+@click.command()
+@store_option
+@click.option("--pin", "pin", metavar="RELEASE", help="Keep this release whatever --keep says.")
+@click.option("--unpin", "unpin", metavar="RELEASE", help="Let retention remove this release again.")
+def releases(store: str, pin: str | None, unpin: str | None) -> None:
+    """List the published releases of an embedded store with the disk each uses.
+
+    SIZE is a release's size as a copy; OWN is what it alone holds on disk
+    (files no other release nor the work store shares), i.e. what removing it
+    frees. Releases share unchanged files (hard links of RocksDB checkpoints)."""
+    from ..stores.oxigraph import DirectoryStore
+
+    with KnowledgeGraph.open(store, mode="write" if pin or unpin else "read") as kg:
+        if not isinstance(kg.store, DirectoryStore):
+            fail(f"{store} has no releases: only an embedded store (a directory) publishes releases")
+        if pin:
+            kg.store.pin(pin)
+        if unpin:
+            kg.store.pin(unpin, pinned=False)
+        rows = kg.store.release_usage()
+    click.echo(f"{'RELEASE':26s} {'SIZE':>10s} {'OWN':>10s}")
+    for row in rows:
+        marks = " ".join(m for m, on in (("current", row["current"]), ("pinned", row["pinned"])) if on)
+        click.echo(f"{row['release']:26s} {_size(row['size']):>10s} {_size(row['own']):>10s} {marks}".rstrip())
+    click.echo(f"{len(rows)} releases, {_size(sum(r['own'] for r in rows))} held by releases alone")

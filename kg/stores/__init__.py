@@ -119,9 +119,25 @@ class Store(ABC):
 
         dump_quads(self.quads(), out, fmt)
 
-    def publish(self) -> str | None:
-        """Make the current content visible to readers; returns a release name if any."""
+    def publish(self, *, keep: int | None = None) -> str | None:
+        """Make the current content visible to readers; returns a release name if
+        any. A store with releases keeps the newest ``keep`` (and pinned ones)."""
         return None
+
+    def pending_changes(self) -> set[str] | None:
+        """The named graphs written or dropped since the last published release,
+        or None when that is not known (no release yet, a rebuild, a store
+        without releases): then everything derived from the graph is recomputed."""
+        return None
+
+    def begin_changes(self) -> str | None:
+        """Before a write that does not go through this interface (the native bulk
+        loader): mark the changes unknown until :meth:`end_changes` names them.
+        Returns a token for :meth:`end_changes` (None where nothing is tracked)."""
+        return None
+
+    def end_changes(self, token: str | None, graphs: Iterable[str]) -> None:  # noqa: B027 - optional hook
+        """After the write that :meth:`begin_changes` announced: the graphs it wrote."""
 
     def reader(self) -> Store:
         """A store for queries: the published release (directory store) or self."""
