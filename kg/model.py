@@ -69,6 +69,8 @@ class Finding:
     context: str | None = None
     method: str = CURATED
     confidence: float = 1.0
+    #: The extraction rule that made a text-mined finding ("toxicity.cue", ...; see kg/rules.py).
+    rule: str | None = None
 
 
 @dataclass(frozen=True)

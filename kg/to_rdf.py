@@ -150,6 +150,8 @@ def record_triples(record: StudyRecord) -> list[tuple[Node, Node, Node]]:
             add((f, TKG.quoteIn, blocks[finding.section]))
         add((f, TKG.extractionMethod, Literal(finding.method)))
         add((f, TKG.confidence, Literal(round(finding.confidence, 3), datatype=XSD.decimal)))
+        if finding.rule:
+            add((f, TKG.extractionRule, Literal(finding.rule)))
         add((f, PROV.wasDerivedFrom, s))
         add((f, PROV.wasGeneratedBy, activity))
         add((f, PROV.wasAttributedTo, AGENTS.get(finding.method, TKG.curator)))
