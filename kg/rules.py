@@ -118,7 +118,8 @@ RULES: tuple[Rule, ...] = (
         "TumorType",
         (
             r"success|effective|efficacy|respon|remission|benefit|approv|activity|durable|improv|prolong|surviv|cure",
-            r"work|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)|strides|indicated for|revolutioni[sz]",
+            r"work|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)|strides|indicated for"
+            r"|revolutioni[sz]",
         ),
         negation="refute",
         hedge="investigated",

@@ -150,7 +150,8 @@ def test_build_refuses_invalid_data_and_keeps_the_published_graph(small_store, t
     before = tkg("stats", "--store", small_store).output
     data = tmp_path / "broken"
     (data / "studies").mkdir(parents=True)
-    (data / "studies" / "x.yaml").write_text((DATA / "mini-til.yaml").read_text().replace("object: ManufacturingLogistics", "object: Nowhere"))
+    broken = (DATA / "mini-til.yaml").read_text().replace("object: ManufacturingLogistics", "object: Nowhere")
+    (data / "studies" / "x.yaml").write_text(broken)
     result = CliRunner().invoke(main, ["build", "--store", small_store, "--data", str(data)])
     assert result.exit_code == 1 and "unknown entity 'Nowhere'" in result.output
     assert tkg("stats", "--store", small_store).output == before

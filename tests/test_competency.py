@@ -84,7 +84,9 @@ def test_cq7_mechanistic_contrast(built_graph):
     assert {"Polyclonal", "MHCRestricted"} <= attrs["TIL"]
     assert {"OffTheShelf", "TransientBridging"} <= attrs["TCellEngager"]
     # the review states each contrast: they are backed by a study, not only by the ontology
-    assert {"MHCIndependent"} <= studied["CART"] and {"MHCRestricted"} <= studied["TIL"] and {"TransientBridging"} <= studied["TCellEngager"]
+    assert (
+        {"MHCIndependent"} <= studied["CART"] and {"MHCRestricted"} <= studied["TIL"] and {"TransientBridging"} <= studied["TCellEngager"]
+    )
     assert "MHCIndependent" not in attrs["TIL"]
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyoxigraph
 import pytest
 from click.testing import CliRunner
-import pyoxigraph
 from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 
@@ -50,7 +50,9 @@ def test_export_round_trips(published, tmp_path, fmt):
         # parsed by Oxigraph (rdflib's dataset parsers warn about their own deprecated API)
         parsed: dict[str, Graph] = {}
         for quad in pyoxigraph.parse(out.read_bytes(), format=OX_FORMATS[fmt]):
-            parsed.setdefault(quad.graph_name.value, Graph()).add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
+            parsed.setdefault(quad.graph_name.value, Graph()).add(
+                (to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object))
+            )
         assert set(parsed) == set(expected)  # one named graph per study, plus the ontology
         for name, graph in expected.items():
             assert isomorphic(parsed[name], graph), name

@@ -103,7 +103,8 @@ def test_no_figure_below_its_floor(result: RealEvaluation):
     assert t.wrong <= floors["wrong_links_max"], f"{figures}: more than {floors['wrong_links_max']} wrong links"
     assert t.entity_recall >= floors["entity_recall_min"], f"{figures}: entity recall fell below {floors['entity_recall_min']}"
     assert t.unannotated_share <= floors["unannotated_share_max"], (
-        f"{t.unannotated} of {t.findings} findings match no annotation ({t.unannotated_share:.1%}), over {floors['unannotated_share_max']:.0%}"
+        f"{t.unannotated} of {t.findings} findings match no annotation ({t.unannotated_share:.1%}), "
+        f"over {floors['unannotated_share_max']:.0%}"
     )
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from ..errors import TkgError
+from ..export import export_formats
+from ..export import formats as export_registry
 from ..graph import DATA_DIR, KnowledgeGraph
 from ..namespaces import PREFIXES
 from ..ontology import ONTOLOGY_DIR
-from ..export import export_formats
-from ..export import formats as export_registry
 from ..readers import formats, study_suffixes
 from .common import fail, keep_option, remote_options, store_option
 

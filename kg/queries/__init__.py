@@ -47,7 +47,9 @@ def load_query(name: str) -> NamedQuery:
     wanted = name.lower()
     for query in list_queries():
         title = query.title.lower()
-        if wanted in (query.name, title) or (title.startswith("cq") and wanted.startswith("cq") and wanted[2:].lstrip("0") == title[2:].lstrip("0")):
+        if wanted in (query.name, title) or (
+            title.startswith("cq") and wanted.startswith("cq") and wanted[2:].lstrip("0") == title[2:].lstrip("0")
+        ):
             return query
     names = ", ".join(q.name for q in list_queries())
     raise QueryError(f"no named query {name!r}", expected=f"one of {names}")

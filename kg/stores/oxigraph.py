@@ -123,7 +123,9 @@ def _acquire_writer_lock(root: Path) -> IO[bytes]:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise StoreError("the store is in use by another process (one writer at a time); try again when it finishes", where=str(root)) from None
+        raise StoreError(
+            "the store is in use by another process (one writer at a time); try again when it finishes", where=str(root)
+        ) from None
     return handle
 
 
