@@ -453,6 +453,15 @@ class _ClauseState:
     context: str | None
 
 
+#: A clause that names the patients an approval is for ("for adults with ...", "for the treatment of
+#: pediatric patients with ..."), and the approval it completes earlier in the same sentence.
+_INDICATION = re.compile(
+    r"\W*for\s+(?:the\s+treatment\s+of\s+|use\s+in\s+)?(?:adult|adults|pediatric|paediatric|children|patients|people|persons|individuals)\b",
+    re.I,
+)
+_APPROVAL = re.compile(r"\b(?:approv\w*|indicated)\b", re.I)
+
+
 class Extractor:
     def __init__(self, ontology: Ontology):
         self.ontology = ontology
@@ -987,6 +996,15 @@ class Extractor:
         if not aim and self._design_block(st):
             aim = _DESIGN_SECTION.search(st.block.section)
         success = EFFECTIVE.cue.search(cue_text)
+        if not success and _INDICATION.match(cl.clause_text):
+            # "granted approval to X (Brand, Maker, Inc.), a ... engager, for adults with Y": the
+            # indication clause completes an approval stated earlier in the sentence
+            earlier = _APPROVAL.search(st.text[st.start : cl.clause.start])
+            success = earlier if earlier and not NEGATION.search(st.text[st.start : cl.clause.start]) else None
+        if success and cue_text is not cl.clause_text and NEGATION.search(cue_text[: success.start()]):
+            # the cue came from the clause before ("did not grant approval to X, for adults with Y")
+            self._note("reject", f"{m.entity}: the success words are negated", rule="effective.result")
+            return
         if success and cl.implicit and self._other_actor(st, cl.clause.start, cl.clause.end):
             # "patients with Y have a median survival of 3 years with standard therapy"
             self._note("reject", f"{m.entity}: the result belongs to another treatment named here", rule="effective.main-therapy")

@@ -182,3 +182,33 @@ def test_median_not_reached_does_not_deny_the_result(extractor):
 def test_revolutionized_the_treatment_is_a_result(extractor):
     rules = found(extractor, "CAR-T cells have revolutionized the treatment of B-cell acute lymphoblastic leukemia.")
     assert rules.get(("CART", "effectiveIn", "BALL", "SUPPORT")) == "effective.result"
+
+
+def test_success_cues_are_words_not_fragments():
+    """A cue stem inside another word claims nothing: 'Working Group', 'secure', 'responsible'."""
+    from kg.rules import RULES
+
+    cue = next(r for r in RULES if r.name == "effective").cue
+    for text in ("International Myeloma Working Group criteria", "a secure supply", "the physician responsible", "a network"):
+        assert not cue.search(text), text
+    for text in ("durable responses", "the drug works", "it can work in Y", "patients were cured", "complete remission"):
+        assert cue.search(text), text
+
+
+def test_a_working_group_is_no_result(extractor):
+    text = "Teclistamab was given to patients with multiple myeloma. Patients had measurable disease by International Myeloma Working Group criteria."
+    assert not any(rel == "effectiveIn" for (_s, rel, _o, _sup) in found(extractor, text, "clinical trial", "Teclistamab in myeloma"))
+
+
+def test_an_indication_clause_completes_the_approval_before_it(extractor):
+    text = (
+        "The FDA granted approval to tisagenlecleucel (Kymriah, Novartis, Inc.), a CD19-directed CAR T cell therapy, "
+        "for adults with relapsed or refractory follicular lymphoma after two lines of therapy."
+    )
+    findings = found(extractor, text, "study", "FDA approves tisagenlecleucel")
+    assert findings.get(("Tisagenlecleucel", "effectiveIn", "FollicularLymphoma", "SUPPORT")) == "effective.approval"
+    for denied in (
+        "The FDA has not granted approval to tisagenlecleucel (Kymriah), a CAR T cell therapy, for adults with follicular lymphoma.",
+        "The FDA did not grant approval to tisagenlecleucel, for adults with follicular lymphoma.",
+    ):
+        assert ("Tisagenlecleucel", "effectiveIn", "FollicularLymphoma", "SUPPORT") not in found(extractor, denied, "study", ""), denied
