@@ -120,7 +120,8 @@ RULES: tuple[Rule, ...] = (
             # word starts only: "work" in "Working Group", "cure" in "secure" and "respon" in "responsible" claim nothing
             r"\b(?:success|effective|efficacy|respon(?:se|ses|d|ded|ding|der|ders|sive|siveness)\b|remission|benefit|approv|activity"
             r"|durable|improv|prolong|surviv|cur(?:e|es|ed|ative)\b",
-            r"works\b|worked\b|(?:can|could|does|do|did|will)\s+work\b|regress|superior|breakthrough|transformed the (?:treatment|outcome|care|management)|strides"
+            r"works\b|worked\b|(?:can|could|does|do|did|will)\s+work\b|regress|superior|breakthrough"
+            r"|transformed the (?:treatment|outcome|care|management)|strides"
             r"|indicated for|revolutioni[sz])",
         ),
         negation="refute",

@@ -196,7 +196,10 @@ def test_success_cues_are_words_not_fragments():
 
 
 def test_a_working_group_is_no_result(extractor):
-    text = "Teclistamab was given to patients with multiple myeloma. Patients had measurable disease by International Myeloma Working Group criteria."
+    text = (
+        "Teclistamab was given to patients with multiple myeloma. "
+        "Patients had measurable disease by International Myeloma Working Group criteria."
+    )
     assert not any(rel == "effectiveIn" for (_s, rel, _o, _sup) in found(extractor, text, "clinical trial", "Teclistamab in myeloma"))
 
 
