@@ -453,6 +453,9 @@ class _ClauseState:
     context: str | None
 
 
+#: A toxicity named as what a regimen guards against: "CRS mitigation", "for the prevention of CRS".
+_GUARDED_AFTER = re.compile(r"\W{0,3}(?:\([^)]{1,12}\)\s*)?(?:mitigation|prophylaxis|prevention)\b", re.I)
+_GUARDED_BEFORE = re.compile(r"\b(?:mitigat\w*|prophylaxis|prevent\w*)\s+(?:of\s+)?(?:\w+\s+){0,2}$", re.I)
 #: A clause that names the patients an approval is for ("for adults with ...", "for the treatment of
 #: pediatric patients with ..."), and the approval it completes earlier in the same sentence.
 _INDICATION = re.compile(
@@ -900,6 +903,12 @@ class Extractor:
             if st.main and not any(self.category(e) == "Therapy" for e in st.subjects) and m.start < first_strategy:
                 if TOXICITY.cue.search(st.text[cl.clause.start : first_strategy]):
                     self._emit(st, "toxicity.main-therapy", st.main, "causesToxicity", m.entity)
+            # "X was given with step-up dosing for CRS mitigation": what X's regimen guards against is X's toxicity
+            guarded = _GUARDED_AFTER.match(st.text, m.end) or _GUARDED_BEFORE.search(st.text, max(cl.clause.start, m.start - 30), m.start)
+            therapies = [t for t in cl.therapies if self.category(t) == "Therapy"] or ([st.main] if st.main else [])
+            if guarded and not self._other_actor(st, cl.clause.start, cl.clause.end):
+                for t in therapies:
+                    self._emit(st, "toxicity.guarded", t, "causesToxicity", m.entity)
             return
         if not TOXICITY.cue.search(cl.cue_text):
             self._note("reject", f"{m.entity}: no toxicity cue", rule="toxicity.cue")

@@ -54,9 +54,10 @@ class Rule:
 
     def __post_init__(self) -> None:
         assert self.negation in NEGATION_POLICIES and self.hedge in HEDGE_POLICIES and self.lists in LIST_POLICIES, self
-        cue = re.compile("|".join(self.cues), re.I)
-        if cue.search(""):
+        # every cue starts a word: "counter" in "encounter", "help" in "helper", "direct" in "indirect"
+        if re.compile("|".join(self.cues)).search(""):
             raise ValueError(f"rule {self.name}: a cue matches the empty string, so it would match every clause")
+        cue = re.compile(r"\b(?:" + "|".join(self.cues) + ")", re.I)
         object.__setattr__(self, "cue", cue)
 
 
@@ -96,6 +97,8 @@ RULES: tuple[Rule, ...] = (
             r"caus|occur|develop|induc|associat|report|observ|experienc|adverse|risk|toxic|frequent|common|event|grade|"
             r"rate|incidence|led to|resulted|fatal|death|died|side effect|seen|includ|noted|had\b|with\b|less|uncommon|rare|limit|"
             r"effect|linked|suffer|warning|precaution|\d\s*%",
+            # the therapy's own regimen guards against the toxicity: "step-up dosing for CRS mitigation", "CRS prophylaxis"
+            r"mitigat|prophyla",
         ),
         negation="refute",
         main_therapy=True,
@@ -155,7 +158,7 @@ RULES: tuple[Rule, ...] = (
         "appliedTo",
         ("Strategy",),
         "Therapy",
-        (r"with|plus|alongside|combin|added|applied|improv|enhanc|augment|boost|carrying|expressing|bearing|armed|followed by",),
+        (r"with\b|plus|alongside|combin|added|applied|improv|enhanc|augment|boost|carrying|expressing|bearing|armed|followed by",),
         handler="applied",
         doc="A strategy is applied to a therapy it is used with ('CAR-T cells with a dnTGFBRII', 'half-life extended BiTE').",
     ),
@@ -182,6 +185,7 @@ VARIANTS: dict[str, str] = {
     "addresses.cue": "a strategy and a barrier in one clause with a remedy cue",
     "toxicity.cue": "a named therapy and a toxicity in one clause with a reporting cue",
     "toxicity.main-therapy": "a toxicity reported without a named cause, credited to the text's main therapy",
+    "toxicity.guarded": "a toxicity the therapy's own regimen guards against ('step-up dosing for CRS mitigation') is the therapy's",
     "toxicity.refute": "a toxicity denied ('none of the patients had ...')",
     "mitigates.cue": "a strategy and a toxicity in one clause with a mitigation cue",
     "mitigates.resolution": "a toxicity that resolved after a strategy ('CRS, which resolved after tocilizumab')",

@@ -158,3 +158,22 @@ def test_the_docs_list_every_rule():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "extraction.md").read_text(encoding="utf-8")
     for name in list(VARIANTS) + [r.name for r in RULES]:
         assert f"`{name}`" in doc, f"docs/extraction.md does not describe rule {name}"
+
+
+def test_cues_start_words(extractor):
+    """A cue inside another word says nothing: 'rate' in 'separate', 'effect' in 'effector',
+    'counter' in 'encounter', 'with' in 'without'."""
+    from kg.rules import RULES
+
+    cues = {r.name: r.cue for r in RULES}
+    assert not cues["toxicity"].search("a separate cohort")
+    assert not cues["addresses"].search("an encounter")
+    assert not cues["applied"].search("without")
+    assert cues["toxicity"].search("the rate of CRS") and cues["applied"].search("with tocilizumab")
+
+
+def test_a_toxicity_the_regimen_guards_against_is_the_therapys(extractor):
+    text = "Teclistamab was given with a step-up dosing schedule for cytokine release syndrome mitigation."
+    record = StudyRecord(id="t", title="Teclistamab in myeloma", study_type="clinical trial", source="test", texts=(TextBlock("abstract", text),))
+    pairs = {(f.subject, f.relation, f.object) for f in extractor.extract(record)}
+    assert ("Teclistamab", "causesToxicity", "CytokineReleaseSyndrome") in pairs
