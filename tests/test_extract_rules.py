@@ -174,6 +174,7 @@ def test_cues_start_words(extractor):
 
 def test_a_toxicity_the_regimen_guards_against_is_the_therapys(extractor):
     text = "Teclistamab was given with a step-up dosing schedule for cytokine release syndrome mitigation."
-    record = StudyRecord(id="t", title="Teclistamab in myeloma", study_type="clinical trial", source="test", texts=(TextBlock("abstract", text),))
+    texts = (TextBlock("abstract", text),)
+    record = StudyRecord(id="t", title="Teclistamab in myeloma", study_type="clinical trial", source="test", texts=texts)
     pairs = {(f.subject, f.relation, f.object) for f in extractor.extract(record)}
     assert ("Teclistamab", "causesToxicity", "CytokineReleaseSyndrome") in pairs

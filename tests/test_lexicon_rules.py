@@ -266,3 +266,12 @@ def test_unknown_therapy_like_names_are_candidates(lexicon):
     assert ("CD70 CAR-T", "car-construct") in candidates
     assert ("XB-2207", "code-name") in candidates
     assert not any(t in ("glofitamab", "pembrolizumab", "ALPHA-1") for t, _ in candidates)
+
+
+def test_step_up_dosing_in_its_other_wordings():
+    from kg.lexicon import lexicon_for
+    from kg.ontology import default_ontology
+
+    lexicon = lexicon_for(default_ontology())
+    for text in ("a 3-step up dosage schedule", "after a step-up dose of 0.16 mg", "with step-up dosing"):
+        assert [m.entity for m in lexicon.find(text)] == ["ToxicityManagement"], text
