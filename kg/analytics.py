@@ -434,7 +434,7 @@ SELECT ?study ?type ?review ?preclinical WHERE {
 
 def study_facts(kg: KnowledgeGraph) -> dict[str, dict[str, Any]]:
     """study id -> ``{"types": [...], "review": bool, "preclinical": bool}`` (one SPARQL SELECT)."""
-    from .namespaces import STUDY
+    from .namespaces import STUDY, local_name
 
     out: dict[str, dict[str, Any]] = {}
     for row in kg.query(STUDY_FACTS_QUERY).rows:
@@ -442,7 +442,7 @@ def study_facts(kg: KnowledgeGraph) -> dict[str, dict[str, Any]]:
         study = iri[len(str(STUDY)) :] if iri.startswith(str(STUDY)) else iri
         entry = out.setdefault(study, {"types": set(), "review": False, "preclinical": False})
         if row.get("type") is not None:
-            entry["types"].add(str(row["type"]).rsplit("/", 1)[-1])
+            entry["types"].add(local_name(str(row["type"])))
         entry["review"] = entry["review"] or row.get("review") is not None
         entry["preclinical"] = entry["preclinical"] or row.get("preclinical") is not None
     return {k: {**v, "types": sorted(v["types"])} for k, v in sorted(out.items())}

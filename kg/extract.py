@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 
 from .lexicon import CONTEXTUAL_TERMS, Lexicon, Mention, lexicon_for, normalize
 from .model import REFUTE, SUPPORT, TEXT_MINED, Finding, StudyRecord, TextBlock
-from .namespaces import TKG
+from .namespaces import TKG, local_name
 from .ontology import Ontology, default_ontology
 from .rules import RULE_BY_NAME, RULES, Rule
 
@@ -472,7 +472,7 @@ class Extractor:
         self._found: dict[str, list[Mention]] = {}  # titles and opening texts already read, per record
         self._targets: dict[str, set[str]] = {}
         for product, antigen in ontology.graph.subject_objects(TKG.targetAntigen):
-            self._targets.setdefault(str(antigen).rsplit("/", 1)[-1], set()).add(str(product).rsplit("/", 1)[-1])
+            self._targets.setdefault(local_name(str(antigen)), set()).add(local_name(str(product)))
 
     # -- helpers --------------------------------------------------------------
     def category(self, name: str) -> str | None:

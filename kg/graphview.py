@@ -35,7 +35,7 @@ from rdflib import URIRef
 from .artifacts import Publication, ReleaseMemo, cache_dir, ensure_tables, read_json, release_key, select, write_json_atomic
 from .errors import TkgError
 from .model import RELATIONS as MODEL_RELATIONS
-from .namespaces import BASE
+from .namespaces import BASE, local_name
 from .projection import CATEGORIES, EDGE_QUERY, assemble, edge_row, local_id, node_vocabulary, project
 
 if TYPE_CHECKING:
@@ -580,7 +580,7 @@ def edge(kg: KnowledgeGraph, source: str, relation: str, target: str) -> dict[st
                 "context_label": _str(row.get("ctxLabel")),
                 "method": _str(row.get("method")),
                 "confidence": _num(row.get("confidence")),
-                "study": study_iri.rsplit("/", 1)[-1],
+                "study": local_name(study_iri),
                 "title": _str(row.get("title")),
                 "level": _num(row.get("level")),
                 "year": _num(row.get("year")),
@@ -617,7 +617,7 @@ def _str(term: Any) -> str | None:
 
 
 def _local(term: Any) -> str | None:
-    return None if term is None else str(term).rsplit("/", 1)[-1]
+    return None if term is None else local_name(str(term))
 
 
 def _num(term: Any) -> Any:

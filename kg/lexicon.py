@@ -45,7 +45,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from .abbreviations import Definition, find_definitions
-from .namespaces import TKG
+from .namespaces import TKG, local_name
 from .ontology import Ontology
 
 #: Surface forms too generic to mark an entity on their own.
@@ -415,7 +415,7 @@ class Lexicon:
             if "AdoptiveCellTherapy" in ontology.entities
             else set()
         )
-        self._targeted = {str(a).rsplit("/", 1)[-1] for a in ontology.graph.objects(None, TKG.targetAntigen)}
+        self._targeted = {local_name(str(a)) for a in ontology.graph.objects(None, TKG.targetAntigen)}
         self._products = {n for n in ontology.entities if self._is_product(n)}
 
     # -- lookups ----------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDFS
 
-from .namespaces import TKG
+from .namespaces import TKG, local_name
 from .ontology import ONTOLOGY_DIR, load_ontology_graph
 
 #: Markers around the generated table in data/README.md.
@@ -40,7 +40,7 @@ def _label(graph: Graph, node: URIRef | None) -> str | None:
         return None
     for value in graph.objects(node, RDFS.label):
         return str(value)
-    return str(node).rsplit("/", 1)[-1]
+    return local_name(str(node))
 
 
 def _modality_path(graph: Graph, cls: URIRef) -> list[URIRef]:
@@ -74,7 +74,7 @@ def products(ontology_dir: Path = ONTOLOGY_DIR, *, approved_only: bool = True) -
         brand = graph.value(cls, TKG.brandName)
         rows.append(
             Product(
-                id=str(cls).rsplit("/", 1)[-1],
+                id=local_name(str(cls)),
                 generic_name=_label(graph, cls) or "",
                 brand_name=str(brand) if brand is not None else None,
                 modality=_label(graph, path[-1]) or "",

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from .namespaces import BASE, STUDY
+from .namespaces import BASE, SPARQL_PREFIXES, STUDY
 
 if TYPE_CHECKING:
     from .graph import KnowledgeGraph
@@ -57,15 +57,10 @@ CATEGORIES: tuple[str, ...] = (
     "MechanisticAttribute",
 )
 
-_PREFIXES = f"""PREFIX tkg: <{BASE}>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX prov: <http://www.w3.org/ns/prov#>
-PREFIX owl: <http://www.w3.org/2002/07/owl#>
-"""
 
 #: Every asserted (subject, relation, object, context, study) with its support, level, year and method.
 EDGE_QUERY = (
-    _PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?s ?rel ?o ?ctx ?study ?support ?level ?year ?method (COUNT(?f) AS ?n) WHERE {
   ?f a tkg:Finding ; tkg:subject ?s ; tkg:relation ?rel ; tkg:object ?o ;
      tkg:support ?support ; prov:wasDerivedFrom ?study .
@@ -79,7 +74,7 @@ GROUP BY ?s ?rel ?o ?ctx ?study ?support ?level ?year ?method"""
 
 #: Labels, categories and flags of the ontology's classes.
 NODE_QUERY = (
-    _PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?x ?label ?top ?parent ?modality ?kind ?isModality ?isCategory ?isProduct WHERE {
   { ?x a owl:Class } UNION { ?x a tkg:MechanisticAttribute . BIND(tkg:MechanisticAttribute AS ?top) }
   FILTER(STRSTARTS(STR(?x), STR(tkg:)))
@@ -97,7 +92,7 @@ NODE_QUERY = (
 
 #: Studies: title, type, year, level (only with ``studies=True``).
 STUDY_QUERY = (
-    _PREFIXES
+    SPARQL_PREFIXES
     + """PREFIX dcterms: <http://purl.org/dc/terms/>
 SELECT ?study ?title ?level ?year WHERE {
   ?study a tkg:Study .

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from ..namespaces import local_name
 from .common import remote_options, store_option
 
 _TEXTS_QUERY = """
@@ -38,7 +39,7 @@ def _store_documents(store: str) -> list[tuple[str, list[str]]]:
     documents: dict[str, list[str]] = {}
     with KnowledgeGraph.open(store) as kg:
         for row in kg.store.query(_TEXTS_QUERY):
-            texts = documents.setdefault(str(row["study"]).rsplit("/", 1)[-1], [])
+            texts = documents.setdefault(local_name(str(row["study"])), [])
             if str(row["text"]) not in texts:
                 texts.append(str(row["text"]))
     return sorted(documents.items())

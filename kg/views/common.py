@@ -16,19 +16,11 @@ from rdflib.term import Node
 
 from ..artifacts import memo
 from ..errors import TkgError
-from ..namespaces import BASE, ONTOLOGY_GRAPH, STUDY, TKG, local_name
+from ..namespaces import BASE, ONTOLOGY_GRAPH, SPARQL_PREFIXES, STUDY, TKG, local_name
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
 
-PREFIXES = f"""PREFIX tkg: <{BASE}>
-PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX prov: <http://www.w3.org/ns/prov#>
-PREFIX dcterms: <http://purl.org/dc/terms/>
-PREFIX owl: <http://www.w3.org/2002/07/owl#>
-"""
 
 #: The last path segment of an entity or study IRI.
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")
@@ -108,7 +100,7 @@ class Vocabulary:
         self.modality_of: dict[str, str] = {}
         self.tumor_kind: dict[str, str] = {}
         rows = kg.query(
-            PREFIXES + "SELECT ?g ?x ?label WHERE { GRAPH ?g { ?x rdfs:label ?label } }",
+            SPARQL_PREFIXES + "SELECT ?g ?x ?label WHERE { GRAPH ?g { ?x rdfs:label ?label } }",
             bindings={"g": ONTOLOGY_GRAPH},
         ).rows
         for row in rows:
@@ -118,17 +110,18 @@ class Vocabulary:
                 self.labels[iri] = label
         tops = " ".join(f"tkg:{t}" for t in TOP_CATEGORIES)
         for row in kg.query(
-            PREFIXES
+            SPARQL_PREFIXES
             + f"""SELECT ?x ?top WHERE {{
               {{ VALUES ?top {{ {tops} }} ?x rdfs:subClassOf* ?top }}
               UNION {{ ?x a tkg:MechanisticAttribute . BIND(tkg:MechanisticAttribute AS ?top) }}
             }}"""
         ).rows:
             self.categories.setdefault(str(row["x"]), local_name(str(row["top"])))
-        for row in kg.query(PREFIXES + "SELECT ?x ?m WHERE { ?m tkg:isModality true . ?x rdfs:subClassOf* ?m }").rows:
+        for row in kg.query(SPARQL_PREFIXES + "SELECT ?x ?m WHERE { ?m tkg:isModality true . ?x rdfs:subClassOf* ?m }").rows:
             self.modality_of[str(row["x"])] = str(row["m"])
         for row in kg.query(
-            PREFIXES + """SELECT ?x ?kind WHERE { VALUES ?kind { tkg:HematologicMalignancy tkg:SolidTumor } ?x rdfs:subClassOf* ?kind }"""
+            SPARQL_PREFIXES
+            + """SELECT ?x ?kind WHERE { VALUES ?kind { tkg:HematologicMalignancy tkg:SolidTumor } ?x rdfs:subClassOf* ?kind }"""
         ).rows:
             self.tumor_kind[str(row["x"])] = "heme" if str(row["kind"]).endswith("HematologicMalignancy") else "solid"
 
@@ -169,7 +162,7 @@ def study_summaries(kg: KnowledgeGraph, studies: set[str]) -> dict[str, dict[str
     through bindings; callers pass the studies of one page, not the corpus)."""
     out: dict[str, dict[str, Any]] = {}
     sparql = (
-        PREFIXES
+        SPARQL_PREFIXES
         + """SELECT ?s ?title ?year ?level ?type WHERE {
       ?s a tkg:Study . OPTIONAL { ?s dcterms:title ?title } OPTIONAL { ?s tkg:publicationYear ?year }
       OPTIONAL { ?s tkg:evidenceLevel ?level } OPTIONAL { ?s a ?type FILTER(?type != tkg:Study) }

@@ -17,21 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 from rdflib import URIRef
 
-from ..namespaces import TKG, local_name
-from .common import PREFIXES, NotFound, Vocabulary, entity_iri, int_or_none, min_level, value, vocabulary
+from ..namespaces import SPARQL_PREFIXES, TKG, local_name
+from .common import NotFound, Vocabulary, entity_iri, int_or_none, min_level, value, vocabulary
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
 
 _STUDIES = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?s ?type ?year WHERE {
   ?s a tkg:Study . OPTIONAL { ?s a ?type FILTER(?type != tkg:Study) } OPTIONAL { ?s tkg:publicationYear ?year }
 }"""
 )
 
 _PER_MODALITY = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?m ?finding ?study ?relation ?subject WHERE {
   ?m tkg:isModality true .
   ?subject rdfs:subClassOf* ?m .
@@ -39,13 +39,13 @@ _PER_MODALITY = (
 }"""
 )
 
-_PRODUCTS = PREFIXES + """SELECT ?m ?p WHERE { ?m tkg:isModality true . ?p rdfs:subClassOf+ ?m }"""
+_PRODUCTS = SPARQL_PREFIXES + """SELECT ?m ?p WHERE { ?m tkg:isModality true . ?p rdfs:subClassOf+ ?m }"""
 
 #: Every finding that puts a therapy (rolled up to its modality) in a matrix
 #: column, supporting or refuting, with what orders a cell's list. One query
 #: for all cells, at publish time; ``?m`` bound for one modality on request.
 _CELL_INDEX = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?m ?finding ?study ?support ?relation ?object ?level ?year ?start WHERE {
   VALUES ?relation { tkg:facesBarrier tkg:causesToxicity }
   ?m tkg:isModality true .
@@ -63,7 +63,7 @@ _CELL_INDEX = (
 #: starts from the patterns instead (12 s for 100 findings at 100,000 studies,
 #: against 0.15 s for 100 bound queries).
 _CELL_FINDING = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?finding ?subject ?relation ?object ?support ?quote ?study ?title ?level ?year ?context ?start ?end
 WHERE {
   ?finding tkg:subject ?subject ; tkg:relation ?relation ; tkg:object ?object ;
@@ -76,9 +76,9 @@ WHERE {
 }"""
 )
 
-_MODALITIES = PREFIXES + "SELECT ?m WHERE { ?m tkg:isModality true }"
-_CATEGORIES = PREFIXES + "SELECT ?b ?c WHERE { ?c tkg:isBarrierCategory true . ?b rdfs:subClassOf* ?c }"
-_IS = PREFIXES + "SELECT ?x ?p ?flag WHERE { ?x ?p ?flag }"
+_MODALITIES = SPARQL_PREFIXES + "SELECT ?m WHERE { ?m tkg:isModality true }"
+_CATEGORIES = SPARQL_PREFIXES + "SELECT ?b ?c WHERE { ?c tkg:isBarrierCategory true . ?b rdfs:subClassOf* ?c }"
+_IS = SPARQL_PREFIXES + "SELECT ?x ?p ?flag WHERE { ?x ?p ?flag }"
 
 
 def dashboard(kg: KnowledgeGraph) -> dict[str, Any]:

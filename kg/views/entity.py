@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from ..namespaces import TKG, local_name
+from ..namespaces import SPARQL_PREFIXES, TKG, local_name
 from ..ontology import MappingSet, load_mappings
-from .common import PREFIXES, NotFound, Vocabulary, entity_iri, int_or_none, is_ours, value, vocabulary
+from .common import NotFound, Vocabulary, entity_iri, int_or_none, is_ours, value, vocabulary
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
 
 _DESCRIBE = "SELECT ?e ?p ?o WHERE { ?e ?p ?o }"
-_SUBCLASSES = PREFIXES + "SELECT ?e ?sub WHERE { ?sub rdfs:subClassOf ?e }"
-_ANCESTRY = PREFIXES + "SELECT ?e ?mid ?sup WHERE { ?e rdfs:subClassOf* ?mid . ?mid rdfs:subClassOf ?sup }"
+_SUBCLASSES = SPARQL_PREFIXES + "SELECT ?e ?sub WHERE { ?sub rdfs:subClassOf ?e }"
+_ANCESTRY = SPARQL_PREFIXES + "SELECT ?e ?mid ?sup WHERE { ?e rdfs:subClassOf* ?mid . ?mid rdfs:subClassOf ?sup }"
 #: The entity and every narrower class: their findings count for the entity.
-_NARROWER = PREFIXES + "SELECT ?e ?via WHERE { ?via rdfs:subClassOf* ?e }"
+_NARROWER = SPARQL_PREFIXES + "SELECT ?e ?via WHERE { ?via rdfs:subClassOf* ?e }"
 #: The findings about the entity or a narrower class, once per direction they
 #: match: ?via is the end that is the entity (or narrower), ?other the opposite
 #: end. The classes are listed in VALUES (see :func:`_narrower`), not matched with a
@@ -47,7 +47,7 @@ _NO_LEVEL = 1000
 #: studies, the best level of those studies, one non-empty quote (SAMPLE: any
 #: of them) and the narrower classes it goes through (IRIs never hold spaces).
 _ITEMS = (
-    PREFIXES
+    SPARQL_PREFIXES
     + f"""SELECT ?dir ?relation ?other ?side (COUNT(DISTINCT ?study) AS ?studies) (MIN(COALESCE(?level, {_NO_LEVEL})) AS ?best)
        (SAMPLE(?quote) AS ?example) (GROUP_CONCAT(DISTINCT STR(?via); separator=" ") AS ?vias)
 WHERE {{{_ABOUT}  BIND(IF(STR(?support) = "SUPPORT", "support", "other") AS ?side)
@@ -58,7 +58,7 @@ WHERE {{{_ABOUT}  BIND(IF(STR(?support) = "SUPPORT", "support", "other") AS ?sid
 #: Per study and direction: its findings, the relations it supports (to count
 #: a relation's distinct supporting studies), its title, level and year.
 _STUDIES = (
-    PREFIXES
+    SPARQL_PREFIXES
     + f"""SELECT ?study ?dir ?findings ?supported ?title ?level ?year WHERE {{
   {{ SELECT ?study ?dir (COUNT(DISTINCT ?finding) AS ?findings) (GROUP_CONCAT(DISTINCT ?supports; separator=" ") AS ?supported)
     WHERE {{{_ABOUT}    BIND(IF(STR(?support) = "SUPPORT", STR(?relation), "") AS ?supports)
@@ -69,7 +69,7 @@ _STUDIES = (
 }}"""
 )
 _RDF = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """CONSTRUCT { ?e ?p ?o . ?s ?q ?e . } WHERE {
   { ?e ?p ?o } UNION { ?s ?q ?e . FILTER(isIRI(?s) && ?q != rdfs:subClassOf && ?q != tkg:subject && ?q != tkg:object
         && ?q != tkg:tumorContext && ?q != tkg:mentions && ?q != tkg:mapsToToxicity) }
@@ -104,7 +104,7 @@ def _mapping(iri: str, kind: str) -> dict[str, str | None]:
 
 def entity_exists(kg: KnowledgeGraph, entity_id: str) -> URIRef:
     iri = entity_iri(entity_id)
-    rows = kg.query(PREFIXES + "SELECT ?e ?label WHERE { ?e rdfs:label ?label } LIMIT 1", bindings={"e": iri}).rows
+    rows = kg.query(SPARQL_PREFIXES + "SELECT ?e ?label WHERE { ?e rdfs:label ?label } LIMIT 1", bindings={"e": iri}).rows
     if not rows:
         raise NotFound(f"no entity with id {entity_id!r}", expected="an id from the search, e.g. CART or TumorMicroenvironmentBarrier")
     return iri

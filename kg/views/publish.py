@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..artifacts import Publication, ensure_tables, link_or_copy, read_json, select, write_json_atomic
 from ..errors import TkgError
-from ..namespaces import local_name
-from .common import PREFIXES, Vocabulary, int_or_none, min_level
+from ..namespaces import SPARQL_PREFIXES, local_name
+from .common import Vocabulary, int_or_none, min_level
 from .dashboard import assemble_dashboard, assemble_matrix, cell_facts, cell_targets, matrix_axes
 
 if TYPE_CHECKING:
@@ -55,15 +55,15 @@ _INDEXES = (
 )
 
 _G_QUADS = "SELECT ?g (COUNT(*) AS ?n) WHERE { @VALUES@ GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
-_G_FINDINGS = PREFIXES + "SELECT ?g (COUNT(DISTINCT ?f) AS ?n) WHERE { @VALUES@ GRAPH ?g { ?f a tkg:Finding } } GROUP BY ?g"
+_G_FINDINGS = SPARQL_PREFIXES + "SELECT ?g (COUNT(DISTINCT ?f) AS ?n) WHERE { @VALUES@ GRAPH ?g { ?f a tkg:Finding } } GROUP BY ?g"
 _G_STUDIES = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?g ?s ?type ?year WHERE { @VALUES@
   GRAPH ?g { ?s a tkg:Study . OPTIONAL { ?s a ?type FILTER(?type != tkg:Study) } OPTIONAL { ?s tkg:publicationYear ?year } }
 }"""
 )
 _G_MODALITY = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?g ?m ?finding ?study ?relation WHERE { @VALUES@
   GRAPH ?g { ?finding a tkg:Finding ; tkg:subject ?subject ; tkg:relation ?relation ; tkg:support "SUPPORT" ; prov:wasDerivedFrom ?study . }
   ?subject rdfs:subClassOf* ?m . ?m tkg:isModality true .
@@ -72,7 +72,7 @@ _G_MODALITY = (
 #: (The relations are filtered after the joins: with them in VALUES, or the
 #: filter inside GRAPH, Oxigraph's planner took 20x as long for 100 graphs.)
 _G_CELLS = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?g ?m ?finding ?study ?support ?relation ?object ?level ?year ?start WHERE { @VALUES@
   GRAPH ?g { ?finding a tkg:Finding ; tkg:subject ?subject ; tkg:relation ?relation ; tkg:object ?object ;
                       tkg:support ?support ; prov:wasDerivedFrom ?study . }
@@ -84,7 +84,7 @@ _G_CELLS = (
 }"""
 )
 _ENTITIES = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT (COUNT(DISTINCT ?e) AS ?n) WHERE {
   VALUES ?top { tkg:Therapy tkg:TumorType tkg:Barrier tkg:Toxicity tkg:Strategy tkg:Antigen } ?e rdfs:subClassOf+ ?top }"""
 )

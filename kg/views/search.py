@@ -14,23 +14,23 @@ import threading
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
-from ..namespaces import local_name
+from ..namespaces import SPARQL_PREFIXES, local_name
 from ..ontology import load_mappings
 from .cache import release_key
-from .common import CATEGORY_LABELS, PREFIXES, Vocabulary, is_ours
+from .common import CATEGORY_LABELS, Vocabulary, is_ours
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
 
 _TERMS = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?e ?label ?syn WHERE {
   ?e a owl:Class ; rdfs:label ?label . OPTIONAL { ?e skos:altLabel ?syn }
 }"""
 )
 
 #: Standard identifiers (ontology/mappings.sssom.tsv) are searchable too: "MONDO:0006486", "HGNC:1633".
-_IDS = PREFIXES + "SELECT ?e ?id WHERE { ?e skos:exactMatch|skos:closeMatch|skos:broadMatch ?id }"
+_IDS = SPARQL_PREFIXES + "SELECT ?e ?id WHERE { ?e skos:exactMatch|skos:closeMatch|skos:broadMatch ?id }"
 
 MAX_LIMIT = 50
 _lock = threading.Lock()

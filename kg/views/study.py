@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from rdflib import Graph
 
-from ..namespaces import GRAPH, local_name
-from .common import PREFIXES, NotFound, int_or_none, study_ref, value, vocabulary
+from ..namespaces import GRAPH, SPARQL_PREFIXES, local_name
+from .common import NotFound, int_or_none, study_ref, value, vocabulary
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
 
-_META = PREFIXES + "SELECT ?s ?p ?o WHERE { ?s a tkg:Study ; ?p ?o }"
+_META = SPARQL_PREFIXES + "SELECT ?s ?p ?o WHERE { ?s a tkg:Study ; ?p ?o }"
 _CONFLICTS = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?s ?c ?field ?metadata ?text ?comment WHERE {
   ?s tkg:hasConflict ?c .
   OPTIONAL { ?c tkg:conflictField ?field } OPTIONAL { ?c tkg:metadataValue ?metadata }
@@ -28,13 +28,13 @@ _CONFLICTS = (
 }"""
 )
 _TEXTS = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?s ?block ?section ?content WHERE {
   ?s tkg:hasTextBlock ?block . ?block tkg:content ?content . OPTIONAL { ?block tkg:section ?section }
 }"""
 )
 _FINDINGS = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT ?s ?finding ?subject ?relation ?object ?support ?quote ?start ?end ?block ?context ?method ?confidence WHERE {
   ?finding a tkg:Finding ; prov:wasDerivedFrom ?s ; tkg:subject ?subject ; tkg:relation ?relation ; tkg:object ?object .
   OPTIONAL { ?finding tkg:support ?support }
@@ -49,7 +49,7 @@ _FINDINGS = (
 #: DataBank list or abstract), the trial's record references the paper (its PMIDs), or both
 #: carry the same NCT id. ?role is "trial" when ?other is the registry record of a trial.
 _LINKED = (
-    PREFIXES
+    SPARQL_PREFIXES
     + """SELECT DISTINCT ?s ?other ?title ?role WHERE {
   { ?s dcterms:references ?other } UNION { ?other dcterms:references ?s }
   UNION { ?s tkg:nctId ?nct . ?other tkg:nctId ?nct . FILTER (?other != ?s) }
@@ -219,5 +219,5 @@ def study_rdf(kg: KnowledgeGraph, study_id: str) -> Graph:
 
 def study_page_exists(kg: KnowledgeGraph, study_id: str) -> None:
     iri = study_ref(study_id)
-    if not kg.query(PREFIXES + "ASK { ?s a tkg:Study }", bindings={"s": iri}).boolean:
+    if not kg.query(SPARQL_PREFIXES + "ASK { ?s a tkg:Study }", bindings={"s": iri}).boolean:
         raise NotFound(f"no study with id {study_id!r}", expected="a study id such as those listed on entity pages")
