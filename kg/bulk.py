@@ -81,6 +81,10 @@ def _convert_file(path: str, fmt: str | None) -> Converted:
             parts.extend(_nt_row(triple)[:-3] + suffix for triple in record_triples(record))
     except TkgError as exc:
         return Converted(path, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - whatever one file raises, it is reported and the others go in
+        from .graph import unexpected_file_error
+
+        return Converted(path, error=str(unexpected_file_error(path, exc)))
     return Converted(path, tuple(r.id for r in records), tuple(graphs), "".join(parts).encode("utf-8"), len(parts))
 
 

@@ -54,6 +54,18 @@ class IngestReport:
         return sum(len(ids) for _, ids in self.loaded)
 
 
+def unexpected_file_error(path: str | Path, exc: BaseException) -> IngestError:
+    """One clear message for a file whose reading failed with something other than a TkgError
+    (a YAML nested 50,000 deep: RecursionError; an integer of 100,000 digits: ValueError)."""
+    if isinstance(exc, RecursionError):
+        what = "the file is nested too deeply to read"
+    elif isinstance(exc, MemoryError):
+        what = "the file needs too much memory to read"
+    else:
+        what = f"the file could not be read ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+    return IngestError(what, where=str(path), expected="a study file the readers accept")
+
+
 def _progress(items: Sequence[Any], enabled: bool, desc: str) -> Iterable[Any]:
     if not enabled:
         return items
@@ -125,10 +137,11 @@ class KnowledgeGraph:
             try:
                 records = records_from_file(path, fmt, self.ontology)
                 graphs = [(str(record_graph_iri(r)), record_to_graph(r)) for r in records]
-            except TkgError as exc:
-                report.failed.append((str(path), str(exc)))
+            except Exception as exc:  # noqa: BLE001 - whatever one file raises, it is reported and the others go in
+                error = exc if isinstance(exc, TkgError) else unexpected_file_error(path, exc)
+                report.failed.append((str(path), str(error)))
                 if on_error:
-                    on_error(str(path), exc)
+                    on_error(str(path), error)
                 continue
             report.quads += self.store.replace_graphs(graphs)
             report.loaded.append((str(path), [r.id for r in records]))
