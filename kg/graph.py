@@ -50,6 +50,16 @@ class IngestReport:
     quads: int = 0
 
     @property
+    def conflicts(self) -> list[tuple[str, list[str]]]:
+        """Study ids written by more than one file of this run, with those files in order
+        (the last one's version is what the store holds)."""
+        files: dict[str, list[str]] = {}
+        for path, ids in self.loaded:
+            for study in dict.fromkeys(ids):
+                files.setdefault(study, []).append(path)
+        return [(study, paths) for study, paths in files.items() if len(paths) > 1]
+
+    @property
     def studies(self) -> int:
         return sum(len(ids) for _, ids in self.loaded)
 

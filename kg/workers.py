@@ -29,10 +29,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import multiprocessing
+import os
 import queue
 import signal
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,10 +50,169 @@ GRAPH_FORMATS = ("turtle", "nt", "jsonld", "rdfxml", "nquads", "trig")
 _ERRORS: dict[str, type[TkgError]] = {
     cls.__name__: cls for cls in (QueryError, QueryRefused, QueryTimeout, StoreError, NoReleaseError, TkgError)
 }
+MEMORY_MESSAGE = "query needs too much memory: it was stopped and its worker replaced; add LIMIT or make the patterns more selective"
 
 
 class WorkersBusy(QueryError):
-    """Every query worker stayed busy for the whole time limit."""
+    """No query worker became free in time (503 with ``retry_after``)."""
+
+    retry_after = 5
+
+
+class TooManyQueries(QueryError):
+    """The client already has its share of queries running or queued (429)."""
+
+    retry_after = 1
+
+
+class QueryTooLarge(QueryError):
+    """The query needed more memory than a worker may use (503); its worker was replaced."""
+
+
+#: Niceness of query workers: the serving process (pages) and a shipped query get the CPU first.
+WORKER_NICENESS = 10
+
+
+def default_worker_memory(workers: int) -> int:
+    """Address-space cap per query worker in MiB: a quarter of the machine's memory shared by the
+    workers (the rest stays for the serving process, ingest and the page cache), at least 1 GiB."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError, AttributeError):
+        return 0
+    return max(1024, total // 4 // max(1, workers))
+
+
+class Admission:
+    """Who may take a query worker, and for how long they may wait for one.
+
+    Held in the serving process, in front of the pool (``slot()`` around each
+    /sparql query). A client is a key (its address). Rules, checked together:
+
+    * a client has at most ``per_client`` queries running or waiting (more:
+      :class:`TooManyQueries`, 429 at once);
+    * ``reserved`` slots are kept for the shipped named queries: other queries
+      use at most ``general`` slots, so the competency queries still answer
+      when every general slot is taken;
+    * *heavy* clients share at most ``heavy_slots`` general slots. A client is
+      heavy while the worker-seconds its own (not shipped) queries took, decaying with a
+      half-life of ``half_life`` seconds, are ``heavy_seconds`` or more: a
+      client that keeps running slow or runaway queries competes with its
+      like for one slot, the other slots stay for quick queries;
+    * a query that finds no slot within ``queue_timeout`` seconds gets
+      :class:`WorkersBusy` (503 with Retry-After), and so does one that finds
+      ``max_waiting`` queries already waiting (each waiting query holds an
+      HTTP thread: the bound keeps threads free for pages).
+
+    Known limit: a slot is never taken back from a running query, so the
+    first runaway queries of clients not yet known as heavy hold their slots
+    up to the time limit.
+    """
+
+    def __init__(
+        self,
+        general: int,
+        *,
+        reserved: int = 1,
+        per_client: int = 1,
+        queue_timeout: float = 5.0,
+        heavy_seconds: float = 2.0,
+        half_life: float = 60.0,
+        max_waiting: int | None = None,
+        clock: Any = time.monotonic,
+    ):
+        self.general = max(1, general)
+        self.reserved = max(0, reserved)
+        self.per_client = max(1, per_client)
+        self.queue_timeout = queue_timeout
+        self.heavy_seconds = heavy_seconds
+        self.half_life = half_life
+        self.heavy_slots = max(1, self.general // 2)
+        self.max_waiting = 4 * self.general if max_waiting is None else max_waiting
+        self._waiting = 0
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._clients: dict[str, int] = {}  # queries running or waiting, per client
+        self._usage: dict[str, tuple[float, float]] = {}  # client -> (decayed worker-seconds, when)
+        self._running = {"general": 0, "reserved": 0, "heavy": 0}
+        self.refused = Counter()  # reason -> count, for the docs' figures and tests
+
+    def usage(self, client: str) -> float:
+        value, when = self._usage.get(client, (0.0, 0.0))
+        return value * 0.5 ** ((self._clock() - when) / self.half_life) if value else 0.0
+
+    def _charge(self, client: str, seconds: float) -> None:
+        self._usage[client] = (self.usage(client) + seconds, self._clock())
+        if len(self._usage) > 10_000:  # bounded: forget the lightest
+            for key, _ in sorted(self._usage.items(), key=lambda kv: kv[1][0])[:1000]:
+                del self._usage[key]
+
+    def _take(self, heavy: bool, shipped: bool) -> str | None:
+        if shipped and self._running["reserved"] < self.reserved:
+            return "reserved"  # the shipped queries use their own worker first, and leave the others to the rest
+        if heavy and self._running["heavy"] >= self.heavy_slots:
+            return None
+        if self._running["general"] < self.general:
+            return "general"
+        return None
+
+    @contextlib.contextmanager
+    def slot(self, client: str, *, shipped: bool = False):
+        with self._cond:
+            if self._clients.get(client, 0) >= self.per_client:
+                self.refused["client"] += 1
+                raise TooManyQueries(
+                    f"too many queries at once: each client may have {self.per_client} SPARQL "
+                    f"quer{'y' if self.per_client == 1 else 'ies'} running or waiting; wait for the answer before sending the next"
+                )
+            self._clients[client] = self._clients.get(client, 0) + 1
+            try:
+                heavy = self.usage(client) >= self.heavy_seconds
+                deadline = time.monotonic() + self.queue_timeout
+                lane = self._take(heavy, shipped)
+                if lane is None and self._waiting >= self.max_waiting:
+                    self.refused["queue"] += 1
+                    raise WorkersBusy(f"all query workers are busy and {self._waiting} queries are waiting; try again shortly")
+                self._waiting += lane is None
+                while lane is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        self._waiting -= 1
+                        self.refused["heavy" if heavy else "busy"] += 1
+                        raise WorkersBusy(
+                            f"all query workers are busy; no worker became free within {self.queue_timeout:g} s"
+                            + (" (this client's recent queries were slow: it shares one worker with other slow clients)" if heavy else "")
+                            + ", try again shortly"
+                        )
+                    self._cond.wait(left)
+                    lane = self._take(heavy, shipped)
+                    if lane is not None:
+                        self._waiting -= 1
+                self._running[lane] += 1
+                if heavy:
+                    self._running["heavy"] += 1
+            except BaseException:
+                self._release_client(client)
+                raise
+        started = self._clock()
+        try:
+            yield lane
+        finally:
+            with self._cond:
+                self._running[lane] -= 1
+                if heavy:
+                    self._running["heavy"] -= 1
+                if not shipped:  # the shipped queries are ours: running them does not make a client heavy
+                    self._charge(client, self._clock() - started)
+                self._release_client(client)
+                self._cond.notify_all()
+
+    def _release_client(self, client: str) -> None:
+        left = self._clients.get(client, 0) - 1
+        if left > 0:
+            self._clients[client] = left
+        else:
+            self._clients.pop(client, None)
 
 
 @dataclass(frozen=True)
@@ -229,15 +390,36 @@ def execute_oxigraph(ox_store: Any, job: QueryJob) -> QueryOutcome:
         raise QueryError(f"query failed: {' '.join(str(exc).split())[:300]}") from None
 
 
-def _worker_main(conn: Connection, store_url: str, isolate: bool = True) -> None:
+def limit_memory(mib: int) -> str | None:
+    """Cap this process's address space at ``mib`` MiB (RLIMIT_AS); a reason when it cannot."""
+    if mib <= 0:
+        return None
+    try:
+        import resource
+
+        limit = mib * 1024 * 1024
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, ValueError, OSError) as exc:
+        return f"no memory cap ({exc})"
+    return None
+
+
+def _worker_main(conn: Connection, store_url: str, isolate: bool = True, memory: int = 0) -> None:
     """A worker process: answer jobs until the pipe closes or None arrives."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(WORKER_NICENESS)  # the serving process answers pages first
     # First, before anything can start a thread: no network from here on, so a
     # SERVICE or LOAD that ever got past the guard reaches nothing (kg.sandbox).
     from .sandbox import isolate_network
 
     isolation = isolate_network() if isolate else "network isolation turned off"
     from .stores.oxigraph import DirectoryStore
+
+    limit_memory(memory)  # after the imports: what a query allocates is what the cap catches
 
     store: DirectoryStore | None = None
 
@@ -273,6 +455,8 @@ def _worker_main(conn: Connection, store_url: str, isolate: bool = True) -> None
             reply = ("error", "StoreError", "the store could not be read")
         except RecursionError:
             reply = ("error", "QueryError", "the query is nested too deeply")
+        except MemoryError:
+            reply = ("memory",)  # the parent replaces this worker: its heap may be in any state
         except Exception as exc:  # noqa: BLE001 - whatever a request does, the worker answers and lives on
             reply = ("error", "QueryError", f"the query failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
         try:
@@ -282,9 +466,9 @@ def _worker_main(conn: Connection, store_url: str, isolate: bool = True) -> None
 
 
 class _Worker:
-    def __init__(self, ctx: Any, store_url: str, isolate: bool = True):
+    def __init__(self, ctx: Any, store_url: str, isolate: bool = True, memory: int = 0):
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child, store_url, isolate), daemon=True, name="tkg-query-worker")
+        self.process = ctx.Process(target=_worker_main, args=(child, store_url, isolate, memory), daemon=True, name="tkg-query-worker")
         self.process.start()
         child.close()
         self._stop_lock = threading.Lock()
@@ -325,10 +509,18 @@ class QueryPool:
     """Worker processes for one directory store; thread-safe, started lazily."""
 
     def __init__(
-        self, store_url: str, *, size: int = 2, timeout: float = 10.0, start_method: str = "spawn", isolate_network: bool = True
+        self,
+        store_url: str,
+        *,
+        size: int = 2,
+        timeout: float = 10.0,
+        start_method: str = "spawn",
+        isolate_network: bool = True,
+        memory: int | None = None,
     ):
         """``isolate_network``: workers drop network access at start (:mod:`kg.sandbox`);
-        False only for tests that show what the isolation prevents."""
+        False only for tests that show what the isolation prevents. ``memory``: address-space
+        cap per worker in MiB (None: :func:`default_worker_memory`; 0: none)."""
         if size < 1:
             raise StoreError("the query pool needs at least one worker", expected="workers >= 1")
         self.store_url = store_url
@@ -343,6 +535,7 @@ class QueryPool:
         self._respawns: list[threading.Thread] = []
         self.restarts = 0  # workers replaced after a timeout or a crash
         self.isolate_network = isolate_network
+        self.memory = default_worker_memory(size) if memory is None else memory
         #: Why the workers can still open network connections; None when they cannot
         #: (known once the pool has started; `tkg serve` prints it at start-up).
         self.network_exposure: str | None = None
@@ -353,7 +546,7 @@ class QueryPool:
             if self._started or self._closed:
                 return self
             self._started = True
-            workers = [_Worker(self._ctx, self.store_url, self.isolate_network) for _ in range(self.size)]
+            workers = [_Worker(self._ctx, self.store_url, self.isolate_network, self.memory) for _ in range(self.size)]
             self._all.update(workers)
         for worker in workers:
             self._admit(worker)
@@ -383,7 +576,7 @@ class QueryPool:
             with self._lock:
                 if self._closed:
                     return
-                fresh = _Worker(self._ctx, self.store_url, self.isolate_network)
+                fresh = _Worker(self._ctx, self.store_url, self.isolate_network, self.memory)
                 self._all.add(fresh)
             with contextlib.suppress(StoreError):
                 self._admit(fresh)
@@ -411,13 +604,17 @@ class QueryPool:
             reply = worker.conn.recv() if ready else None
         except (EOFError, OSError, ValueError):
             self._replace(worker)
-            raise QueryError("the query stopped its worker (out of memory?); a fresh worker was started, simplify the query") from None
+            # a worker dies during a query when an allocation fails under its memory cap (Oxigraph aborts)
+            raise QueryTooLarge(MEMORY_MESSAGE) from None
         if reply is None:
             self._replace(worker)
             raise QueryTimeout(
                 f"query timeout: the query ran longer than the time limit of {limit:g} s and was stopped; "
                 "add LIMIT, make the patterns more selective or avoid cartesian products"
             )
+        if reply[0] == "memory":
+            self._replace(worker)
+            raise QueryTooLarge(MEMORY_MESSAGE)
         self._idle.put(worker)
         if reply[0] == "error":
             raise _ERRORS.get(reply[1], QueryError)(reply[2])

@@ -48,25 +48,36 @@ STUDY_SUFFIXES = (".txt", ".xml", ".json", ".yaml", ".yml")
 @remote_options
 @click.option("--format", "fmt", type=click.Choice(["card", "pubmed", "ctgov", "ctgov-legacy", "yaml"]), help="Force a format instead of detecting it.")
 @click.option("--no-publish", is_flag=True, help="Do not publish a release after ingesting (batch several commands).")
-def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: bool) -> None:
+@click.option("--follow-symlinks", is_flag=True, help="Read symbolic links in a directory that lead outside it (refused by default).")
+def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: bool, follow_symlinks: bool) -> None:
     """Read study files into the graph: study cards (.txt), PubMed XML,
     ClinicalTrials.gov API v2 JSON, or curated YAML records.
 
-    Directories are searched for such files. Each study replaces its own named
-    graph; a file that cannot be read writes nothing and is reported, the
-    other files still go in. Exits with status 1 if any file failed.
+    Directories are searched for such files; symbolic links that lead outside
+    a directory are refused unless --follow-symlinks. Each study replaces its
+    own named graph; a file that cannot be read writes nothing and is
+    reported, the other files still go in; a study id found in two files is
+    reported as a conflict (the later file's version stays). Exits with
+    status 1 if any file failed.
     """
     paths: list[Path] = []
     skipped: list[Path] = []
+    outside: list[Path] = []
     for item in files:
         if item.is_dir():
+            root = item.resolve()
             found = sorted(p for p in item.rglob("*") if p.is_file() and not p.name.startswith("."))
+            if not follow_symlinks:  # a link inside DIR must not read a file elsewhere on the machine
+                outside.extend(p for p in found if not p.resolve().is_relative_to(root))
+                found = [p for p in found if p.resolve().is_relative_to(root)]
             paths.extend(p for p in found if p.suffix.lower() in STUDY_SUFFIXES)
             skipped.extend(p for p in found if p.suffix.lower() not in STUDY_SUFFIXES)
         else:
             paths.append(item)
     for path in skipped:
         click.echo(f"skipped: {path}: not a study file (expected {', '.join(STUDY_SUFFIXES)})", err=True)
+    for path in outside:
+        click.echo(f"refused: {path}: a symbolic link to {path.resolve()}, outside the directory (--follow-symlinks reads it)", err=True)
     if not paths:
         fail("no study files found in the given directories")
 
@@ -77,7 +88,16 @@ def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: boo
     with KnowledgeGraph.open(store, mode="write") as kg:
         report = kg.ingest(paths, fmt=fmt, progress=True, on_error=on_error)
         release = kg.publish() if report.loaded and not no_publish else None
-    click.echo(f"ingested {report.studies} studies from {len(report.loaded)} of {len(paths)} files ({report.quads} quads); {len(report.failed)} failed")
+    conflicts = report.conflicts
+    summary = f"ingested {report.studies} studies from {len(report.loaded)} of {len(paths)} files ({report.quads} quads)"
+    summary += f"; {len(report.failed)} failed"
+    if outside:
+        summary += f"; {len(outside)} symbolic links leading outside the directory refused"
+    if conflicts:
+        summary += f"; {len(conflicts)} study ids in more than one file"
+    click.echo(summary)
+    for study, owners in conflicts:
+        click.echo(f"conflict: study id {study!r} is in {', '.join(owners)}; the store holds the version of {owners[-1]}", err=True)
     if report.failed:
         click.echo("failed: " + ", ".join(path for path, _ in report.failed), err=True)
     if release:
