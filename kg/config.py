@@ -40,12 +40,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", 2, "Query worker processes of `tkg serve`.", int),
     Setting("rate_limit", "60/minute", "Requests per client address to /sparql, e.g. `60/minute`; 0 or empty disables it (429 above)."),
     Setting("trusted_proxies", 0, "Reverse proxies whose X-Forwarded-For names the client (0: use the socket peer).", int),
-    Setting("request_timeout", 30.0, "Seconds a client has to send a whole request (headers and body) to `tkg serve`; also how long a silent connection stays open.", float),
+    Setting("request_timeout", 30.0, "Seconds a client has to send a whole request to `tkg serve` (and to stay silent).", float),
     Setting("connections", 1000, "Most connections `tkg serve` holds open at once (new ones wait in the listen queue).", int),
     Setting("client_queries", 1, "SPARQL queries one client (address) may have running or queued at once on /sparql (429 above).", int),
-    Setting("queue_timeout", 5.0, "Seconds a /sparql query waits for a free query worker before it gets 503 with Retry-After.", float),
-    Setting("worker_memory", 0, "Address-space cap of each query worker in MiB (503 above); 0: derived from the machine's memory and `workers`.", int),
-    Setting("base_url", "", "Absolute URL of the site for links the server writes (VoID dataDump, redirects); empty: http://host:port/ of the bind address."),
+    Setting("queue_timeout", 5.0, "Seconds a /sparql query waits for a free query worker (503 with Retry-After after it).", float),
+    Setting("worker_memory", 0, "Address-space cap of each query worker in MiB (503 above); 0: derived from the machine's memory.", int),
+    Setting("base_url", "", "Absolute URL of the site for the links the server writes; empty: http://host:port/ of the bind address."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

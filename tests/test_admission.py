@@ -199,3 +199,23 @@ def test_http_maps_the_memory_error_to_503(store, monkeypatch):
     monkeypatch.setattr(endpoint.executor, "run_endpoint", too_large)
     response = _get(app, SMALL, "127.0.0.30")
     assert response.status_code == 503 and b"too much memory" in response.data
+
+
+def test_the_answers_of_shipped_queries_are_kept_per_release(store, monkeypatch):
+    app = create_app({"store": store, "workers": 1, "rate_limit": "0"})
+    endpoint = app.extensions["tkg_sparql"]
+    try:
+        text = load_query("cq2").sparql
+        first = _get(app, text, "127.0.0.40")
+        assert first.status_code == 200
+        calls = []
+        real = endpoint.executor.run_endpoint
+        monkeypatch.setattr(endpoint.executor, "run_endpoint", lambda job, timeout=None: calls.append(job) or real(job, timeout))
+        again = _get(app, text, "127.0.0.41")
+        assert again.status_code == 200 and again.data == first.data and not calls  # answered without a worker
+        assert _get(app, SMALL, "127.0.0.42").status_code == 200 and len(calls) == 1  # other queries always run
+        with KnowledgeGraph.open(store, mode="write") as kg:  # a new release: the kept answers no longer apply
+            kg.publish()
+        assert _get(app, text, "127.0.0.43").status_code == 200 and len(calls) == 2
+    finally:
+        endpoint.close()

@@ -144,4 +144,5 @@ def test_access_log_and_clean_shutdown(server):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 0
     time.sleep(0.5)
-    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]]
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]]
+    assert not alive
