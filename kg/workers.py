@@ -419,7 +419,6 @@ def _worker_main(conn: Connection, store_url: str, isolate: bool = True, memory:
     isolation = isolate_network() if isolate else "network isolation turned off"
     from .stores.oxigraph import DirectoryStore
 
-    limit_memory(memory)  # after the imports: what a query allocates is what the cap catches
 
     store: DirectoryStore | None = None
 
@@ -433,6 +432,9 @@ def _worker_main(conn: Connection, store_url: str, isolate: bool = True, memory:
 
     with contextlib.suppress(TkgError):  # warm up: open now if a release exists
         open_store()
+    # after the imports and the store's opening (RocksDB starts threads, whose stacks count against
+    # RLIMIT_AS: under a small cap opening could fail): what a query allocates is what the cap catches
+    limit_memory(memory)
     conn.send(("ready", isolation))
     while True:
         try:
