@@ -35,7 +35,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import NoReleaseError, QueryError, QueryRefused, QueryTimeout, StoreError, TkgError
@@ -65,6 +65,10 @@ class TooManyQueries(QueryError):
     retry_after = 1
 
 
+class QueryPreempted(WorkersBusy):
+    """The query ran long while quicker queries waited; it was stopped to give its worker back (503)."""
+
+
 class QueryTooLarge(QueryError):
     """The query needed more memory than a worker may use (503); its worker was replaced."""
 
@@ -81,6 +85,16 @@ def default_worker_memory(workers: int) -> int:
     except (ValueError, OSError, AttributeError):
         return 0
     return max(1024, total // 4 // max(1, workers))
+
+
+@dataclass(eq=False)
+class Ticket:
+    """A query's hold on a worker slot (see :meth:`Admission.slot`)."""
+
+    lane: str
+    shipped: bool
+    started: float
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 class Admission:
@@ -104,9 +118,12 @@ class Admission:
       ``max_waiting`` queries already waiting (each waiting query holds an
       HTTP thread: the bound keeps threads free for pages).
 
-    Known limit: a slot is never taken back from a running query, so the
-    first runaway queries of clients not yet known as heavy hold their slots
-    up to the time limit.
+    * a quick client waiting for a general slot takes one back: the longest
+      query (not a shipped one) that has run ``preempt_after`` seconds or
+      more is stopped (its worker killed and replaced, its client gets
+      :class:`QueryPreempted`, 503) and the waiting query gets the slot. So
+      runaway queries of clients not yet known as heavy hold the workers for
+      ``preempt_after`` seconds, not for the whole time limit, while others wait.
     """
 
     def __init__(
@@ -119,6 +136,7 @@ class Admission:
         heavy_seconds: float = 2.0,
         half_life: float = 60.0,
         max_waiting: int | None = None,
+        preempt_after: float | None = 2.0,
         clock: Any = time.monotonic,
     ):
         self.general = max(1, general)
@@ -130,6 +148,8 @@ class Admission:
         self.heavy_slots = max(1, self.general // 2)
         self.max_waiting = 4 * self.general if max_waiting is None else max_waiting
         self._waiting = 0
+        self.preempt_after = preempt_after
+        self._tickets: set[Ticket] = set()
         self._clock = clock
         self._cond = threading.Condition()
         self._clients: dict[str, int] = {}  # queries running or waiting, per client
@@ -156,8 +176,21 @@ class Admission:
             return "general"
         return None
 
+    def _preempt(self) -> None:
+        """Take a general worker back for a quick client that waits: stop the longest-running query that
+        is not a shipped one and has run ``preempt_after`` seconds or more (its client gets 503)."""
+        now = time.monotonic()
+        victims = [t for t in self._tickets if t.lane == "general" and not t.shipped and not t.cancel.is_set()]
+        victims = [t for t in victims if now - t.started >= self.preempt_after]
+        if victims:
+            victim = min(victims, key=lambda t: t.started)
+            victim.cancel.set()
+            self.refused["preempted"] += 1
+
     @contextlib.contextmanager
     def slot(self, client: str, *, shipped: bool = False):
+        """Hold a worker slot for one query; yields a :class:`Ticket` (its ``cancel`` event is set when
+        the query must give its worker back to a quicker client)."""
         with self._cond:
             if self._clients.get(client, 0) >= self.per_client:
                 self.refused["client"] += 1
@@ -184,21 +217,26 @@ class Admission:
                             + (" (this client's recent queries were slow: it shares one worker with other slow clients)" if heavy else "")
                             + ", try again shortly"
                         )
-                    self._cond.wait(left)
+                    if not heavy and self.preempt_after is not None:
+                        self._preempt()
+                    self._cond.wait(min(left, 0.25))  # running times grow without a notification: look again
                     lane = self._take(heavy, shipped)
                     if lane is not None:
                         self._waiting -= 1
                 self._running[lane] += 1
                 if heavy:
                     self._running["heavy"] += 1
+                ticket = Ticket(lane, shipped, time.monotonic())
+                self._tickets.add(ticket)
             except BaseException:
                 self._release_client(client)
                 raise
         started = self._clock()
         try:
-            yield lane
+            yield ticket
         finally:
             with self._cond:
+                self._tickets.discard(ticket)
                 self._running[lane] -= 1
                 if heavy:
                     self._running["heavy"] -= 1
@@ -588,7 +626,7 @@ class QueryPool:
             self._respawns = [t for t in self._respawns if t.is_alive()] + [thread]
         thread.start()
 
-    def _call(self, message: Any, timeout: float | None) -> Any:
+    def _call(self, message: Any, timeout: float | None, cancel: threading.Event | None = None) -> Any:
         if self._closed:
             raise StoreError("the query pool is closed")
         self.start()
@@ -602,7 +640,18 @@ class QueryPool:
             ) from None
         try:
             worker.conn.send(message)
-            ready = worker.conn.poll(max(deadline - time.monotonic(), 0))
+            ready = False
+            while not ready:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if cancel is not None and cancel.is_set():
+                    self._replace(worker)
+                    raise QueryPreempted(
+                        "query stopped to give its worker to quicker queries: it ran long while others waited; "
+                        "add LIMIT, make the patterns more selective, or retry when the endpoint is quieter"
+                    )
+                ready = worker.conn.poll(min(left, 0.1) if cancel is not None else left)
             reply = worker.conn.recv() if ready else None
         except (EOFError, OSError, ValueError):
             self._replace(worker)
@@ -628,15 +677,18 @@ class QueryPool:
     def graph_names(self, timeout: float | None = None) -> list[str]:
         return self._call("graphs", timeout)
 
-    def run_endpoint(self, job: EndpointJob, timeout: float | None = None) -> tuple[str, QueryOutcome | None]:
-        """Analyze and run an endpoint request in one worker call, under the time limit.
+    def run_endpoint(
+        self, job: EndpointJob, timeout: float | None = None, cancel: threading.Event | None = None
+    ) -> tuple[str, QueryOutcome | None]:
+        """Analyze and run an endpoint request in one worker call, under the time limit
+        (stopped early when ``cancel`` is set: :class:`QueryPreempted`).
 
         rdflib's parser is pure Python: a huge query (a VALUES block of half a
         megabyte) takes seconds. In a worker it cannot hold the web process's
         GIL, and a parse that outlives the limit is stopped like a query that
         does (503). One call, not two: a worker is taken from the pool once.
         """
-        return self._call(job, timeout)
+        return self._call(job, timeout, cancel)
 
     def pids(self) -> list[int]:
         with self._lock:

@@ -290,8 +290,11 @@ class SparqlEndpoint:
         key = (self._release(), repr(job)) if shipped else None  # repr: the job holds a dict, it is not hashable
         answer = self._answers.get(key) if key and key[0] else None
         if answer is None:
-            with self.admission.slot(client, shipped=shipped):
-                answer = self.executor.run_endpoint(job, timeout=self.query_timeout)
+            with self.admission.slot(client, shipped=shipped) as ticket:
+                if isinstance(self.executor, QueryPool):
+                    answer = self.executor.run_endpoint(job, timeout=self.query_timeout, cancel=ticket.cancel)
+                else:
+                    answer = self.executor.run_endpoint(job, timeout=self.query_timeout)
             if key and key[0]:
                 with self._answers_lock:
                     self._answers = {k: v for k, v in self._answers.items() if k[0] == key[0]}  # drop older releases
