@@ -29,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check kg web tests
+	$(BIN)/ruff check kg web tests benchmarks
 
 clean:
 	rm -rf $(VENV) $(STORE) *.egg-info

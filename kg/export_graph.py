@@ -20,6 +20,7 @@ Each writer takes ``(kg, path)`` and writes **one file** (registered in
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import tarfile
@@ -29,14 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from .errors import TkgError
 from .namespaces import BASE, STUDY
 
 if TYPE_CHECKING:
     from .graph import KnowledgeGraph
 
 CONTEXT_PATH = Path(__file__).resolve().parents[1] / "ontology" / "context.jsonld"
-#: Where the context is published (served by the web app at /context.jsonld).
-CONTEXT_URL = BASE + "context.jsonld"
 
 INFORES = "infores:tcell-kg"
 
@@ -51,6 +51,14 @@ CATEGORY_BIOLINK: dict[str, str] = {
     "MechanisticAttribute": "biolink:Attribute",
     "Study": "biolink:Study",
 }
+#: Antigens that are not single proteins: GD2 is a ganglioside (a glycosphingolipid with a defined
+#: structure), CD3 a complex of three chains, gp100/HLA-A*02:01 a peptide-MHC complex, claudin 18.2 an isoform.
+ANTIGEN_BIOLINK = {
+    "GD2": "biolink:SmallMolecule",
+    "CD3": "biolink:MacromolecularComplex",
+    "GP100": "biolink:MacromolecularComplex",
+    "Claudin182": "biolink:ProteinIsoform",
+}
 #: Products (approved or investigational agents) are drugs; barriers that are not biology are named things.
 PRODUCT_BIOLINK = "biolink:Drug"
 NON_BIOLOGICAL_BARRIERS = {"ManufacturingLogistics", "HLARestrictionBarrier"}
@@ -64,7 +72,19 @@ PREDICATE_BIOLINK: dict[str, str] = {
 }
 FALLBACK_PREDICATE = "biolink:related_to"
 
-KGX_NODE_COLUMNS = ["id", "category", "name", "description", "xref", "provided_by", "iri", "tkg_category", "parent"]
+KGX_NODE_COLUMNS = [
+    "id",
+    "category",
+    "name",
+    "description",
+    "xref",
+    "provided_by",
+    "iri",
+    "tkg_category",
+    "parent",
+    "skos_close_match",
+    "skos_broad_match",
+]
 KGX_EDGE_COLUMNS = [
     "id",
     "subject",
@@ -93,6 +113,8 @@ def biolink_category(attrs: dict[str, Any]) -> str:
         return PRODUCT_BIOLINK
     if attrs.get("category") == "Barrier" and attrs.get("id") in NON_BIOLOGICAL_BARRIERS:
         return FALLBACK_CATEGORY
+    if attrs.get("category") == "Antigen" and attrs.get("id") in ANTIGEN_BIOLINK:
+        return ANTIGEN_BIOLINK[attrs["id"]]
     return CATEGORY_BIOLINK.get(attrs.get("category", ""), FALLBACK_CATEGORY)
 
 
@@ -237,22 +259,102 @@ def study_publications(kg: KnowledgeGraph) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
-def kgx_tables(graph: nx.MultiDiGraph, publications: dict[str, list[str]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """KGX node and edge rows. Edges with REFUTE evidence only are left out (KGX
-    edges are assertions); their refutations stay in the RDF and the other formats."""
+def _agent_type(methods: set[str]) -> str:
+    """Biolink agent type of an edge: a person when a curated finding supports it, else the
+    extractor when text was mined, else the reader that took it from a registry's own fields."""
+    if "curated" in methods or not methods:
+        return "manual_agent"
+    return "text_mining_agent" if "text-mined" in methods else "automated_agent"
+
+
+@functools.lru_cache(maxsize=1)
+def biolink_id_prefixes() -> dict[str, list[str]]:
+    """Biolink category CURIE (``biolink:Disease``) -> its ``id_prefixes`` in order of
+    preference, read from the schema shipped in the ``biolink-model`` package."""
+    from importlib.resources import files
+
+    import yaml
+
+    try:
+        text = files("biolink_model").joinpath("schema/biolink_model.yaml").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise TkgError("the biolink-model package is not installed", expected="pip install biolink-model") from exc
+    schema = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return {
+        "biolink:" + "".join(word[:1].upper() + word[1:] for word in name.split()): list(cls.get("id_prefixes") or [])
+        for name, cls in schema["classes"].items()
+    }
+
+
+MAPPINGS_QUERY = """SELECT ?s ?p ?o WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o VALUES ?p {{ {predicates} }} }} }}"""
+
+
+def store_mappings(kg: KnowledgeGraph) -> dict[str, dict[str, list[str]]]:
+    """entity local name -> {"exactMatch" | "closeMatch" | "broadMatch": [CURIE ...]} from the
+    store's ontology graph (IRIs compacted with the curie_map of ontology/mappings.sssom.tsv)."""
+    from .namespaces import ONTOLOGY_GRAPH
+    from .ontology import MAPPING_PREDICATES, load_mappings
+
+    mapping_set = load_mappings()
+    predicates = " ".join(f"<{p}>" for p in MAPPING_PREDICATES.values())
+    out: dict[str, dict[str, list[str]]] = {}
+    for row in kg.query(MAPPINGS_QUERY.format(graph=ONTOLOGY_GRAPH, predicates=predicates)).rows:
+        subject, target = str(row["s"]), mapping_set.compact(str(row["o"]))
+        if subject.startswith(BASE) and target:
+            out.setdefault(subject[len(BASE) :], {}).setdefault(str(row["p"]).rsplit("#", 1)[-1], []).append(target)
+    return {name: {p: sorted(ids) for p, ids in by.items()} for name, by in out.items()}
+
+
+def node_id(category: str, exact: list[str], prefixes: dict[str, list[str]]) -> str | None:
+    """The exactMatch CURIE whose prefix comes first in the category's Biolink id_prefixes, or None."""
+    for prefix in prefixes.get(category, []):
+        for candidate in exact:
+            if candidate.split(":", 1)[0] == prefix:
+                return candidate
+    return None
+
+
+def kgx_tables(
+    graph: nx.MultiDiGraph, publications: dict[str, list[str]], mappings: dict[str, dict[str, list[str]]] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """KGX node and edge rows. A node's id is its standard id (exactMatch only) with the
+    prefix its Biolink category prefers, else ``tkg:``; the tkg CURIE and the other exact
+    ids are xrefs. Edges with REFUTE evidence only are left out (KGX edges are
+    assertions); their refutations stay in the RDF and the other formats."""
+    mappings = mappings or {}
+    prefixes = biolink_id_prefixes()
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
     nodes = []
     for node, data in sorted(graph.nodes(data=True)):
+        category = biolink_category(data)
+        by = mappings.get(node, {})
+        exact = by.get("exactMatch", [])
+        chosen = node_id(category, exact, prefixes)
+        if chosen is None or chosen in taken:  # two nodes never share an id (the mapping tests forbid it anyway)
+            chosen = curie(node)
+        taken.add(chosen)
+        ids[node] = chosen
         nodes.append(
             {
-                "id": curie(node),
-                "category": [biolink_category(data)],
+                "id": chosen,
+                "category": [category],
                 "name": data.get("label", node),
+                "xref": [x for x in [curie(node), *exact] if x != chosen],
                 "provided_by": [INFORES],
                 "iri": data.get("iri"),
                 "tkg_category": data.get("category"),
-                "parent": curie(data["parent"]) if data.get("parent") else None,
+                "parent": data.get("parent"),
+                "skos_close_match": by.get("closeMatch", []),
+                "skos_broad_match": by.get("broadMatch", []),
             }
         )
+    for row in nodes:
+        row["parent"] = ids.get(row["parent"], curie(row["parent"])) if row["parent"] else None
+
+    def ref(name: str) -> str:
+        return ids.get(name) or curie(name)
+
     edges = []
     for u, v, key, data in sorted(graph.edges(keys=True, data=True), key=lambda e: e[:3]):
         studies = data.get("studies") or []
@@ -262,18 +364,18 @@ def kgx_tables(graph: nx.MultiDiGraph, publications: dict[str, list[str]]) -> tu
         edges.append(
             {
                 "id": f"tkg:edge/{u}/{key}/{v}",
-                "subject": curie(u),
+                "subject": ref(u),
                 "predicate": PREDICATE_BIOLINK.get(key, FALLBACK_PREDICATE),
-                "object": curie(v),
+                "object": ref(v),
                 "original_predicate": f"tkg:{key}",
                 "primary_knowledge_source": INFORES,
                 "knowledge_level": "knowledge_assertion",
-                "agent_type": "manual_agent" if "curated" in methods or not methods else "text_mining_agent",
+                "agent_type": _agent_type(methods),
                 "publications": sorted({p for s in studies for p in publications.get(s, [])}),
                 "supporting_studies": [f"tkg:study/{s}" for s in studies],
                 "refuted_by": [f"tkg:study/{s}" for s in data.get("refuted_by") or []],
                 "evidence_level": data.get("best_level"),
-                "tumor_contexts": [curie(c) for c in (data.get("contexts") or {}) if c],
+                "tumor_contexts": [ref(c) for c in (data.get("contexts") or {}) if c],
                 "first_year": data.get("first_year"),
                 "last_year": data.get("last_year"),
             }
@@ -289,7 +391,7 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def write_kgx(kg: KnowledgeGraph, path: Path) -> None:
-    nodes, edges = kgx_tables(_graph(kg), study_publications(kg))
+    nodes, edges = kgx_tables(_graph(kg), study_publications(kg), store_mappings(kg))
     with tarfile.open(path, "w:gz") as archive:
         _add(archive, "nodes.tsv", _table(KGX_NODE_COLUMNS, nodes, "\t", multi="|"))
         _add(archive, "edges.tsv", _table(KGX_EDGE_COLUMNS, edges, "\t", multi="|"))

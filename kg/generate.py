@@ -60,26 +60,54 @@ def generate_card(rng: random.Random, index: int, ontology: Ontology, vocab: dic
         # the therapy is named: the extractor (rightly) links no barrier to a pronoun
         f"The activity of {name} was limited by {_label(ontology, b1)} in {tum}, "
         f"by {_label(ontology, b2)} and {_label(ontology, b3)} in other settings. "
-        f"{_label(ontology, t1)[0].upper()}{_label(ontology, t1)[1:]} occurred in many patients, and {_label(ontology, t2)} was less frequent. "
+        f"{_label(ontology, t1)[0].upper()}{_label(ontology, t1)[1:]} occurred in many patients, "
+        f"and {_label(ontology, t2)} was less frequent. "
         f"No {_label(ontology, t3)} was observed."
     )
-    lay = (f"Patients with {tum} received a new treatment. Many had side effects that doctors could manage. "
-           f"Researchers think {_label(ontology, strategy)} may help against {_label(ontology, b1)}.")
-    abstract = (f"Background: {tum[0].upper()}{tum[1:]} has few options. Methods: patients received {name}. "
-                f"Results: responses were frequent; {_label(ontology, t1)} was the main adverse event. "
-                f"Conclusion: {_label(ontology, strategy)} could overcome {_label(ontology, b1)}.")
-    text = "\n".join([
-        "Mode", "Text Size", "Log in / Sign up", "",
-        f"{title}{subtitle[0].upper()}{subtitle[1:]}", "",
-        "AI-generated summary of the cited source, checked by automated accuracy review. How we work", "",
-        "Key Takeaway", f"Consider {name} for {tum}, while monitoring for {_label(ontology, t1)}.", "",
-        clinician, "", lay, "",
-        "What this means for you:", f"A {mod} may be an option for {tum} at a specialized center.", "",
-        "Study Details", "", f"Study type{design}", f"EvidenceLevel {level}", f"Published{rng.choice(MONTHS)} {year}",
-        "View Original Abstract ↓", abstract,
-        "Free Newsletter", "", "Clinical research that matters. Delivered to your inbox.", "",
-        "Join thousands of clinicians and researchers. No spam, unsubscribe anytime.", "",
-    ])
+    lay = (
+        f"Patients with {tum} received a new treatment. Many had side effects that doctors could manage. "
+        f"Researchers think {_label(ontology, strategy)} may help against {_label(ontology, b1)}."
+    )
+    abstract = (
+        f"Background: {tum[0].upper()}{tum[1:]} has few options. Methods: patients received {name}. "
+        f"Results: responses were frequent; {_label(ontology, t1)} was the main adverse event. "
+        f"Conclusion: {_label(ontology, strategy)} could overcome {_label(ontology, b1)}."
+    )
+    text = "\n".join(
+        [
+            "Mode",
+            "Text Size",
+            "Log in / Sign up",
+            "",
+            f"{title}{subtitle[0].upper()}{subtitle[1:]}",
+            "",
+            "AI-generated summary of the cited source, checked by automated accuracy review. How we work",
+            "",
+            "Key Takeaway",
+            f"Consider {name} for {tum}, while monitoring for {_label(ontology, t1)}.",
+            "",
+            clinician,
+            "",
+            lay,
+            "",
+            "What this means for you:",
+            f"A {mod} may be an option for {tum} at a specialized center.",
+            "",
+            "Study Details",
+            "",
+            f"Study type{design}",
+            f"EvidenceLevel {level}",
+            f"Published{rng.choice(MONTHS)} {year}",
+            "View Original Abstract ↓",
+            abstract,
+            "Free Newsletter",
+            "",
+            "Clinical research that matters. Delivered to your inbox.",
+            "",
+            "Join thousands of clinicians and researchers. No spam, unsubscribe anytime.",
+            "",
+        ]
+    )
     return f"synthetic-{index:06d}.txt", text
 
 

@@ -132,11 +132,14 @@ class KnowledgeGraph:
         report = IngestReport()
         self.ensure_ontology()
         files = [Path(p) for p in paths]
-        native = getattr(self.store, "store", None)  # the pyoxigraph store of a directory store
+        native = self.store.native()  # the pyoxigraph store of an embedded store
         if len(files) >= BULK_THRESHOLD and native is not None and not self.store.read_only and self.ontology is _default():
             from .bulk import bulk_ingest
+            from .namespaces import study_graph
 
+            token = self.store.begin_changes()  # the native loader writes past the store's change journal
             bulk = bulk_ingest(native, files, fmt=fmt, progress=progress, on_error=on_error)
+            self.store.end_changes(token, (str(study_graph(i)) for _, ids in bulk.loaded for i in ids))
             return IngestReport(loaded=bulk.loaded, failed=bulk.failed, quads=bulk.quads)
         if len(files) >= BULK_THRESHOLD and hasattr(self.store, "put_ntriples") and not self.store.read_only and self.ontology is _default():
             from .bulk import convert, load_remote
@@ -201,15 +204,19 @@ class KnowledgeGraph:
         self._ontology = ontology
         return report
 
-    def publish(self) -> str | None:
-        """Make the work store the current release; its dashboard and evidence
-        matrix are precomputed beside it (kg.views.cache) for the web app."""
-        release = self.store.publish()
+    def publish(self, *, keep: int | None = None, full: bool = False) -> str | None:
+        """Make the work store the current release (keeping the newest ``keep``
+        releases and pinned ones), then run the precompute steps of
+        :mod:`kg.artifacts` (the views' dashboard, matrix and cells, the
+        explorer's projection ...) for the graphs changed since the previous
+        release (all of them with ``full``), storing their results beside the new one."""
+        changed = self.store.pending_changes()
+        release = self.store.publish(keep=keep)
         if release:
-            from .views.cache import on_publish
+            from .artifacts import on_publish
 
             try:
-                on_publish(self, release)
+                on_publish(self, release, changed, full=full)
             except (OSError, TkgError) as exc:  # the release stands; readers compute on first use
                 print(f"tkg: could not precompute the views of release {release}: {exc}", file=sys.stderr)
         return release

@@ -22,9 +22,7 @@ Unknown node ids raise :class:`NodeNotFound`; malformed parameters raise
 
 from __future__ import annotations
 
-import json
-import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
@@ -34,9 +32,11 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 from rdflib import URIRef
 
+from .artifacts import Publication, ReleaseMemo, cache_dir, ensure_tables, read_json, release_key, select, write_json_atomic
 from .errors import TkgError
+from .model import RELATIONS as MODEL_RELATIONS
 from .namespaces import BASE
-from .projection import CATEGORIES, project
+from .projection import CATEGORIES, EDGE_QUERY, assemble, edge_row, local_id, node_vocabulary, project
 
 if TYPE_CHECKING:
     from .graph import KnowledgeGraph
@@ -50,19 +50,11 @@ MAX_PATHS = 5
 #: Suggestions returned by :func:`find_nodes`.
 MAX_SUGGESTIONS = 20
 TUMOR_KINDS = ("heme", "solid")
-RELATIONS = (
-    "facesBarrier",
-    "causesToxicity",
-    "effectiveIn",
-    "investigatedIn",
-    "targetsAntigen",
-    "addressesBarrier",
-    "mitigatesToxicity",
-    "appliedTo",
-    "hasMechanisticAttribute",
-)
+#: The relations a finding may assert (kg.model, checked against the ontology by tests/test_ontology.py).
+RELATIONS = tuple(MODEL_RELATIONS)
 #: Synthetic edges added by the strategies view for the class hierarchy.
 SUBCLASS = "subClassOf"
+SUBCLASS_LABEL = "is a kind of"
 
 
 class NodeNotFound(TkgError):
@@ -81,26 +73,15 @@ class Projection:
     synonyms: dict[str, list[str]]
 
 
-_cache: OrderedDict[tuple[int, str], Projection] = OrderedDict()
-_lock = threading.Lock()
-_CACHE_SIZE = 4
+#: Projections kept per process (one per store and release; each is large).
+_cache = ReleaseMemo(maxsize=4)
 
 SYNONYM_QUERY = """PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 SELECT ?x ?syn WHERE { ?x skos:altLabel ?syn }"""
 
 
-def release_name(kg: KnowledgeGraph) -> str:
-    """The release ``kg`` serves now (following a newer one); stores without
-    releases (``memory:``, remote) are cached per KnowledgeGraph object."""
-    store = kg.store
-    refresh = getattr(store, "refresh", None)
-    if refresh is not None:
-        refresh()
-    return str(getattr(store, "release", None) or "unreleased")
-
-
 #: The explorer's projection of a release, stored beside its views at publish
-#: time (kg.views.cache.on_publish) and read by each serving process.
+#: time (the ``projection`` publish step, :func:`publish_step`) and read by each serving process.
 PROJECTION_FILE = "projection.json"
 PROJECTION_VERSION = 1
 
@@ -115,70 +96,176 @@ def compute_projection(kg: KnowledgeGraph) -> tuple[nx.MultiDiGraph, dict[str, l
     at 100,000 studies they are millions of strings in every serving process."""
     graph = project(kg, studies=False)
     for _u, _v, data in graph.edges(data=True):
-        data["refuted"] = len(data.pop("refuted_by", ()))
-        data.pop("studies", None)
-        data.pop("context_studies", None)
+        _strip(data)
+    return graph, _synonyms(kg, graph)
+
+
+def _strip(data: dict[str, Any]) -> dict[str, Any]:
+    data["refuted"] = len(data.pop("refuted_by", ()))
+    data.pop("studies", None)
+    data.pop("context_studies", None)
+    return data
+
+
+def _synonyms(kg: KnowledgeGraph, graph: nx.MultiDiGraph) -> dict[str, list[str]]:
     synonyms: dict[str, set[str]] = {}
     iris = {data["iri"]: node for node, data in graph.nodes(data=True)}
     for row in kg.query(SYNONYM_QUERY).rows:
         node = iris.get(str(row["x"]))
         if node is not None:
             synonyms.setdefault(node, set()).add(str(row["syn"]))
-    return graph, {k: sorted(v) for k, v in synonyms.items()}
+    return {k: sorted(v) for k, v in synonyms.items()}
 
 
 def store_projection(folder: Path, stored: tuple[nx.MultiDiGraph, dict[str, list[str]]]) -> None:
     """Write a projection (:func:`compute_projection`) into a release's cache folder."""
-    from .views.cache import write_json_atomic
-
     graph, synonyms = stored
     data = {"version": PROJECTION_VERSION, "graph": nx.node_link_data(graph, edges="edges"), "synonyms": synonyms}
     write_json_atomic(folder / PROJECTION_FILE, data)
 
 
 def _read_projection(path: Path) -> tuple[nx.MultiDiGraph, dict[str, list[str]]] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != PROJECTION_VERSION:
-            return None
-        return nx.node_link_graph(data["graph"], directed=True, multigraph=True, edges="edges"), data["synonyms"]
-    except (OSError, ValueError, KeyError, TypeError, nx.NetworkXError):
+    data = read_json(path, PROJECTION_VERSION)
+    if data is None:
         return None  # missing, older or damaged: computed again
+    try:
+        return nx.node_link_graph(data["graph"], directed=True, multigraph=True, edges="edges"), data["synonyms"]
+    except (KeyError, TypeError, ValueError, nx.NetworkXError):
+        return None
 
 
 def projection(kg: KnowledgeGraph) -> Projection:
     """The projection of the release ``kg`` serves: read from the release's
     cache folder (written at publish), else computed once per release (and
     stored there when the folder is writable)."""
-    from .views.cache import cache_dir
+    release = release_key(kg)
 
-    release = release_name(kg)
-    key = (id(kg), release)
-    with _lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    folder = cache_dir(kg, release) if release != "unreleased" else None
-    stored = _read_projection(folder / PROJECTION_FILE) if folder is not None else None
-    if stored is None:
-        stored = compute_projection(kg)
-        if folder is not None:
-            try:
-                store_projection(folder, stored)
-            except OSError:
-                pass  # a read-only store: kept in memory only
-    built = Projection(release, *stored)
-    with _lock:
-        _cache[key] = built
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return built
+    def load() -> Projection:
+        folder = cache_dir(kg, release)
+        stored = _read_projection(folder / PROJECTION_FILE) if folder is not None else None
+        if stored is None:
+            stored = compute_projection(kg)
+            if folder is not None:
+                try:
+                    store_projection(folder, stored)
+                except OSError:
+                    pass  # a read-only store: kept in memory only
+        return Projection(release, *stored)
+
+    return _cache.get(kg, "projection", load, release=release)
 
 
 def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
+    _cache.clear()
+
+
+#: The projection step's rows in the publication's index: the grouped rows of
+#: :data:`kg.projection.EDGE_QUERY` that each named graph contributes.
+_EDGE_TABLE = (
+    "p_edges",
+    "g TEXT, s TEXT, rel TEXT, o TEXT, ctx TEXT, study TEXT, support TEXT, level INTEGER, year INTEGER, method TEXT, n INTEGER",
+)
+_G_EDGES = (
+    EDGE_QUERY.split("SELECT", 1)[0]
+    + """SELECT ?g ?s ?rel ?o ?ctx ?study ?support ?level ?year ?method (COUNT(?f) AS ?n) WHERE { @VALUES@
+  GRAPH ?g { ?f a tkg:Finding ; tkg:subject ?s ; tkg:relation ?rel ; tkg:object ?o ; tkg:support ?support ; prov:wasDerivedFrom ?study . }
+  OPTIONAL { ?f tkg:tumorContext ?ctx }
+  OPTIONAL { ?f tkg:extractionMethod ?method }
+  OPTIONAL { ?study tkg:evidenceLevel ?level }
+  OPTIONAL { ?study tkg:publicationYear ?year }
+}
+GROUP BY ?g ?s ?rel ?o ?ctx ?study ?support ?level ?year ?method"""
+)
+
+
+def _load_edges(kg: KnowledgeGraph, db: Any, graphs: set[str] | None) -> set[tuple[str, str, str]]:
+    rows = [(str(r["g"]), *edge_row(r)) for r in select(kg, _G_EDGES, graphs)]
+    db.executemany("INSERT INTO p_edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return {(r[1], r[2], r[3]) for r in rows}
+
+
+#: What :func:`kg.projection.fold_edges` computes per edge, less the lists of
+#: study ids (:func:`_strip`), aggregated by SQLite over the edges in ``t_edges``.
+_AGGREGATE = """SELECT e.s, e.rel, e.o,
+  COUNT(DISTINCT CASE WHEN support != 'REFUTE' THEN study END), MIN(CASE WHEN support != 'REFUTE' THEN level END),
+  MIN(CASE WHEN support != 'REFUTE' THEN year END), MAX(CASE WHEN support != 'REFUTE' THEN year END), SUM(n),
+  COUNT(DISTINCT CASE WHEN support = 'REFUTE' THEN study END)
+FROM p_edges e JOIN t_edges t ON e.s = t.s AND e.rel = t.rel AND e.o = t.o GROUP BY e.s, e.rel, e.o"""
+_CONTEXTS = """SELECT e.s, e.rel, e.o, COALESCE(ctx, ''), COUNT(DISTINCT study)
+FROM p_edges e JOIN t_edges t ON e.s = t.s AND e.rel = t.rel AND e.o = t.o WHERE support != 'REFUTE' GROUP BY e.s, e.rel, e.o, ctx"""
+_METHODS = """SELECT DISTINCT e.s, e.rel, e.o, method
+FROM p_edges e JOIN t_edges t ON e.s = t.s AND e.rel = t.rel AND e.o = t.o WHERE method IS NOT NULL"""
+
+
+def _aggregate_edges(db: Any, touched: set[tuple[str, str, str]] | None) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The (stripped) attributes of the ``touched`` edges (None: every edge) from the index."""
+    db.execute("DROP TABLE IF EXISTS temp.t_edges")
+    db.execute("CREATE TEMP TABLE t_edges (s TEXT, rel TEXT, o TEXT, PRIMARY KEY (s, rel, o))")
+    if touched is None:
+        db.execute("INSERT INTO t_edges SELECT DISTINCT s, rel, o FROM p_edges")
+    else:
+        db.executemany("INSERT INTO t_edges VALUES (?, ?, ?)", sorted(touched))
+    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for s, rel, o, weight, level, first, last, findings, refuted in db.execute(_AGGREGATE):
+        edges[(s, rel, o)] = {
+            "relation": local_id(rel),
+            "weight": weight,
+            "best_level": level,
+            "first_year": first,
+            "last_year": last,
+            "contexts": {},
+            "findings": findings,
+            "methods": [],
+            "refuted": refuted,
+        }
+    for s, rel, o, ctx, studies in db.execute(_CONTEXTS):
+        edges[(s, rel, o)]["contexts"][local_id(ctx) if ctx else ""] = studies
+    for s, rel, o, method in db.execute(_METHODS):
+        edges[(s, rel, o)]["methods"].append(method)
+    for edge in edges.values():
+        edge["contexts"] = dict(sorted(edge["contexts"].items()))
+        edge["methods"].sort()
+    db.execute("DROP TABLE temp.t_edges")
+    return edges
+
+
+def publish_step(publication: Publication) -> None:
+    """The ``projection`` publish step: store the new release's projection.
+
+    The step keeps each named graph's edge rows in the publication's index.
+    On an incremental publish it replaces the rows of the changed graphs,
+    aggregates again (in SQLite) only the edges those graphs touch (before or
+    after), and takes every other edge from the previous release's projection;
+    a full publish aggregates every row. Both equal :func:`compute_projection` over the whole
+    store (tests/test_incremental.py)."""
+    kg, db = publication.kg, publication.index
+    if db is None:
+        raise TkgError("the projection step needs the publication's index")
+    previous = _read_projection(publication.previous / PROJECTION_FILE) if publication.previous is not None else None
+    fresh = ensure_tables(db, {_EDGE_TABLE[0]: _EDGE_TABLE[1]}, drop=not (publication.incremental and previous is not None))
+    db.execute("CREATE INDEX IF NOT EXISTS p_edges_g ON p_edges (g)")
+    db.execute("CREATE INDEX IF NOT EXISTS p_edges_edge ON p_edges (s, rel, o)")
+    vocabulary = node_vocabulary(kg)
+    if previous is not None and not fresh:
+        changed = publication.changed or set()
+        touched: set[tuple[str, str, str]] = set()
+        for g in changed:
+            touched.update(db.execute("SELECT DISTINCT s, rel, o FROM p_edges WHERE g = ?", (g,)).fetchall())
+        db.executemany("DELETE FROM p_edges WHERE g = ?", [(g,) for g in changed])
+        touched |= _load_edges(kg, db, changed)
+        old_graph, _old_synonyms = previous
+        edges = {
+            (old_graph.nodes[u]["iri"], BASE + key, old_graph.nodes[v]["iri"]): dict(data)
+            for u, v, key, data in old_graph.edges(keys=True, data=True)
+        }
+        for key in touched:
+            edges.pop(key, None)
+        edges.update(_aggregate_edges(db, touched))
+    else:
+        _load_edges(kg, db, None)
+        edges = _aggregate_edges(db, None)
+    graph = assemble(vocabulary, edges)
+    store_projection(publication.folder, (graph, _synonyms(kg, graph)))
 
 
 # -- filters ---------------------------------------------------------------------
@@ -316,7 +403,6 @@ def node_element(graph: nx.MultiDiGraph, node: str, **extra: Any) -> dict[str, A
         "tumor_kind": attrs.get("tumor_kind"),
         "is_modality": bool(attrs.get("is_modality")),
         "is_product": bool(attrs.get("is_product")),
-        "url": f"/entity/{node}",
     }
     data.update(extra)
     return {"group": "nodes", "data": data}
@@ -495,7 +581,6 @@ def edge(kg: KnowledgeGraph, source: str, relation: str, target: str) -> dict[st
                 "method": _str(row.get("method")),
                 "confidence": _num(row.get("confidence")),
                 "study": study_iri.rsplit("/", 1)[-1],
-                "study_url": "/study/" + study_iri.rsplit("/", 1)[-1],
                 "title": _str(row.get("title")),
                 "level": _num(row.get("level")),
                 "year": _num(row.get("year")),
@@ -702,6 +787,8 @@ def options(kg: KnowledgeGraph) -> dict[str, Any]:
         "release": proj.release,
         "modalities": [{"id": m, "label": classes[m].get("label", m)} for m in modality_ids(graph)],
         "relations": list(RELATIONS),
+        # labels from the ontology's rdfs:label, so the explorer's script holds none of its own
+        "relation_labels": {**{r: kg.ontology.relation_labels.get(r, r) for r in RELATIONS}, SUBCLASS: SUBCLASS_LABEL},
         "tumor": list(TUMOR_KINDS),
         "levels": [1, 2, 3, 4, 5],
         "years": [min(years), max(years)] if years else [],

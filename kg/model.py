@@ -14,6 +14,9 @@ SUPPORT = "SUPPORT"
 REFUTE = "REFUTE"
 CURATED = "curated"
 TEXT_MINED = "text-mined"
+#: A finding a reader derives from a registry's own structured fields (a trial's
+#: interventions and conditions), neither written by a curator nor mined from prose.
+CURATED_FROM_REGISTRY = "curated-from-registry"
 
 #: Study types a record may declare, mapped to their ontology class.
 STUDY_TYPES: dict[str, str] = {
@@ -66,6 +69,8 @@ class Finding:
     context: str | None = None
     method: str = CURATED
     confidence: float = 1.0
+    #: The extraction rule that made a text-mined finding ("toxicity.cue", ...; see kg/rules.py).
+    rule: str | None = None
 
 
 @dataclass(frozen=True)

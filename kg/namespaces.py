@@ -14,7 +14,6 @@ STUDY = Namespace(BASE + "study/")
 FINDING = Namespace(BASE + "finding/")
 GRAPH = Namespace(BASE + "graph/")
 ONTOLOGY_GRAPH = GRAPH["ontology"]
-ONTOLOGY_IRI = BASE + "ontology"
 
 PREFIXES: dict[str, str] = {
     "tkg": BASE,

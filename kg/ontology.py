@@ -8,15 +8,19 @@ improves.
 
 from __future__ import annotations
 
+import csv
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
+import yaml
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from .errors import StoreError
+from .errors import StoreError, ValidationError
 from .namespaces import BASE, TKG
 
 #: The directory holding the ontology shipped with the project.
@@ -35,10 +39,174 @@ def ontology_files(directory: Path = ONTOLOGY_DIR) -> list[Path]:
 
 
 def load_ontology_graph(directory: Path = ONTOLOGY_DIR) -> Graph:
+    """The ontology's Turtle files, plus the SKOS mappings of ``mappings.sssom.tsv`` when present."""
     graph = Graph()
     for path in ontology_files(directory):
         graph.parse(path, format="turtle")
+    add_mapping_triples(graph, load_mappings(directory))
     return graph
+
+
+# -- standard identifiers (SSSOM) --------------------------------------------------
+#: The mappings of tkg entities to standard identifiers (MONDO, NCIt, HGNC, UniProtKB):
+#: SSSOM TSV, its metadata a YAML block in ``#`` comment lines (https://mapping-commons.github.io/sssom/).
+MAPPINGS_FILE = "mappings.sssom.tsv"
+MAPPING_PREDICATES = {"skos:exactMatch": SKOS.exactMatch, "skos:closeMatch": SKOS.closeMatch, "skos:broadMatch": SKOS.broadMatch}
+MAPPING_COLUMNS = (
+    "subject_id",
+    "subject_label",
+    "predicate_id",
+    "object_id",
+    "object_label",
+    "mapping_justification",
+    "author_id",
+    "mapping_date",
+    "comment",
+)
+MAPPING_JUSTIFICATION = "semapv:ManualMappingCuration"
+# A CURIE as SSSOM writes one: a prefix (letter first), a colon, a local id without blanks.
+_CURIE = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*):(\S+)$")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One row of the mappings file: a tkg entity (local name) matched to a standard identifier."""
+
+    subject: str
+    predicate: str  # "exactMatch", "closeMatch" or "broadMatch"
+    object_id: str  # CURIE, e.g. "MONDO:0006486"
+    object_iri: str
+    object_label: str
+    comment: str
+    line: int
+    subject_label: str = ""
+    author_id: str = ""
+    mapping_date: str = ""
+
+    @property
+    def prefix(self) -> str:
+        return self.object_id.split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class MappingSet:
+    metadata: dict = field(default_factory=dict)
+    mappings: tuple[Mapping, ...] = ()
+
+    @property
+    def curie_map(self) -> dict[str, str]:
+        return dict(self.metadata.get("curie_map") or {})
+
+    def for_subject(self, name: str) -> list[Mapping]:
+        return [m for m in self.mappings if m.subject == name]
+
+    def by_curie(self, curie: str) -> list[Mapping]:
+        """Mappings whose object is ``curie`` (the prefix compared case-insensitively)."""
+        match = _CURIE.match(curie.strip())
+        if not match:
+            return []
+        prefix, local = match.group(1).casefold(), match.group(2)
+        return [m for m in self.mappings if m.prefix.casefold() == prefix and m.object_id.split(":", 1)[1] == local]
+
+    def compact(self, iri: str) -> str | None:
+        """The CURIE of an IRI under the file's curie_map, or None."""
+        for prefix, base in self.curie_map.items():
+            if iri.startswith(base) and len(iri) > len(base):
+                return f"{prefix}:{iri[len(base) :]}"
+        return None
+
+
+def read_mappings(path: Path) -> MappingSet:
+    """Parse and check an SSSOM TSV file; bad input raises ValidationError naming the line.
+
+    Hand-written rather than with the ``sssom`` package, which pulls in pandas and
+    a network-fetched context: the file is one table with a YAML header.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StoreError(f"cannot read the mappings file: {exc.strerror}", where=str(path)) from exc
+    lines = text.splitlines()
+    header = [line[1:] for line in lines if line.startswith("#")]
+    body = [(n, line) for n, line in enumerate(lines, 1) if not line.startswith("#") and line.strip()]
+    try:
+        metadata = yaml.safe_load("\n".join(header)) or {}
+    except yaml.YAMLError as exc:
+        raise ValidationError(f"metadata block is not YAML: {exc}", where=str(path)) from exc
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("curie_map"), dict):
+        raise ValidationError(
+            "the metadata block has no curie_map", where=str(path), expected="'# curie_map:' with one '#   PREFIX: IRI' line per prefix"
+        )
+    curie_map = {str(k): str(v) for k, v in metadata["curie_map"].items()}
+    if not body:
+        raise ValidationError("no header row", where=str(path), expected="a tab-separated row of column names")
+    columns = body[0][1].split("\t")
+    missing = [c for c in MAPPING_COLUMNS if c not in columns]
+    if missing:
+        raise ValidationError(
+            f"missing column(s) {', '.join(missing)}", where=f"{path}:{body[0][0]}", expected="SSSOM columns " + ", ".join(MAPPING_COLUMNS)
+        )
+    mappings = []
+    for number, line in body[1:]:
+        where = f"{path}:{number}"
+        cells = next(csv.reader([line], delimiter="\t", quoting=csv.QUOTE_NONE))
+        if len(cells) != len(columns):
+            raise ValidationError(f"{len(cells)} cells", where=where, expected=f"{len(columns)} tab-separated cells")
+        row = dict(zip(columns, cells, strict=True))
+        subject = row["subject_id"]
+        if not subject.startswith("tkg:") or not subject[4:]:
+            raise ValidationError(f"subject_id {subject!r} is not a tkg entity", where=where, expected="tkg:LocalName")
+        if row["predicate_id"] not in MAPPING_PREDICATES:
+            raise ValidationError(f"predicate_id {row['predicate_id']!r} not allowed", where=where, expected=" / ".join(MAPPING_PREDICATES))
+        match = _CURIE.match(row["object_id"])
+        if not match:
+            raise ValidationError(f"object_id {row['object_id']!r} is not a CURIE", where=where, expected="PREFIX:local_id")
+        for column in ("subject_id", "object_id", "mapping_justification", "author_id"):
+            prefix = row[column].split(":", 1)[0]
+            if prefix not in curie_map:
+                raise ValidationError(
+                    f"{column} prefix {prefix!r} is not in the curie_map", where=where, expected=", ".join(sorted(curie_map))
+                )
+        if row["mapping_justification"] != MAPPING_JUSTIFICATION:
+            raise ValidationError(f"mapping_justification {row['mapping_justification']!r}", where=where, expected=MAPPING_JUSTIFICATION)
+        try:
+            date.fromisoformat(row["mapping_date"])
+        except ValueError as exc:
+            raise ValidationError(f"mapping_date {row['mapping_date']!r}", where=where, expected="YYYY-MM-DD") from exc
+        if not row["comment"].strip():
+            raise ValidationError("empty comment", where=where, expected="the source the identifier was read from")
+        mappings.append(
+            Mapping(
+                subject=subject[4:],
+                predicate=row["predicate_id"].split(":", 1)[1],
+                object_id=row["object_id"],
+                object_iri=curie_map[match.group(1)] + match.group(2),
+                object_label=row["object_label"],
+                comment=row["comment"],
+                line=number,
+                subject_label=row["subject_label"],
+                author_id=row["author_id"],
+                mapping_date=row["mapping_date"],
+            )
+        )
+    return MappingSet(metadata=metadata, mappings=tuple(mappings))
+
+
+def load_mappings(directory: Path = ONTOLOGY_DIR) -> MappingSet:
+    """The mapping set of an ontology directory (empty if it has no mappings file)."""
+    path = directory / MAPPINGS_FILE
+    return read_mappings(path) if path.is_file() else MappingSet()
+
+
+def add_mapping_triples(graph: Graph, mapping_set: MappingSet) -> None:
+    """Add one SKOS triple per mapping; a subject the ontology does not define is an error."""
+    for predicate in MAPPING_PREDICATES.values():
+        graph.add((predicate, RDF.type, OWL.AnnotationProperty))  # keeps the schema in OWL 2 DL
+    for m in mapping_set.mappings:
+        subject = URIRef(BASE + m.subject)
+        if (subject, RDFS.label, None) not in graph:
+            raise ValidationError(f"mapping subject tkg:{m.subject} is not an ontology entity", where=f"{MAPPINGS_FILE}:{m.line}")
+        graph.add((subject, SKOS[m.predicate], URIRef(m.object_iri)))
 
 
 def load_shapes(directory: Path = ONTOLOGY_DIR) -> Graph:
@@ -111,7 +279,7 @@ class Ontology:
             iri = str(subject)
             if not iri.startswith(BASE):
                 continue
-            name = iri[len(BASE):]
+            name = iri[len(BASE) :]
             category = next((c for c in CATEGORIES if self.is_a(name, c)), None)
             label = self._literal(subject, RDFS.label) or name
             synonyms = tuple(sorted(str(o) for o in self.graph.objects(subject, SKOS.altLabel)))
@@ -127,7 +295,12 @@ class Ontology:
     @cached_property
     def relations(self) -> set[str]:
         rel = TKG["relatesTo"]
-        return {str(s)[len(BASE):] for s in self.graph.subjects(RDFS.subPropertyOf, rel)}
+        return {str(s)[len(BASE) :] for s in self.graph.subjects(RDFS.subPropertyOf, rel)}
+
+    @cached_property
+    def relation_labels(self) -> dict[str, str]:
+        """Each relation's rdfs:label ("faces barrier"): the one place pages and the explorer read it from."""
+        return {name: self._literal(TKG[name], RDFS.label) or name for name in sorted(self.relations)}
 
     @cached_property
     def _names_by_term(self) -> dict[str, set[str]]:
@@ -148,10 +321,10 @@ class Ontology:
                 yield term, entity.name
 
     def modalities(self) -> list[str]:
-        return sorted(str(s)[len(BASE):] for s in self.graph.subjects(TKG["isModality"], Literal(True)))
+        return sorted(str(s)[len(BASE) :] for s in self.graph.subjects(TKG["isModality"], Literal(True)))
 
     def barrier_categories(self) -> list[str]:
-        return sorted(str(s)[len(BASE):] for s in self.graph.subjects(TKG["isBarrierCategory"], Literal(True)))
+        return sorted(str(s)[len(BASE) :] for s in self.graph.subjects(TKG["isBarrierCategory"], Literal(True)))
 
 
 _DEFAULT: Ontology | None = None

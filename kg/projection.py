@@ -24,7 +24,7 @@ Edge attributes: ``relation`` (local name, also the key), ``studies``
 ``refuted_by`` (study ids with REFUTE findings), ``best_level`` (1 strongest
 .. 5, or None), ``first_year``/``last_year``, ``contexts`` (tumor context id
 -> number of studies; ``""`` for findings without a context), ``findings``
-(number of findings), ``methods`` (``curated``/``text-mined``),
+(number of findings), ``methods`` (``curated``/``text-mined``/``curated-from-registry``),
 ``context_studies`` (tumor context id -> sorted study ids).
 
 Graph attribute ``classes``: id -> ``{label, category, parent, modality,
@@ -36,6 +36,7 @@ a named barrier, tumor contexts), so roll-ups can walk the hierarchy.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -167,23 +168,33 @@ def _true(term: Any) -> bool:
     return term is not None and str(term).lower() in ("true", "1")
 
 
-def project(kg: KnowledgeGraph, *, studies: bool = False, include_refuted: bool = True) -> nx.MultiDiGraph:
-    """The typed MultiDiGraph of ``kg`` (see the module docstring).
+#: An edge row: subject, relation, object, tumor context, study (IRIs or None),
+#: support, evidence level, year, extraction method, number of findings.
+EdgeRow = tuple[str, str, str, "str | None", str, str, "int | None", "int | None", "str | None", int]
 
-    Only entities that take part in at least one finding become nodes (plus
-    studies when ``studies`` is true, linked to the entities they report on
-    by ``reports`` edges). An edge whose findings are all REFUTE is kept
-    (weight 0, ``refuted_by`` set) when ``include_refuted`` is true.
-    """
-    vocabulary = _nodes(kg)
+
+def edge_row(row: dict[str, Any]) -> EdgeRow:
+    """An :data:`EdgeRow` from a row of :data:`EDGE_QUERY`."""
+
+    def text(name: str) -> str | None:
+        return str(row[name]) if row.get(name) is not None else None
+
+    def number(name: str) -> int | None:
+        return int(row[name].toPython()) if row.get(name) is not None else None
+
+    n = int(row["n"].toPython()) if row.get("n") is not None else 1
+    return (str(row["s"]), str(row["rel"]), str(row["o"]), text("ctx"), str(row["study"]), str(row["support"]),
+            number("level"), number("year"), text("method"), n)
+
+
+def fold_edges(rows: Iterable[EdgeRow]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(subject, relation, object) IRIs -> the edge's attributes (see the module docstring)."""
     edges: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in kg.query(EDGE_QUERY).rows:
-        s, rel, o = str(row["s"]), str(row["rel"]), str(row["o"])
-        study = local_id(str(row["study"]))[len("study/") :]
+    for s, rel, o, ctx, study_iri, support, level, year, method, n in rows:
+        study = local_id(study_iri)[len("study/") :]
         edge = edges.setdefault(
             (s, rel, o),
             {
-                "relation": local_id(rel),
                 "_support": set(),
                 "_refute": set(),
                 "_levels": [],
@@ -193,64 +204,93 @@ def project(kg: KnowledgeGraph, *, studies: bool = False, include_refuted: bool 
                 "_methods": set(),
             },
         )
-        refute = str(row["support"]) == "REFUTE"
+        refute = support == "REFUTE"
         (edge["_refute"] if refute else edge["_support"]).add(study)
-        edge["findings"] += int(row["n"].toPython()) if row.get("n") is not None else 1
+        edge["findings"] += n
         if not refute:
-            if row.get("level") is not None:
-                edge["_levels"].append(int(row["level"].toPython()))
-            if row.get("year") is not None:
-                edge["_years"].append(int(row["year"].toPython()))
-            context = local_id(str(row["ctx"])) if row.get("ctx") is not None else ""
-            edge["_contexts"][context].add(study)
-        if row.get("method") is not None:
-            edge["_methods"].add(str(row["method"]))
+            if level is not None:
+                edge["_levels"].append(level)
+            if year is not None:
+                edge["_years"].append(year)
+            edge["_contexts"][local_id(ctx) if ctx is not None else ""].add(study)
+        if method is not None:
+            edge["_methods"].add(method)
+    out = {}
+    for key, edge in edges.items():
+        supporting = sorted(edge["_support"])
+        out[key] = {
+            "relation": local_id(key[1]),
+            "studies": supporting,
+            "weight": len(supporting),
+            "refuted_by": sorted(edge["_refute"]),
+            "best_level": min(edge["_levels"]) if edge["_levels"] else None,
+            "first_year": min(edge["_years"]) if edge["_years"] else None,
+            "last_year": max(edge["_years"]) if edge["_years"] else None,
+            "contexts": {k: len(v) for k, v in sorted(edge["_contexts"].items())},
+            "context_studies": {k: sorted(v) for k, v in sorted(edge["_contexts"].items())},
+            "findings": edge["findings"],
+            "methods": sorted(edge["_methods"]),
+        }
+    return out
 
+
+def _default_node(iri: str) -> dict[str, Any]:
+    return {
+        "id": local_id(iri),
+        "iri": iri,
+        "label": local_id(iri),
+        "category": "Other",
+        "parent": None,
+        "modality": None,
+        "tumor_kind": None,
+        "is_modality": False,
+        "is_product": False,
+        "is_barrier_category": False,
+    }
+
+
+def assemble(
+    vocabulary: dict[str, dict[str, Any]], edges: dict[tuple[str, str, str], dict[str, Any]], *, include_refuted: bool = True
+) -> nx.MultiDiGraph:
+    """The MultiDiGraph of ``edges`` ((subject, relation, object) IRIs -> attributes,
+    as :func:`fold_edges` gives them), nodes described by ``vocabulary`` (:func:`node_vocabulary`).
+    Edges are added in the order of their IRIs, so that equal inputs give equal graphs."""
     graph = nx.MultiDiGraph(name="tcell-kg")
     graph.graph["classes"] = {attrs["id"]: {k: v for k, v in attrs.items() if k not in ("id", "iri")} for attrs in vocabulary.values()}
 
     def add_node(iri: str) -> str:
-        attrs = vocabulary.get(iri) or {
-            "id": local_id(iri),
-            "iri": iri,
-            "label": local_id(iri),
-            "category": "Other",
-            "parent": None,
-            "modality": None,
-            "tumor_kind": None,
-            "is_modality": False,
-            "is_product": False,
-            "is_barrier_category": False,
-        }
+        attrs = vocabulary.get(iri) or _default_node(iri)
         node_id = attrs["id"]
         if node_id not in graph:
             graph.add_node(node_id, **attrs)
         return node_id
 
-    reports: dict[str, set[str]] = defaultdict(set)
-    for (s, _rel, o), edge in sorted(edges.items()):
-        if not edge["_support"] and not include_refuted:
+    for (s, _rel, o), attrs in sorted(edges.items()):
+        if not attrs.get("weight") and not include_refuted:
             continue
-        source, target = add_node(s), add_node(o)
-        supporting = sorted(edge["_support"])
-        graph.add_edge(
-            source,
-            target,
-            key=edge["relation"],
-            relation=edge["relation"],
-            studies=supporting,
-            weight=len(supporting),
-            refuted_by=sorted(edge["_refute"]),
-            best_level=min(edge["_levels"]) if edge["_levels"] else None,
-            first_year=min(edge["_years"]) if edge["_years"] else None,
-            last_year=max(edge["_years"]) if edge["_years"] else None,
-            contexts={k: len(v) for k, v in sorted(edge["_contexts"].items())},
-            context_studies={k: sorted(v) for k, v in sorted(edge["_contexts"].items())},
-            findings=edge["findings"],
-            methods=sorted(edge["_methods"]),
-        )
-        for study in edge["_support"] | edge["_refute"]:
-            reports[study].update((source, target))
+        graph.add_edge(add_node(s), add_node(o), key=attrs["relation"], **attrs)
+    return graph
+
+
+def node_vocabulary(kg: KnowledgeGraph) -> dict[str, dict[str, Any]]:
+    """Node attributes of every class of the ontology, by IRI."""
+    return _nodes(kg)
+
+
+def project(kg: KnowledgeGraph, *, studies: bool = False, include_refuted: bool = True) -> nx.MultiDiGraph:
+    """The typed MultiDiGraph of ``kg`` (see the module docstring).
+
+    Only entities that take part in at least one finding become nodes (plus
+    studies when ``studies`` is true, linked to the entities they report on
+    by ``reports`` edges). An edge whose findings are all REFUTE is kept
+    (weight 0, ``refuted_by`` set) when ``include_refuted`` is true.
+    """
+    edges = fold_edges(edge_row(row) for row in kg.query(EDGE_QUERY).rows)
+    graph = assemble(_nodes(kg), edges, include_refuted=include_refuted)
+    reports: dict[str, set[str]] = defaultdict(set)
+    for u, v, data in graph.edges(data=True):
+        for study in [*data["studies"], *data["refuted_by"]]:
+            reports[study].update((u, v))
     if studies:
         for row in kg.query(STUDY_QUERY).rows:
             study = local_id(str(row["study"]))[len("study/") :]

@@ -40,7 +40,9 @@ class ReasonerReport:
 def check_graph(graph: Graph) -> ReasonerReport:
     """Run HermiT on an ontology graph."""
     if shutil.which("java") is None:
-        raise ValidationError("the HermiT reasoner needs Java, which is not installed", expected="a `java` on PATH (apt-get install default-jre-headless)")
+        raise ValidationError(
+            "the HermiT reasoner needs Java, which is not installed", expected="a `java` on PATH (apt-get install default-jre-headless)"
+        )
     import owlready2
     from owlready2 import OwlReadyInconsistentOntologyError, World, sync_reasoner
 
@@ -61,9 +63,7 @@ def check_graph(graph: Graph) -> ReasonerReport:
         except (owlready2.OwlReadyJavaError, OSError) as exc:
             raise ValidationError(f"the reasoner failed to run: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}") from None
         nothing = owlready2.Nothing
-        report.unsatisfiable = sorted(
-            c.iri for c in world.inconsistent_classes() if c is not nothing
-        )
+        report.unsatisfiable = sorted(c.iri for c in world.inconsistent_classes() if c is not nothing)
     return report
 
 

@@ -6,7 +6,7 @@
       2026-11-28/                 (a second release that day: 2026-11-28.2, ...)
         tcell-kg.ttl ... tcell-kg.kgx.tar.gz   every format of export_formats()
         void.ttl                  VoID + DCAT description of the dataset
-        qc.json, qc.md            counts per type, SHACL/quote validation, gap report
+        qc.json, qc.md            counts per type, identifier coverage, SHACL/quote validation, gap report
         SHA256SUMS                `sha256sum -c SHA256SUMS` verifies every file
       latest -> 2026-11-28        replaced atomically
 
@@ -23,108 +23,24 @@ import json
 import os
 import shutil
 from collections import Counter
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .config import version
 from .errors import TkgError
 
 if TYPE_CHECKING:
     from .graph import KnowledgeGraph
 
 BASENAME = "tcell-kg"
-DATASET_IRI = "https://w3id.org/tcell-kg/dataset"
-
-MEDIA_TYPES = {
-    "ttl": "text/turtle",
-    "nt": "application/n-triples",
-    "nq": "application/n-quads",
-    "trig": "application/trig",
-    "jsonld": "application/ld+json",
-    "rdfxml": "application/rdf+xml",
-    "graphml": "application/graphml+xml",
-    "gexf": "application/gexf+xml",
-    "cyjs": "application/json",
-    "csv": "application/zip",
-    "kgx": "application/gzip",
-}
-
-VOID_QUERIES = {
-    "triples": "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }",
-    "entities": "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o FILTER(isIRI(?s)) }",
-    "classes": "SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?x a ?c }",
-    "properties": "SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE { ?s ?p ?o }",
-    "distinctSubjects": "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o }",
-    "distinctObjects": "SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?s ?p ?o }",
-    "sources": "PREFIX tkg: <https://w3id.org/tcell-kg/> SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a tkg:Study }",
-}
 
 
-def version() -> str:
-    try:
-        return metadata.version("tcell-kg")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0+unknown"
-
-
-SOURCES_QUERY = "PREFIX tkg: <https://w3id.org/tcell-kg/> SELECT DISTINCT ?s WHERE { ?s a tkg:Study } ORDER BY ?s"
-
-
-def void_sources(kg: KnowledgeGraph) -> list[str]:
-    """IRIs of the studies the graph was built from."""
-    return [str(row["s"]) for row in kg.query(SOURCES_QUERY).rows]
-
-
-def void_counts(kg: KnowledgeGraph) -> dict[str, int]:
-    return {key: int(kg.query(q).rows[0]["n"].toPython()) for key, q in VOID_QUERIES.items()}
-
-
-def void_turtle(
-    counts: dict[str, int], files: list[tuple[str, str, int]], issued: str, release: str, sources: list[str] | None = None
-) -> str:
-    """VoID + DCAT description in Turtle. ``files``: (name, format, size in bytes)."""
-    lines = [
-        "@prefix void: <http://rdfs.org/ns/void#> .",
-        "@prefix dcat: <http://www.w3.org/ns/dcat#> .",
-        "@prefix dcterms: <http://purl.org/dc/terms/> .",
-        "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .",
-        "@prefix owl: <http://www.w3.org/2002/07/owl#> .",
-        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .",
-        "",
-        f"<{DATASET_IRI}> a void:Dataset, dcat:Dataset ;",
-        '    dcterms:title "tcell-kg: T cell-based cancer therapies, barriers, toxicities and strategies"@en ;',
-        '    dcterms:description "CAR-T, TIL, T cell engager and TCR-T therapies; every link traced to its sentence and study."@en ;',
-        "    dcterms:license <https://opensource.org/licenses/MIT> ;",
-        f'    dcterms:issued "{issued}"^^xsd:date ;',
-        f'    owl:versionInfo "{version()}" ;',
-        f'    dcat:version "{release}" ;',
-        '    void:uriSpace "https://w3id.org/tcell-kg/" ;',
-        "    void:sparqlEndpoint <https://w3id.org/tcell-kg/sparql> ;",
-        "    void:vocabulary <https://w3id.org/tcell-kg/>, <http://www.w3.org/ns/prov#>, <http://www.w3.org/2004/02/skos/core#> ;",
-    ]
-    for key in ("triples", "entities", "classes", "properties", "distinctSubjects", "distinctObjects"):
-        lines.append(f"    void:{key} {counts[key]} ;")
-    lines.append(f'    rdfs:comment "{counts["sources"]} source studies, one named graph each"@en ;')
-    for study in sources or ():
-        lines.append(f"    dcterms:source <{study}> ;")
-    for name, _fmt, _size in files:
-        lines.append(f"    void:dataDump <{name}> ;")
-    lines.append("    dcat:distribution " + ", ".join(f"<#dist-{fmt}>" for _n, fmt, _s in files) + " .")
-    for name, fmt, size in files:
-        lines += [
-            "",
-            f"<#dist-{fmt}> a dcat:Distribution ;",
-            f"    dcat:downloadURL <{name}> ;",
-            f'    dcat:mediaType "{MEDIA_TYPES.get(fmt, "application/octet-stream")}" ;',
-            f'    dcterms:format "{fmt}" ;',
-            f"    dcat:byteSize {size} .",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 def qc_report(kg: KnowledgeGraph) -> dict[str, Any]:
     """Counts per type, the validation result and the gap report."""
     from .analytics import gaps, study_facts
+    from .identifiers import store_coverage
     from .projection import project
     from .validate import validate_store
 
@@ -145,6 +61,10 @@ def qc_report(kg: KnowledgeGraph) -> dict[str, Any]:
             "problems": [{"study": p.study, "focus": p.focus, "message": p.message} for p in (result.shacl + result.quotes)[:200]],
         },
         "gaps": {"counts": {k: len(v) for k, v in gap.items()}, **gap},
+        "identifier_coverage": {
+            c.category: {"mapped": len(c.mapped), "total": c.total, "exact": len(c.exact), "unmapped": list(c.unmapped)}
+            for c in store_coverage(kg)
+        },
     }
 
 
@@ -165,6 +85,15 @@ def qc_markdown(qc: dict[str, Any], release: str) -> str:
     ):
         out += ["", f"## {title}", "", "| | count |", "| --- | --- |"]
         out += [f"| {k} | {v} |" for k, v in qc[key].items()]
+    out += [
+        "",
+        "## Standard identifiers (ontology/mappings.sssom.tsv)",
+        "",
+        "| category | mapped | by exactMatch | unmapped |",
+        "| --- | --- | --- | --- |",
+    ]
+    for category, c in qc.get("identifier_coverage", {}).items():
+        out.append(f"| {category} | {c['mapped']} / {c['total']} | {c['exact']} | {', '.join(c['unmapped']) or '-'} |")
     v = qc["validation"]
     out += ["", "## Validation (SHACL shapes and evidence quotes)", "", f"**{'passed' if v['ok'] else 'FAILED'}**: {v['summary']}"]
     for p in v["problems"]:
@@ -204,7 +133,7 @@ def _stamp(outdir: Path, today: str) -> str:
 
 def make_release(kg: KnowledgeGraph, outdir: Path, *, stamp: str | None = None, formats: list[str] | None = None) -> Path:
     """Write a release folder into ``outdir`` and point ``outdir/latest`` at it."""
-    from .export import EXTENSIONS, export, export_formats
+    from .export import export, export_format, export_formats
 
     outdir = Path(outdir)
     try:
@@ -220,12 +149,18 @@ def make_release(kg: KnowledgeGraph, outdir: Path, *, stamp: str | None = None, 
         partial.mkdir()
         files: list[tuple[str, str, int]] = []
         for fmt in formats or export_formats():
-            name = BASENAME + EXTENSIONS.get(fmt, "." + fmt)
+            name = export_format(fmt).filename
             export(kg, fmt, partial / name)
             files.append((name, fmt, (partial / name).stat().st_size))
-        (partial / "void.ttl").write_text(void_turtle(void_counts(kg), files, today, stamp, void_sources(kg)), encoding="utf-8")
+        from . import void
+
+        studies = void.sources(kg)
+        counted = {**void.counts(kg), "sources": len(studies)}
+        dumps = [void.Dump(name, fmt, export_format(fmt).media_type, size) for name, fmt, size in files]
+        description = void.describe(counted, dumps, endpoint=None, version=version(), release=stamp, issued=today, study_sources=studies)
+        (partial / "void.ttl").write_text(description.serialize(format="turtle"), encoding="utf-8")
         qc = qc_report(kg)
-        qc["release"] = {"name": stamp, "issued": today, "version": version(), "store_release": getattr(kg.store, "release", None)}
+        qc["release"] = {"name": stamp, "issued": today, "version": version(), "store_release": kg.store.release}
         (partial / "qc.json").write_text(json.dumps(qc, indent=2, default=str) + "\n", encoding="utf-8")
         (partial / "qc.md").write_text(qc_markdown(qc, stamp), encoding="utf-8")
         names = sorted(p.name for p in partial.iterdir() if p.is_file())

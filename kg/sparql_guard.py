@@ -337,14 +337,3 @@ def unknown_graphs(analysis: Analysis, known: set[str]) -> list[str]:
         if iri not in known and iri not in seen:
             seen.append(iri)
     return seen
-
-
-def refuse_unknown_graphs(analysis: Analysis, known: set[str]) -> None:
-    missing = unknown_graphs(analysis, known)
-    if missing:
-        keyword = "FROM" if analysis.operation == "query" else "USING"
-        shown = ", ".join(f"<{iri}>" for iri in missing[:3])
-        raise QueryRefused(
-            f"{keyword} {shown} names no graph of this store; the server never fetches graphs from URLs. "
-            "List the graphs with SELECT DISTINCT ?g WHERE { GRAPH ?g {} }"
-        )

@@ -16,8 +16,11 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 from rdflib.term import Node
 
-from .model import STUDY_TYPES, SUPPORT, TEXT_MINED, StudyRecord
+from .model import CURATED_FROM_REGISTRY, STUDY_TYPES, SUPPORT, TEXT_MINED, StudyRecord
 from .namespaces import BASE, FINDING, STUDY, TKG, slugify, study_graph, study_iri
+
+#: The agent a finding is attributed to, by extraction method (curated findings: the curators).
+AGENTS = {TEXT_MINED: TKG.extractor, CURATED_FROM_REGISTRY: TKG.registryReader}
 
 
 def _date_literal(published: str) -> Literal:
@@ -88,6 +91,10 @@ def record_triples(record: StudyRecord) -> list[tuple[Node, Node, Node]]:
         add((s, TKG.mentions, TKG[name]))
     for pmid in record.references_pmids:
         add((s, DCTERMS.references, STUDY[f"pmid-{pmid}"]))
+    # a paper that names trials (PubMed's DataBank list, its abstract) references their registry records
+    for nct in ([record.nct] if record.nct else []) + [value for key, value in record.extras if key == "nct"]:
+        if nct.lower() != record.id:
+            add((s, DCTERMS.references, STUDY[nct.lower()]))
 
     blocks: dict[str, URIRef] = {}
     for block in record.texts:
@@ -117,7 +124,7 @@ def record_triples(record: StudyRecord) -> list[tuple[Node, Node, Node]]:
             add((activity, RDF.type, TKG.ExtractionActivity))
             add((activity, RDFS.label, Literal(f"{finding.method} extraction of {record.id}")))
             add((activity, PROV.used, s))
-            add((activity, PROV.wasAssociatedWith, TKG.extractor if finding.method == TEXT_MINED else TKG.curator))
+            add((activity, PROV.wasAssociatedWith, AGENTS.get(finding.method, TKG.curator)))
         fid = _short_hash(
             finding.subject,
             finding.relation,
@@ -143,9 +150,11 @@ def record_triples(record: StudyRecord) -> list[tuple[Node, Node, Node]]:
             add((f, TKG.quoteIn, blocks[finding.section]))
         add((f, TKG.extractionMethod, Literal(finding.method)))
         add((f, TKG.confidence, Literal(round(finding.confidence, 3), datatype=XSD.decimal)))
+        if finding.rule:
+            add((f, TKG.extractionRule, Literal(finding.rule)))
         add((f, PROV.wasDerivedFrom, s))
         add((f, PROV.wasGeneratedBy, activity))
-        add((f, PROV.wasAttributedTo, TKG.extractor if finding.method == TEXT_MINED else TKG.curator))
+        add((f, PROV.wasAttributedTo, AGENTS.get(finding.method, TKG.curator)))
         if finding.support == SUPPORT:
             add((TKG[finding.subject], TKG[finding.relation], TKG[finding.object]))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -75,6 +76,8 @@ def test_query_from_file_and_stats(small_store, tmp_path):
     assert tkg("query", "--store", small_store, "-f", str(q)).output.strip() == "true"
     stats = tkg("stats", "--store", small_store)
     assert "studies    2" in stats.output and "findings   5" in stats.output
+    assert "standard identifiers" in stats.output
+    assert re.search(r"tumor types\s+26/28 +mapped", stats.output) and re.search(r"antigens\s+16/18 +mapped", stats.output), stats.output
 
 
 @pytest.mark.parametrize(
@@ -82,7 +85,6 @@ def test_query_from_file_and_stats(small_store, tmp_path):
     [
         (["query", "SELECT * WHERE {"], "SPARQL syntax error"),
         (["query", "-n", "cq99"], "no named query 'cq99'"),
-        (["export", "--format", "docx", "-o", "out.docx"], "unknown export format 'docx'"),
     ],
 )
 def test_bad_input_is_one_line_and_a_non_zero_exit(small_store, args, message):
@@ -148,7 +150,21 @@ def test_build_refuses_invalid_data_and_keeps_the_published_graph(small_store, t
     before = tkg("stats", "--store", small_store).output
     data = tmp_path / "broken"
     (data / "studies").mkdir(parents=True)
-    (data / "studies" / "x.yaml").write_text((DATA / "mini-til.yaml").read_text().replace("object: ManufacturingLogistics", "object: Nowhere"))
+    broken = (DATA / "mini-til.yaml").read_text().replace("object: ManufacturingLogistics", "object: Nowhere")
+    (data / "studies" / "x.yaml").write_text(broken)
     result = CliRunner().invoke(main, ["build", "--store", small_store, "--data", str(data)])
     assert result.exit_code == 1 and "unknown entity 'Nowhere'" in result.output
     assert tkg("stats", "--store", small_store).output == before
+
+
+def test_exit_codes_bad_command_line_2_bad_input_1(tmp_path):
+    """One convention (README, "Exit codes"): 2 for a malformed command line, 1 for input the command cannot use."""
+    runner = CliRunner()
+    assert runner.invoke(main, ["query", "--format", "nope", "ASK {}"]).exit_code == 2
+    assert runner.invoke(main, ["query", "ASK {}", "--name", "cq1"]).exit_code == 2
+    docx = runner.invoke(main, ["export", "--format", "docx", "-o", str(tmp_path / "out.docx")])
+    assert docx.exit_code == 2 and "'docx' is not one of" in docx.output and "kgx" in docx.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(main, ["ingest", str(empty), "--store", str(tmp_path / "var")])
+    assert result.exit_code == 1 and "error: no study files found" in result.output

@@ -84,7 +84,9 @@ def test_cq7_mechanistic_contrast(built_graph):
     assert {"Polyclonal", "MHCRestricted"} <= attrs["TIL"]
     assert {"OffTheShelf", "TransientBridging"} <= attrs["TCellEngager"]
     # the review states each contrast: they are backed by a study, not only by the ontology
-    assert {"MHCIndependent"} <= studied["CART"] and {"MHCRestricted"} <= studied["TIL"] and {"TransientBridging"} <= studied["TCellEngager"]
+    assert (
+        {"MHCIndependent"} <= studied["CART"] and {"MHCRestricted"} <= studied["TIL"] and {"TransientBridging"} <= studied["TCellEngager"]
+    )
     assert "MHCIndependent" not in attrs["TIL"]
 
 
@@ -97,3 +99,18 @@ def test_cq11_level_1_studies_of_2026_keep_the_stated_type_and_the_conflict(buil
     assert int(row["level"].toPython()) == 1
     assert str(row["conflictText"]) == "narrative review"
     assert all(int(r["year"].toPython()) == 2026 for r in rows)
+
+
+def test_engine_texts_replace_only_their_shipped_query():
+    from kg.queries import ENGINES, QUERY_DIR, for_engine, list_queries
+
+    queries = {q.name: q for q in list_queries()}
+    for engine in ENGINES:
+        for path in sorted((QUERY_DIR / engine).glob("*.rq")):
+            assert path.stem in queries, f"{engine}/{path.name} has no standard text of the same name"
+            query = queries[path.stem]
+            assert query.text_for(engine) == path.read_text(encoding="utf-8") != query.sparql
+            assert for_engine(query.sparql, engine) == query.text_for(engine)
+            assert for_engine(query.sparql, None) == query.sparql
+            assert query.text_for(engine).splitlines()[0] == query.sparql.splitlines()[0], "same title line"
+    assert for_engine("ASK {}", "virtuoso") == "ASK {}"

@@ -36,7 +36,9 @@ def test_cq8_where_each_modality_succeeded(built_graph):
     # T cell engagers: hematologic, and solid tumors with tebentafusp and tarlatamab
     assert {"BALL", "MultipleMyeloma"} <= cells[("TCellEngager", "HematologicMalignancy")]
     assert {"UvealMelanoma", "SmallCellLungCancer"} <= cells[("TCellEngager", "SolidTumor")]
-    solid_tce = " ".join(str(r["therapies"]) for r in rows if local(r["modality"]) == "TCellEngager" and local(r["category"]) == "SolidTumor")
+    solid_tce = " ".join(
+        str(r["therapies"]) for r in rows if local(r["modality"]) == "TCellEngager" and local(r["category"]) == "SolidTumor"
+    )
     assert "tebentafusp" in solid_tce and "tarlatamab" in solid_tce
     # TCR-T: synovial sarcoma
     assert "SynovialSarcoma" in cells[("TCRT", "SolidTumor")]
@@ -49,8 +51,15 @@ def test_cq9_matrix_is_full_and_has_no_empty_modality_row(built_graph):
     modalities = {local(r["modality"]) for r in rows}
     categories = {local(r["category"]) for r in rows}
     assert modalities == {"CART", "TIL", "TCellEngager", "TCRT"}
-    assert {"TumorMicroenvironmentBarrier", "ManufacturingLogistics", "LimitedPersistence", "SafetyBarrier",
-            "TCellExhaustion", "AntigenHeterogeneityAndEscape", "HLARestrictionBarrier"} <= categories
+    assert {
+        "TumorMicroenvironmentBarrier",
+        "ManufacturingLogistics",
+        "LimitedPersistence",
+        "SafetyBarrier",
+        "TCellExhaustion",
+        "AntigenHeterogeneityAndEscape",
+        "HLARestrictionBarrier",
+    } <= categories
     assert len(rows) == len(modalities) * len(categories)  # every cell present, empty ones with 0
     cell = {(local(r["modality"]), local(r["category"])): r for r in rows}
     for modality in modalities:
@@ -61,11 +70,18 @@ def test_cq9_matrix_is_full_and_has_no_empty_modality_row(built_graph):
         else:
             assert "bestLevel" not in r or r["bestLevel"] is None
     expected_nonempty = [
-        ("CART", "TumorMicroenvironmentBarrier"), ("CART", "AntigenHeterogeneityAndEscape"), ("CART", "TCellExhaustion"),
-        ("CART", "SafetyBarrier"), ("CART", "ManufacturingLogistics"),
-        ("TIL", "ManufacturingLogistics"), ("TIL", "VariableTumorImmunogenicity"),
-        ("TCellEngager", "LimitedPersistence"), ("TCellEngager", "SafetyBarrier"), ("TCellEngager", "TCellExhaustion"),
-        ("TCRT", "HLARestrictionBarrier"), ("TCRT", "SafetyBarrier"),
+        ("CART", "TumorMicroenvironmentBarrier"),
+        ("CART", "AntigenHeterogeneityAndEscape"),
+        ("CART", "TCellExhaustion"),
+        ("CART", "SafetyBarrier"),
+        ("CART", "ManufacturingLogistics"),
+        ("TIL", "ManufacturingLogistics"),
+        ("TIL", "VariableTumorImmunogenicity"),
+        ("TCellEngager", "LimitedPersistence"),
+        ("TCellEngager", "SafetyBarrier"),
+        ("TCellEngager", "TCellExhaustion"),
+        ("TCRT", "HLARestrictionBarrier"),
+        ("TCRT", "SafetyBarrier"),
     ]
     for key in expected_nonempty:
         assert num(cell[key]["studies"]) > 0, key
@@ -114,8 +130,14 @@ def test_cq13_products_per_modality(built_graph):
     by_modality = defaultdict(set)
     for r in rows:
         by_modality[local(r["modality"])].add(local(r["product"]))
-    assert {"Tisagenlecleucel", "AxicabtageneCiloleucel", "BrexucabtageneAutoleucel", "LisocabtageneMaraleucel",
-            "IdecabtageneVicleucel", "CiltacabtageneAutoleucel"} <= by_modality["CART"]
+    assert {
+        "Tisagenlecleucel",
+        "AxicabtageneCiloleucel",
+        "BrexucabtageneAutoleucel",
+        "LisocabtageneMaraleucel",
+        "IdecabtageneVicleucel",
+        "CiltacabtageneAutoleucel",
+    } <= by_modality["CART"]
     assert "Lifileucel" in by_modality["TIL"]
     assert {"Blinatumomab", "Tebentafusp", "Tarlatamab", "Teclistamab"} <= by_modality["TCellEngager"]
     assert "AfamitresgeneAutoleucel" in by_modality["TCRT"]
@@ -125,8 +147,18 @@ def test_cq13_products_per_modality(built_graph):
     assert local(product["Tarlatamab"]["indication"]) == "SmallCellLungCancer"
     assert str(product["Lifileucel"]["status"]) == "approved"
     # the pivotal studies of the approved products are in the graph
-    for name in ("AxicabtageneCiloleucel", "Tisagenlecleucel", "IdecabtageneVicleucel", "CiltacabtageneAutoleucel",
-                 "Lifileucel", "Blinatumomab", "Teclistamab", "Tebentafusp", "Tarlatamab", "AfamitresgeneAutoleucel"):
+    for name in (
+        "AxicabtageneCiloleucel",
+        "Tisagenlecleucel",
+        "IdecabtageneVicleucel",
+        "CiltacabtageneAutoleucel",
+        "Lifileucel",
+        "Blinatumomab",
+        "Teclistamab",
+        "Tebentafusp",
+        "Tarlatamab",
+        "AfamitresgeneAutoleucel",
+    ):
         assert num(product[name]["studies"]) >= 1, name
 
 

@@ -113,7 +113,18 @@ def test_the_corpus_covers_every_modality_and_evidence_level(records):
     levels = Counter(r.evidence_level for r in records.values())
     assert set(levels) == {1, 2, 3, 4, 5}
     subjects = {f.subject for r in records.values() for f in r.findings}
-    for needed in ("CART", "TIL", "TCellEngager", "TCRT", "Lifileucel", "Blinatumomab", "Teclistamab", "Tebentafusp", "Tarlatamab", "AfamitresgeneAutoleucel"):
+    for needed in (
+        "CART",
+        "TIL",
+        "TCellEngager",
+        "TCRT",
+        "Lifileucel",
+        "Blinatumomab",
+        "Teclistamab",
+        "Tebentafusp",
+        "Tarlatamab",
+        "AfamitresgeneAutoleucel",
+    ):
         assert needed in subjects, needed
     refuted = [f for r in records.values() for f in r.findings if f.support == "REFUTE"]
     assert len(refuted) >= 3
@@ -133,8 +144,18 @@ def test_readme_product_table_is_the_generated_one():
 
 def test_product_table_covers_the_approved_products():
     approved = {p.id: p for p in products()}
-    for name in ("Tisagenlecleucel", "AxicabtageneCiloleucel", "IdecabtageneVicleucel", "CiltacabtageneAutoleucel",
-                 "Lifileucel", "Blinatumomab", "Teclistamab", "Tebentafusp", "Tarlatamab", "AfamitresgeneAutoleucel"):
+    for name in (
+        "Tisagenlecleucel",
+        "AxicabtageneCiloleucel",
+        "IdecabtageneVicleucel",
+        "CiltacabtageneAutoleucel",
+        "Lifileucel",
+        "Blinatumomab",
+        "Teclistamab",
+        "Tebentafusp",
+        "Tarlatamab",
+        "AfamitresgeneAutoleucel",
+    ):
         assert name in approved, name
     for product in approved.values():
         assert product.generic_name and product.brand_name and product.modality and product.first_indication, product.id

@@ -90,7 +90,9 @@ def test_build_killed_at_random_points_leaves_the_published_graph(tmp_path: Path
     write_versions(data / "studies", 60, 2)
     rng = random.Random(11)
     for attempt in range(4):
-        proc = subprocess.Popen([*CLI, "build", "--store", store, "--data", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [*CLI, "build", "--store", store, "--data", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(rng.uniform(0.3, 1.0) * duration)
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -38,7 +38,10 @@ def base() -> dict:
         (lambda d: d.update(identifiers={"nct": "NCT123"}), "field identifiers.nct: 'NCT123' does not match"),
         (lambda d: d.update(colour="blue"), "unknown field(s)"),
         (lambda d: d["findings"][0].update(subject="Unobtainium"), "findings.0.subject: unknown entity 'Unobtainium'"),
-        (lambda d: d["findings"][0].update(object="CytokineReleaseSyndrome"), "findings.0.object: 'CytokineReleaseSyndrome' is not a TumorType"),
+        (
+            lambda d: d["findings"][0].update(object="CytokineReleaseSyndrome"),
+            "findings.0.object: 'CytokineReleaseSyndrome' is not a TumorType",
+        ),
         (lambda d: d["findings"][1].update(quote="Not in the text at all."), "findings.1: quote not found in any text block"),
         (lambda d: d["findings"][1].update(relation="cures"), "field findings.1.relation: 'cures' is not one of"),
         (lambda d: d["findings"][2].update(section="abstract"), "no text block named 'abstract'"),

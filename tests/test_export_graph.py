@@ -25,7 +25,8 @@ from rdflib.compare import isomorphic
 
 from kg import KnowledgeGraph
 from kg.cli import main
-from kg.export import EXTENSIONS, export_formats
+from kg.export import export_format, export_formats
+from kg.export_graph import biolink_category
 from kg.stores.oxigraph import to_rdflib
 
 RAPPER = shutil.which("rapper") or ("/usr/bin/rapper" if Path("/usr/bin/rapper").exists() else None)
@@ -38,7 +39,7 @@ def exported(built_store, tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("exports")
     paths = {}
     for fmt in export_formats():
-        path = out / f"graph{EXTENSIONS[fmt]}"
+        path = out / f"graph{export_format(fmt).extension}"
         result = CliRunner().invoke(main, ["export", "--store", built_store, "--format", fmt, "-o", str(path)])
         assert result.exit_code == 0, result.output
         paths[fmt] = path
@@ -240,7 +241,7 @@ def test_kgx_columns_categories_predicates_and_provenance(exported, projection, 
 
 def test_unknown_format_lists_graph_formats(built_store, tmp_path):
     result = CliRunner().invoke(main, ["export", "--store", built_store, "--format", "nope", "-o", str(tmp_path / "x")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a value out of the choices is a usage error (README, "Exit codes")
     assert "kgx" in result.output and "graphml" in result.output
 
 
@@ -249,9 +250,10 @@ def test_no_blank_node_subjects_leak_into_projection(projection):
     assert all(isinstance(URIRef(d["iri"]), URIRef) for _, d in projection.nodes(data=True))
 
 
-#: Runs the KGX validator (kgx is not a dependency: it downloads the Biolink
-#: model at import, so the check loads the model shipped in the biolink-model
-#: package instead). Prints one JSON object: error type -> count.
+#: Runs the KGX validator offline: kgx fetches the Biolink model and its JSON-LD
+#: context from the network when first used, so the check points bmt at the schema
+#: shipped in the biolink-model package and fills kgx's context map from its prefix map.
+#: Prints one JSON object: {"counts": error type -> count, "tkg_ids": ids flagged for the tkg prefix}.
 KGX_CHECK = r"""
 import json, os, sys
 import bmt, yaml
@@ -264,33 +266,113 @@ def init(self, schema=LOCAL, *args, **kwargs):
     _init(self, schema, predicate_map={"predicate mappings": []}, **kwargs)
 bmt.Toolkit.__init__ = init
 import kgx.config
-kgx.config.jsonld_context_map["biolink"] = dict(yaml.safe_load(open(LOCAL)).get("prefixes", {}))
+PREFIX_MAP = os.path.join(list(biolink_model.__path__)[0], "prefixmaps", "biolink-model-prefix-map.json")
+kgx.config.jsonld_context_map["biolink"] = {**yaml.safe_load(open(LOCAL)).get("prefixes", {}), **json.load(open(PREFIX_MAP))}
 from kgx.transformer import Transformer
 from kgx.validator import Validator
 folder = sys.argv[1]
 validator = Validator()
 inputs = {"filename": [folder + "/nodes.tsv", folder + "/edges.tsv"], "format": "tsv"}
 Transformer(stream=True).transform(input_args=inputs, inspector=validator)
-counts = {}
+counts, tkg_ids = {}, set()
 for level, kinds in validator.get_errors().items():
     for kind, messages in kinds.items():
         for message, ids in messages.items():
-            key = level + " " + kind + (": tkg prefix" if "CURIE prefix 'tkg'" in message else ": " + message)
+            tkg = "CURIE prefix 'tkg'" in message
+            key = level + " " + kind + (": tkg prefix" if tkg else ": " + message)
             counts[key] = counts.get(key, 0) + len(ids)
-print(json.dumps(counts))
+            if tkg:
+                tkg_ids.update(str(i) for i in ids)
+print(json.dumps({"counts": counts, "tkg_ids": sorted(tkg_ids)}))
 """
 
 
+def kgx_python() -> str | None:
+    """This interpreter when kgx is installed (a test dependency), else TKG_KGX_PYTHON."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("kgx") is not None:
+        return sys.executable
+    return os.environ.get("TKG_KGX_PYTHON")
+
+
 def test_kgx_validator(exported, tmp_path):
-    python = os.environ.get("TKG_KGX_PYTHON")
+    python = kgx_python()
     if not python:
-        pytest.skip("set TKG_KGX_PYTHON to a Python with the kgx package (not a dependency) to run the KGX validator")
+        pytest.skip("the kgx package (a test dependency) is not installed and TKG_KGX_PYTHON is not set")
     with tarfile.open(exported["kgx"], "r:gz") as archive:
         archive.extractall(tmp_path, filter="data")
     script = tmp_path / "kgx_check.py"
     script.write_text(KGX_CHECK, encoding="utf-8")
-    result = subprocess.run([python, str(script), str(tmp_path)], capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "no_proxy": "*", "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}  # prove it is offline
+    result = subprocess.run([python, str(script), str(tmp_path)], capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    report = json.loads(result.stdout.strip().splitlines()[-1])
     # our own tkg: prefix is not in the Biolink context; nothing else may be reported
-    assert {k: v for k, v in counts.items() if not k.endswith(": tkg prefix")} == {}
+    assert {k: v for k, v in report["counts"].items() if not k.endswith(": tkg prefix")} == {}
+    # and it is reported only for nodes without a standard id (edges name their tkg: ends)
+    nodes, _ = read_kgx(exported["kgx"])
+    tkg_nodes = {n["id"] for n in nodes if n["id"].startswith("tkg:")}
+    assert tkg_nodes < {n["id"] for n in nodes}
+    for flagged in report["tkg_ids"]:
+        assert any(part in tkg_nodes for part in flagged.replace("-", " ").split() + [flagged]) or flagged.startswith("tkg:"), flagged
+
+
+def biolink_schema() -> dict:
+    from importlib.resources import files
+
+    import yaml
+
+    return yaml.safe_load(files("biolink_model").joinpath("schema/biolink_model.yaml").read_text(encoding="utf-8"))
+
+
+def test_kgx_node_ids_follow_biolink_preferred_prefixes(exported):
+    """Read the id_prefixes from the biolink-model package, not from the exporter."""
+    from kg.ontology import load_mappings
+
+    classes = {"biolink:" + "".join(w[:1].upper() + w[1:] for w in name.split()): c for name, c in biolink_schema()["classes"].items()}
+    exact: dict[str, list[str]] = {}
+    for m in load_mappings().mappings:
+        if m.predicate == "exactMatch":
+            exact.setdefault(f"tkg:{m.subject}", []).append(m.object_id)
+    nodes, edges = read_kgx(exported["kgx"])
+    by_tkg = {}
+    for node in nodes:
+        xrefs = [x for x in node["xref"].split("|") if x]
+        own = node["id"] if node["id"].startswith("tkg:") else next(x for x in xrefs if x.startswith("tkg:"))
+        by_tkg[own] = node
+        category = node["category"]
+        preferred = classes[category].get("id_prefixes") or []
+        candidates = [c for p in preferred for c in exact.get(own, []) if c.split(":", 1)[0] == p]
+        assert node["id"] == (candidates[0] if candidates else own), (own, category, node["id"])
+        assert set(exact.get(own, [])) | {own} == set(xrefs) | {node["id"]}, own
+    assert by_tkg["tkg:UvealMelanoma"]["id"] == "MONDO:0006486" and "NCIT:C7712" in by_tkg["tkg:UvealMelanoma"]["xref"]
+    assert by_tkg["tkg:CD19"]["id"] == "UniProtKB:P15391" and "HGNC:1633" in by_tkg["tkg:CD19"]["xref"]
+    # Biolink lists no NCIt prefix for Drug: products keep tkg: and carry NCIt as an xref
+    assert by_tkg["tkg:Tebentafusp"]["id"] == "tkg:Tebentafusp" and "NCIT:C94208" in by_tkg["tkg:Tebentafusp"]["xref"]
+    assert by_tkg["tkg:LBCL"]["id"] == "tkg:LBCL" and "MONDO:0018905" in by_tkg["tkg:LBCL"]["skos_close_match"]
+    # GD2 is a ganglioside, not a protein
+    assert by_tkg["tkg:GD2"]["category"] == "biolink:SmallMolecule"
+    assert biolink_category({"category": "Antigen", "id": "CD3"}) == "biolink:MacromolecularComplex"
+    assert biolink_category({"category": "Antigen", "id": "CD19"}) == "biolink:Protein"
+    node_ids = {n["id"] for n in nodes}
+    assert all(e["subject"] in node_ids and e["object"] in node_ids for e in edges)
+    assert any(e["object"] == "MONDO:0006486" for e in edges)
+
+
+def test_docs_join_example_runs_on_the_export(exported, tmp_path):
+    """docs/exports.md's worked join (its node lines and its code) gives the output it shows."""
+    import re
+    import sys
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "exports.md").read_text(encoding="utf-8")
+    section = doc[doc.index("### Joining with another KG") :]
+    blocks = re.findall(r"```(\w*)\n(.*?)```", section, flags=re.S)
+    (tmp_path / "other-nodes.tsv").write_text(blocks[0][1], encoding="utf-8")
+    shutil.copy(exported["kgx"], tmp_path / "tcell-kg.kgx.tar.gz")
+    result = subprocess.run([sys.executable, "-c", blocks[1][1]], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    printed = set(result.stdout.splitlines())
+    shown = set(re.findall(r"`((?:MONDO|HGNC):\d+ [^`]+ <-> [^`]+)`", section.replace("\n", " ")))
+    assert len(shown) == 4 and shown == printed, (shown, printed)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyoxigraph
 import pytest
 from click.testing import CliRunner
-import pyoxigraph
 from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 
 from kg import KnowledgeGraph
 from kg.cli import main
-from kg.export import DATASET_EXPORTS, RDF_EXPORTS
+from kg.export import export_format, formats
 from kg.readers.curated import read_curated
 from kg.stores.oxigraph import to_rdflib
 
@@ -40,17 +40,19 @@ def store_graphs(store: str) -> dict[str, Graph]:
     return graphs
 
 
-@pytest.mark.parametrize("fmt", sorted(RDF_EXPORTS))
+@pytest.mark.parametrize("fmt", sorted(f.name for f in formats() if f.is_rdf))
 def test_export_round_trips(published, tmp_path, fmt):
     out = tmp_path / f"graph.{fmt}"
     result = CliRunner().invoke(main, ["export", "--store", published, "--format", fmt, "-o", str(out)])
     assert result.exit_code == 0, result.output
     expected = store_graphs(published)
-    if fmt in DATASET_EXPORTS:
+    if export_format(fmt).dataset:
         # parsed by Oxigraph (rdflib's dataset parsers warn about their own deprecated API)
         parsed: dict[str, Graph] = {}
         for quad in pyoxigraph.parse(out.read_bytes(), format=OX_FORMATS[fmt]):
-            parsed.setdefault(quad.graph_name.value, Graph()).add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
+            parsed.setdefault(quad.graph_name.value, Graph()).add(
+                (to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object))
+            )
         assert set(parsed) == set(expected)  # one named graph per study, plus the ontology
         for name, graph in expected.items():
             assert isomorphic(parsed[name], graph), name

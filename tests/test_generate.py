@@ -81,10 +81,16 @@ def test_a_thousand_cards_go_in_as_a_thousand_studies(tmp_path: Path):
 def test_ingest_shows_a_progress_bar_on_a_terminal_and_not_in_pipes(tmp_path: Path):
     write_cards(tmp_path / "cards", 150, seed=2)
     command = f"{sys.executable} -c 'from kg.cli import main; main()' ingest --store {tmp_path / 'var'} {tmp_path / 'cards'}"
-    on_tty = subprocess.run(["script", "-qec", f"stty cols 120 rows 40; {command}", "/dev/null"], capture_output=True, text=True, timeout=300)
+    on_tty = subprocess.run(
+        ["script", "-qec", f"stty cols 120 rows 40; {command}", "/dev/null"], capture_output=True, text=True, timeout=300
+    )
     assert on_tty.returncode == 0, on_tty.stdout
     assert "150/150" in on_tty.stdout and "ingest" in on_tty.stdout
-    piped = subprocess.run([sys.executable, "-c", "from kg.cli import main; main()", "ingest", "--store", str(tmp_path / "var2"),
-                            str(tmp_path / "cards")], capture_output=True, text=True, timeout=300)
+    piped = subprocess.run(
+        [sys.executable, "-c", "from kg.cli import main; main()", "ingest", "--store", str(tmp_path / "var2"), str(tmp_path / "cards")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert piped.returncode == 0 and "150/150" not in piped.stderr
     assert "ingested 150 studies" in piped.stdout

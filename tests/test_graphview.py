@@ -230,3 +230,10 @@ def test_bindings_not_text_carry_the_edge_iris(kg):
         gv.FINDINGS_QUERY, bindings={"s": URIRef(BASE + "CART"), "rel": URIRef(BASE + "facesBarrier"), "o": URIRef(BASE + "AntigenEscape")}
     )
     assert result.rows
+
+
+def test_options_carry_relation_labels_from_the_ontology(kg):
+    options = gv.options(kg)
+    assert options["relation_labels"]["facesBarrier"] == "faces barrier"
+    assert set(options["relations"]) <= set(options["relation_labels"])
+    assert options["relation_labels"][gv.SUBCLASS] == "is a kind of"

@@ -23,8 +23,10 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 import pytest
+import test_sparql_safety as safety
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_sparql_safety import Listener
 
 from kg.errors import QueryError, QueryRefused, TkgError
 from kg.queries import list_queries
@@ -32,9 +34,10 @@ from kg.sparql_guard import analyze_query, analyze_update, canonical_text
 from kg.workers import QueryJob, QueryPool
 from web import create_app
 
-from test_sparql_safety import Listener, dir_store, listener  # noqa: F401 - fixtures
-
 TKG = Path(sys.executable).with_name("tkg")
+# The loopback listener and the small published store of the SERVICE/LOAD tests.
+listener = safety.listener
+dir_store = safety.dir_store
 
 
 def smuggled(url: str) -> dict[str, str]:
@@ -237,7 +240,10 @@ def test_an_update_runs_the_checked_text(tmp_path, listener):
     app = create_app({"store": store, "rate_limit": 0, "update_token": "t0ken-for-the-test"})
     try:
         response = app.test_client().post(
-            "/sparql", data=update.encode(), content_type="application/sparql-update", headers={"Authorization": "Bearer t0ken-for-the-test"}
+            "/sparql",
+            data=update.encode(),
+            content_type="application/sparql-update",
+            headers={"Authorization": "Bearer t0ken-for-the-test"},
         )
         assert response.status_code == 204, response.get_data(as_text=True)
     finally:

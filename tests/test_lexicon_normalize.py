@@ -7,9 +7,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kg.lexicon import _INLINE_ABBREVIATION, normalize
+from kg.lexicon import _DROPPED, _INLINE_ABBREVIATION, normalize
 
-_SEPARATORS = "-\u2010\u2011\u2012\u2013/"
+_SEPARATORS = "-\u2010\u2011\u2012\u2013\u2014\u2212/"
 
 
 def reference(text: str) -> tuple[str, list[int]]:
@@ -22,6 +22,9 @@ def reference(text: str) -> tuple[str, list[int]]:
             i = match.end()
             continue
         ch = text[i]
+        if ch in _DROPPED:
+            i += 1
+            continue
         if ch in _SEPARATORS or ch.isspace():
             if out and out[-1] == " ":
                 i += 1
@@ -36,7 +39,9 @@ def reference(text: str) -> tuple[str, list[int]]:
     return "".join(out), index
 
 
-PIECES = st.sampled_from([*"aB (CAR)-/ \t\nxz9\u0130\u03a3\u03c2\u2013\u2010\u00a0", " (TME) ", " (CAR-T)-", "(ab)", "ΟΔΟΣ"])
+PIECES = st.sampled_from(
+    [*"aB (CAR)-/ \t\nxz9\u0130\u03a3\u03c2\u2013\u2010\u00a0\u2014\u2212'\u2019\u00ad", " (TME) ", " (CAR-T)-", "(ab)", "ΟΔΟΣ"]
+)
 
 
 @settings(max_examples=3000, deadline=None)

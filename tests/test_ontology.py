@@ -12,14 +12,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from kg.model import RELATIONS
 from kg.namespaces import BASE, TKG
-from kg.ontology import ONTOLOGY_DIR, Ontology, load_ontology_graph
-
-#: The only external identifiers the project has verified.
-VERIFIED_MAPPINGS = {
-    "http://purl.obolibrary.org/obo/NCIT_C126102",
-    "http://purl.obolibrary.org/obo/NCIT_C94208",
-    "http://purl.obolibrary.org/obo/MONDO_0006486",
-}
+from kg.ontology import MAPPING_PREDICATES, ONTOLOGY_DIR, Ontology, load_mappings, load_ontology_graph, ontology_files
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +39,19 @@ def test_domain_entities_carry_synonyms_for_recognition(onto):
     assert "Tarlatamab" in onto.resolve("Imdelltra")
 
 
-def test_only_verified_external_mappings(onto):
-    mapped = {str(o) for o in onto.graph.objects(None, SKOS.exactMatch)}
-    assert mapped == VERIFIED_MAPPINGS
+def test_external_mappings_come_only_from_the_sssom_file(onto):
+    """Standard identifiers live in ontology/mappings.sssom.tsv (each with its source), not in the Turtle."""
+    from rdflib import Graph
+
+    turtle = Graph()
+    for path in ontology_files():
+        turtle.parse(path, format="turtle")
+    assert not [t for p in MAPPING_PREDICATES.values() for t in turtle.triples((None, p, None))]
+    expected = {(TKG[m.subject], SKOS[m.predicate], URIRef(m.object_iri)) for m in load_mappings().mappings}
+    loaded = {t for p in MAPPING_PREDICATES.values() for t in onto.graph.triples((None, p, None))}
+    assert loaded == expected and len(expected) > 50
     assert (TKG.CART, SKOS.exactMatch, URIRef("http://purl.obolibrary.org/obo/NCIT_C126102")) in onto.graph
+    assert (TKG.UvealMelanoma, SKOS.exactMatch, URIRef("http://purl.obolibrary.org/obo/MONDO_0006486")) in onto.graph
 
 
 def test_hierarchies_the_competency_questions_rely_on(onto):
@@ -156,3 +158,14 @@ def test_cli_checks_the_schema_part_of_the_built_graph(built_store):
     result = CliRunner().invoke(main, ["ontology", "check", "--store", built_store])
     assert result.exit_code == 0, result.output
     assert "consistent" in result.output
+
+
+def test_every_relation_is_labelled_and_mapped_once():
+    """A relation's facts: the model (subject/object categories) and the ontology
+    (its label, read by pages and the explorer through /api/graph/options).
+    Adding a relation to the model without its ontology label fails here."""
+    from kg.ontology import default_ontology
+
+    labels = default_ontology().relation_labels
+    for relation in RELATIONS:
+        assert labels.get(relation, relation) != relation, f"{relation} has no rdfs:label in the ontology"

@@ -63,7 +63,7 @@ def test_the_example_card(shared_dir):
     assert ("Tarlatamab", "causesToxicity", "CytokineReleaseSyndrome", "SUPPORT") in found
     assert ("Tarlatamab", "causesToxicity", "ICANS", "SUPPORT") in found
     for f in record.findings:
-        assert record.text(f.section)[f.start:f.end] == f.quote
+        assert record.text(f.section)[f.start : f.end] == f.quote
     sections = [b.section for b in record.texts]
     assert sections == ["key takeaway", "clinician summary", "lay summary", "what this means for you", "abstract"]
     assert "Newsletter" not in " ".join(b.text for b in record.texts)
@@ -92,7 +92,11 @@ def test_a_card_whose_text_contradicts_its_metadata_keeps_both():
 @pytest.mark.parametrize(
     ("line", "title", "subtitle"),
     [
-        ("DLL3-directed T cell engager shows responsesTarlatamab brings engagement", "DLL3-directed T cell engager shows responses", "Tarlatamab brings engagement"),
+        (
+            "DLL3-directed T cell engager shows responsesTarlatamab brings engagement",
+            "DLL3-directed T cell engager shows responses",
+            "Tarlatamab brings engagement",
+        ),
         ("A BiTE antibody for mRNA deliveryNew hope in leukemia", "A BiTE antibody for mRNA delivery", "New hope in leukemia"),
         ("No subtitle on this card at all", "No subtitle on this card at all", None),
     ],
@@ -163,17 +167,31 @@ def test_ctgov_records(shared_dir):
 
 
 def _study(**protocol) -> dict:
-    base = {"identificationModule": {"nctId": "NCT09999999", "briefTitle": "CAR-T in lymphoma", "acronym": "TEST-1"},
-            "conditionsModule": {"conditions": ["Diffuse Large B-cell Lymphoma"]},
-            "armsInterventionsModule": {"interventions": [{"name": "Axicabtagene ciloleucel", "otherNames": ["KTE-C19"]}]},
-            "designModule": {"phases": ["PHASE1", "PHASE2"], "studyType": "INTERVENTIONAL"},
-            "referencesModule": {"references": [{"pmid": "28968163"}]}}
+    base = {
+        "identificationModule": {"nctId": "NCT09999999", "briefTitle": "CAR-T in lymphoma", "acronym": "TEST-1"},
+        "conditionsModule": {"conditions": ["Diffuse Large B-cell Lymphoma"]},
+        "armsInterventionsModule": {"interventions": [{"name": "Axicabtagene ciloleucel", "otherNames": ["KTE-C19"]}]},
+        "designModule": {"phases": ["PHASE1", "PHASE2"], "studyType": "INTERVENTIONAL"},
+        "referencesModule": {"references": [{"pmid": "28968163"}]},
+    }
     base.update(protocol)
-    return {"protocolSection": base, "resultsSection": {"adverseEventsModule": {
-        "eventGroups": [{"id": "EG000", "title": "Axi-cel"}],
-        "seriousEvents": [{"term": "Cytokine release syndrome", "organSystem": "Immune system disorders", "sourceVocabulary": "MedDRA 20.0",
-                           "stats": [{"groupId": "EG000", "numAffected": 12, "numAtRisk": 100}]},
-                          {"term": "Pyrexia", "stats": [{"groupId": "EG000", "numAffected": 3, "numAtRisk": 100}]}]}}}
+    return {
+        "protocolSection": base,
+        "resultsSection": {
+            "adverseEventsModule": {
+                "eventGroups": [{"id": "EG000", "title": "Axi-cel"}],
+                "seriousEvents": [
+                    {
+                        "term": "Cytokine release syndrome",
+                        "organSystem": "Immune system disorders",
+                        "sourceVocabulary": "MedDRA 20.0",
+                        "stats": [{"groupId": "EG000", "numAffected": 12, "numAtRisk": 100}],
+                    },
+                    {"term": "Pyrexia", "stats": [{"groupId": "EG000", "numAffected": 3, "numAtRisk": 100}]},
+                ],
+            }
+        },
+    }
 
 
 def test_ctgov_maps_interventions_conditions_and_events():
@@ -185,8 +203,10 @@ def test_ctgov_maps_interventions_conditions_and_events():
     assert fever.toxicity is None  # kept as a counted event
     kg = KnowledgeGraph.open("memory:", mode="write")
     kg.add_records([record])
-    assert kg.query("ASK { <https://w3id.org/tcell-kg/study/nct09999999> <http://purl.org/dc/terms/references> "
-                    "<https://w3id.org/tcell-kg/study/pmid-28968163> }").boolean
+    assert kg.query(
+        "ASK { <https://w3id.org/tcell-kg/study/nct09999999> <http://purl.org/dc/terms/references> "
+        "<https://w3id.org/tcell-kg/study/pmid-28968163> }"
+    ).boolean
 
 
 def test_legacy_ctgov_xml_is_refused_with_what_to_download(shared_dir):
@@ -212,9 +232,15 @@ BAD_INPUTS = {
     "latin1.txt": ("Study Details caf\xe9".encode("latin-1"), "not valid UTF-8"),
     "truncated.xml": (PUBMED_TEMPLATE.format(date="<Year>2020</Year>").encode()[:400], "malformed XML"),
     "malformed.json": (b'{"studies": [', "malformed JSON"),
-    "bomb.xml": (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
-                 b"<PubmedArticleSet>&lol2;</PubmedArticleSet>", "entities"),
-    "xxe.xml": (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><PubmedArticleSet>&x;</PubmedArticleSet>', "entities"),
+    "bomb.xml": (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+        b"<PubmedArticleSet>&lol2;</PubmedArticleSet>",
+        "entities",
+    ),
+    "xxe.xml": (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><PubmedArticleSet>&x;</PubmedArticleSet>',
+        "entities",
+    ),
     "deep.xml": (b"<PubmedArticleSet>" + b"<a>" * 300 + b"</a>" * 300 + b"</PubmedArticleSet>", "nested"),
     "nostudy.json": (b'{"hello": 1}', "protocolSection"),
     "no-details.txt": (b"Mode\n\nA titleSubtitle here\n\nKey Takeaway\nSomething.\n", "Study Details"),
@@ -265,8 +291,13 @@ def test_card_reader_raises_only_ingest_errors(text):
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=400), st.text(max_size=400).map(str.encode),
-                 st.sampled_from([PUBMED_TEMPLATE.format(date=d) for d in ("<Year>x</Year>", "", "<MedlineDate>?</MedlineDate>")]).map(str.encode)))
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        st.text(max_size=400).map(str.encode),
+        st.sampled_from([PUBMED_TEMPLATE.format(date=d) for d in ("<Year>x</Year>", "", "<MedlineDate>?</MedlineDate>")]).map(str.encode),
+    )
+)
 def test_pubmed_reader_raises_only_ingest_errors(data):
     try:
         parse_pubmed(data, "fuzz.xml")
@@ -275,11 +306,35 @@ def test_pubmed_reader_raises_only_ingest_errors(data):
 
 
 @FUZZ
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-                        st.sampled_from(["protocolSection", "identificationModule", "nctId", "studies", "designModule", "phases",
-                                         "resultsSection", "adverseEventsModule", "seriousEvents", "stats", "term", "x"]), children, max_size=4),
-                    max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "protocolSection",
+                        "identificationModule",
+                        "nctId",
+                        "studies",
+                        "designModule",
+                        "phases",
+                        "resultsSection",
+                        "adverseEventsModule",
+                        "seriousEvents",
+                        "stats",
+                        "term",
+                        "x",
+                    ]
+                ),
+                children,
+                max_size=4,
+            )
+        ),
+        max_leaves=20,
+    )
+)
 def test_ctgov_reader_raises_only_ingest_errors(document):
     try:
         parse_ctgov(json.dumps(document).encode(), "fuzz.json")

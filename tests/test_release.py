@@ -15,7 +15,7 @@ from rdflib import Graph, Literal, Namespace, URIRef
 
 from kg import KnowledgeGraph
 from kg.cli import main
-from kg.export import EXTENSIONS, export_formats
+from kg.export import export_format, export_formats
 
 VOID = Namespace("http://rdfs.org/ns/void#")
 DATASET = URIRef("https://w3id.org/tcell-kg/dataset")
@@ -36,7 +36,7 @@ def test_folder_has_every_format_and_latest_points_at_it(released):
     assert folder.parent == released.resolve() and folder.name[:4].isdigit()
     names = {p.name for p in folder.iterdir()}
     for fmt in export_formats():
-        assert f"tcell-kg{EXTENSIONS[fmt]}" in names, fmt
+        assert export_format(fmt).filename in names, fmt
     assert {"SHA256SUMS", "void.ttl", "qc.md", "qc.json"} <= names
     assert not [p for p in released.iterdir() if p.name.startswith(".")]
 
@@ -89,7 +89,7 @@ def test_void_counts_agree_with_the_data(released, built_store):
         assert len(sources) == kg.stats()["studies"]
     assert all(str(s).startswith("https://w3id.org/tcell-kg/study/") for s in sources)
     dumps = {str(o).rsplit("/", 1)[-1] for o in void.objects(DATASET, VOID.dataDump)}
-    assert dumps == {f"tcell-kg{EXTENSIONS[f]}" for f in export_formats()}
+    assert dumps == {export_format(f).filename for f in export_formats()}
 
 
 def test_qc_report(released, built_store):
@@ -102,6 +102,9 @@ def test_qc_report(released, built_store):
     assert qc["gaps"]["counts"]["single_study"] == len(qc["gaps"]["single_study"]) > 0
     md = (folder / "qc.md").read_text()
     assert "## Validation" in md and "## Gap report" in md and str(stats["findings"]) in md
+    coverage = qc["identifier_coverage"]
+    assert coverage["antigens"]["mapped"] == 16 and set(coverage["antigens"]["unmapped"]) == {"CD3", "GD2"}
+    assert "## Standard identifiers" in md and "| tumor types | 26 / 28 |" in md
 
 
 def test_second_release_gets_a_new_folder_and_moves_latest(built_store, tmp_path):

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.servers
 VIRTUOSO_DIFFERS: set[str] = set()
 _SAMPLE = re.compile(r"SAMPLE\s*\([^)]*\)\s+AS\s+\?(\w+)", re.IGNORECASE)
 _CONCAT = re.compile(r"GROUP_CONCAT\s*\((?:[^;)]*)(?:;\s*SEPARATOR\s*=\s*\"([^\"]*)\")?\s*\)\s+AS\s+\?(\w+)", re.IGNORECASE)
+_COALESCED = re.compile(r'COALESCE\(\?(\w+),\s*""\)\s+AS\s+\?(\w+)', re.I)
 
 
 def normalized(sparql: str, rows: list[dict], booleans_as_integers: bool = False) -> list[tuple]:
@@ -39,6 +40,9 @@ def normalized(sparql: str, rows: list[dict], booleans_as_integers: bool = False
     returns every boolean, even the literal ``true``, as an xsd:integer)."""
     sampled = set(_SAMPLE.findall(sparql))
     concat = {name: sep if sep else " " for sep, name in _CONCAT.findall(sparql)}
+    for inner, outer in _COALESCED.findall(sparql):  # (COALESCE(?list, "") AS ?shown) over a GROUP_CONCAT
+        if inner in concat:
+            concat[outer] = concat[inner]
     out = []
     for row in rows:
         items = []

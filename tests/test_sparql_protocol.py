@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 
 from kg import KnowledgeGraph
 from web import create_app
-from web.negotiation import ASK_TYPES, GRAPH_TYPES, SELECT_TYPES, negotiate, parse_accept
+from web.negotiation import ASK_TYPES, GRAPH_TYPES, SELECT_TYPES, negotiate
 
 W3C = Path(__file__).resolve().parents[1].parent / "shared" / "w3c"
 MANIFEST = W3C / "sparql11-protocol-manifest.ttl"
@@ -531,9 +531,11 @@ def test_negotiation_table(header, table, expected):
     assert (chosen[1] if chosen else None) == expected
 
 
-def test_parse_accept_specificity():
-    ranges = parse_accept("text/*;q=0.3, text/csv;q=0.9, */*;q=0.1")
-    assert [(r.type, r.subtype, r.q) for r in ranges] == [("text", "*", 0.3), ("text", "csv", 0.9), ("*", "*", 0.1)]
+def test_accept_specificity_decides():
+    """The most specific range gives a type its quality (werkzeug's parser)."""
+    assert negotiate("text/*;q=0.3, text/csv;q=0.9, */*;q=0.1", SELECT_TYPES) == ("text/csv", "csv")
+    assert negotiate("text/*;q=0.3, text/csv;q=0, */*;q=0.1", SELECT_TYPES) == ("text/tab-separated-values", "tsv")
+    assert negotiate("*/*;q=0.1, text/csv;q=0", SELECT_TYPES) == ("application/sparql-results+json", "json")
 
 
 # -- SPARQLWrapper against a live server -------------------------------------------------------

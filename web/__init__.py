@@ -1,8 +1,9 @@
 """The web app: a Flask app factory with one blueprint per area.
 
 ``web/`` holds no graph logic: it parses requests, calls :mod:`kg`, and
-renders. Blueprints are listed in :data:`BLUEPRINTS` as "module:factory";
-each factory takes the app and returns a Blueprint.
+renders. Blueprints are listed in :data:`BLUEPRINTS` as "module:attribute":
+a module-level Blueprint (the usual case), or a factory that takes the app and
+returns one (the SPARQL endpoint, which owns the query worker pool).
 """
 
 from __future__ import annotations
@@ -10,17 +11,18 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from flask import Flask
+from flask import Blueprint, Flask
 
 from kg.config import Settings, resolve
 
 #: Areas of the app, registered in this order.
 BLUEPRINTS: list[str] = [
-    "web.pages:make_blueprint",
+    "web.pages:bp",
     "web.sparql:make_blueprint",
-    "web.analytics:make_blueprint",
-    "web.query:make_blueprint",
-    "web.graph:make_blueprint",
+    "web.analytics:bp",
+    "web.query:bp",
+    "web.graph:bp",
+    "web.changes:bp",
 ]
 
 
@@ -43,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_security(app, settings)
     register_error_handlers(app)
     for target in BLUEPRINTS:
-        module, factory = target.split(":")
-        app.register_blueprint(getattr(importlib.import_module(module), factory)(app))
+        module, attribute = target.split(":")
+        blueprint = getattr(importlib.import_module(module), attribute)
+        app.register_blueprint(blueprint if isinstance(blueprint, Blueprint) else blueprint(app))
     return app

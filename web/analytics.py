@@ -3,7 +3,7 @@
 ``/context.jsonld``.
 
 The report (:func:`kg.analytics.report`) and the plots are computed once per
-published release and kept in memory per store (``kg.views.cache.memo``).
+published release and kept in memory per store (``kg.artifacts.memo``).
 Query parameters: ``therapy`` (paths from a therapy to the strategies that
 address its barriers), ``from`` and ``to`` (a shortest path between two
 entities). Unknown values are a 400 in the app's one error shape.
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from kg.views import cache
 
+from . import negotiation as neg
 from .state import get_graph
 
 PLOT_FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
@@ -66,61 +67,56 @@ def _paths(graph, args) -> dict[str, Any]:
     return out
 
 
-def _wants_json() -> bool:
-    """Content negotiation: JSON when the client prefers it to HTML (the page's JSON twin)."""
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+bp = Blueprint("analytics", __name__)
 
 
-def make_blueprint(app: Flask) -> Blueprint:
-    bp = Blueprint("analytics", __name__)
+@bp.get("/analytics")
+def page():
+    if neg.choose(neg.PAGE_TYPES) == "json":
+        return page_json()
+    kg = get_graph()
+    data = _report(kg)
+    graph = data["graph"]
+    paths = _paths(graph, request.args)
+    therapies = sorted(
+        ((n, d.get("label", n)) for n, d in graph.nodes(data=True) if d.get("category") == "Therapy"), key=lambda x: x[1].lower()
+    )
+    entities = sorted(((n, d.get("label", n)) for n, d in graph.nodes(data=True)), key=lambda x: x[1].lower())
+    return render_template(
+        "analytics.html",
+        r=data["report"],
+        paths=paths,
+        therapies=therapies,
+        entities=entities,
+        args={k: request.args.get(k, "") for k in PARAMS},
+        release=cache.release_key(kg),
+    )
 
-    @bp.get("/analytics")
-    def page():
-        if _wants_json():
-            return page_json()
-        kg = get_graph()
-        data = _report(kg)
-        graph = data["graph"]
-        paths = _paths(graph, request.args)
-        therapies = sorted(
-            ((n, d.get("label", n)) for n, d in graph.nodes(data=True) if d.get("category") == "Therapy"), key=lambda x: x[1].lower()
-        )
-        entities = sorted(((n, d.get("label", n)) for n, d in graph.nodes(data=True)), key=lambda x: x[1].lower())
-        return render_template(
-            "analytics.html",
-            r=data["report"],
-            paths=paths,
-            therapies=therapies,
-            entities=entities,
-            args={k: request.args.get(k, "") for k in PARAMS},
-            release=cache.release_key(kg),
-        )
 
-    @bp.get("/analytics.json")
-    def page_json():
-        kg = get_graph()
-        data = _report(kg)
-        return jsonify({"release": cache.release_key(kg), **data["report"], **_paths(data["graph"], request.args)})
+@bp.get("/analytics.json")
+def page_json():
+    kg = get_graph()
+    data = _report(kg)
+    return jsonify({"release": cache.release_key(kg), **data["report"], **_paths(data["graph"], request.args)})
 
-    @bp.get("/analytics/plots/<filename>")
-    def plot(filename: str):
-        from kg.plots import PLOTS
 
-        name, _, fmt = filename.rpartition(".")
-        if name not in PLOTS or fmt not in PLOT_FORMATS:
-            abort(404, description=f"no such plot: plots are {', '.join(PLOTS)} as .svg or .png")
-        response = Response(_plot(get_graph(), name, fmt), mimetype=PLOT_FORMATS[fmt])
-        response.headers["Cache-Control"] = "public, max-age=3600"
-        return response
+@bp.get("/analytics/plots/<filename>")
+def plot(filename: str):
+    from kg.plots import PLOTS
 
-    @bp.get("/context.jsonld")
-    def context():
-        from kg.export_graph import CONTEXT_PATH
+    name, _, fmt = filename.rpartition(".")
+    if name not in PLOTS or fmt not in PLOT_FORMATS:
+        abort(404, description=f"no such plot: plots are {', '.join(PLOTS)} as .svg or .png")
+    response = Response(_plot(get_graph(), name, fmt), mimetype=PLOT_FORMATS[fmt])
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
 
-        response = Response(CONTEXT_PATH.read_bytes(), mimetype="application/ld+json")
-        response.headers["Access-Control-Allow-Origin"] = "*"  # JSON-LD processors fetch it cross-origin
-        response.headers["Cache-Control"] = "public, max-age=86400"
-        return response
 
-    return bp
+@bp.get("/context.jsonld")
+def context():
+    from kg.export_graph import CONTEXT_PATH
+
+    response = Response(CONTEXT_PATH.read_bytes(), mimetype="application/ld+json")
+    response.headers["Access-Control-Allow-Origin"] = "*"  # JSON-LD processors fetch it cross-origin
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

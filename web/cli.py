@@ -88,12 +88,12 @@ def run_server(app: Any, settings: Any) -> None:
 @click.option(
     "--gsp-url", default=None, help="Graph Store Protocol endpoint of a remote --store, when it differs from the store URL (TKG_GSP_URL)."
 )
+@click.option("--base-url", default=None, help=_setting_help("base_url"))
 @click.option(
     "--dev",
     is_flag=True,
     help="Use Flask's development server instead of waitress (debugging only: not for production).",
 )
-@click.option("--base-url", default=None, help=_setting_help("base_url"))
 def serve(
     store: str,
     host: str | None,
@@ -102,8 +102,8 @@ def serve(
     query_timeout: float | None,
     update_url: str | None,
     gsp_url: str | None,
-    dev: bool,
     base_url: str | None,
+    dev: bool,
 ) -> None:
     """Serve the published graph: dashboard, SPARQL endpoint, pages and downloads.
 

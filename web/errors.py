@@ -7,20 +7,17 @@ Messages say how to fix the problem and never contain tracebacks or paths.
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, render_template
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from kg.errors import NoReleaseError, QueryError, StoreError, TkgError
 
-
-def wants_html() -> bool:
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "text/html" and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"]
+from .negotiation import prefers_html
 
 
 def error_response(status: int, title: str, message: str, headers: dict[str, str] | None = None):
     body = {"ok": False, "status": status, "title": title, "error": message}
-    if wants_html():
+    if prefers_html():
         response = render_template("error.html", **body), status
     else:
         response = jsonify(body), status

@@ -14,12 +14,27 @@ Filters (``modality``, ``tumor``, ``relation``, ``level``, ``year_from``,
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, render_template, request
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template, request, url_for
 
 from kg import graphview
 
-from .errors import error_response, wants_html
+from . import negotiation as neg
+from .errors import error_response
 from .state import get_graph
+
+
+def _linked(result: dict[str, Any]) -> dict[str, Any]:
+    """Add the pages' URLs to an answer of kg.graphview (the core builds no URLs):
+    ``url`` of each entity node, ``study_url`` of each finding."""
+    nodes = [e["data"] for e in result.get("elements", ()) if e.get("group") == "nodes"]
+    nodes += [result[end] for end in ("source", "target") if isinstance(result.get(end), dict)]
+    for data in nodes:
+        data["url"] = url_for("pages.entity", entity_id=data["id"])
+    for finding in result.get("findings", ()):
+        finding["study_url"] = url_for("pages.study", study_id=finding["study"])
+    return result
 
 
 def _filters():
@@ -59,52 +74,58 @@ def _limit(default: int, high: int) -> int:
     return value
 
 
-def make_blueprint(app: Flask) -> Blueprint:
-    bp = Blueprint("graph", __name__)
+bp = Blueprint("graph", __name__)
 
-    @bp.errorhandler(graphview.NodeNotFound)
-    def _not_found(exc: graphview.NodeNotFound):
-        return error_response(404, "Not Found", str(exc))
 
-    @bp.get("/graph")
-    def page():
-        if not wants_html() and request.accept_mimetypes.best == "application/json":
-            return jsonify(graphview.options(get_graph()))
-        return render_template("graph.html")
+@bp.errorhandler(graphview.NodeNotFound)
+def _not_found(exc: graphview.NodeNotFound):
+    return error_response(404, "Not Found", str(exc))
 
-    @bp.get("/api/graph/options")
-    def options():
+
+@bp.get("/graph")
+def page():
+    if neg.choose(neg.PAGE_TYPES) == "json":
         return jsonify(graphview.options(get_graph()))
+    return render_template("graph.html")
 
-    @bp.get("/api/graph/nodes")
-    def nodes():
-        q = request.args.get("q", "")
-        if len(q) > 200:
-            raise graphview.BadGraphParameter("q is too long", expected="at most 200 characters")
-        limit = _limit(graphview.MAX_SUGGESTIONS, graphview.MAX_SUGGESTIONS)
-        return jsonify({"q": q, "results": graphview.find_nodes(get_graph(), q, limit=limit)})
 
-    @bp.get("/api/graph/neighborhood")
-    def neighborhood():
-        depth = _depth()
-        filters = _filters()
-        limit = _limit(graphview.MAX_NODES, graphview.MAX_NODES)
-        return jsonify(graphview.neighborhood(get_graph(), request.args.get("id", ""), depth=depth, filters=filters, max_nodes=limit))
+@bp.get("/api/graph/options")
+def options():
+    return jsonify(graphview.options(get_graph()))
 
-    @bp.get("/api/graph/edge")
-    def edge():
-        args = request.args
-        return jsonify(graphview.edge(get_graph(), args.get("source", ""), args.get("relation", ""), args.get("target", "")))
 
-    @bp.get("/api/graph/path")
-    def path():
-        args = request.args
-        filters = _filters()
-        return jsonify(graphview.paths(get_graph(), args.get("from", ""), args.get("to", ""), filters=filters))
+@bp.get("/api/graph/nodes")
+def nodes():
+    q = request.args.get("q", "")
+    if len(q) > 200:
+        raise graphview.BadGraphParameter("q is too long", expected="at most 200 characters")
+    limit = _limit(graphview.MAX_SUGGESTIONS, graphview.MAX_SUGGESTIONS)
+    return jsonify({"q": q, "results": graphview.find_nodes(get_graph(), q, limit=limit)})
 
-    @bp.get("/api/graph/strategies")
-    def strategies():
-        filters = _filters()
-        return jsonify(graphview.strategies(get_graph(), request.args.get("therapy", ""), filters=filters))
 
-    return bp
+@bp.get("/api/graph/neighborhood")
+def neighborhood():
+    depth = _depth()
+    filters = _filters()
+    limit = _limit(graphview.MAX_NODES, graphview.MAX_NODES)
+    result = graphview.neighborhood(get_graph(), request.args.get("id", ""), depth=depth, filters=filters, max_nodes=limit)
+    return jsonify(_linked(result))
+
+
+@bp.get("/api/graph/edge")
+def edge():
+    args = request.args
+    return jsonify(_linked(graphview.edge(get_graph(), args.get("source", ""), args.get("relation", ""), args.get("target", ""))))
+
+
+@bp.get("/api/graph/path")
+def path():
+    args = request.args
+    filters = _filters()
+    return jsonify(_linked(graphview.paths(get_graph(), args.get("from", ""), args.get("to", ""), filters=filters)))
+
+
+@bp.get("/api/graph/strategies")
+def strategies():
+    filters = _filters()
+    return jsonify(_linked(graphview.strategies(get_graph(), request.args.get("therapy", ""), filters=filters)))

@@ -1,18 +1,23 @@
-"""Content negotiation through explicit lookup tables.
+"""Content negotiation: the one place where a response's form is chosen.
 
-Each table maps a media type to a format name of :mod:`kg.workers`, in the
-server's order of preference (the first entry is the default). ``Accept`` is
-parsed with q-values and wildcards; among the offered types the one with the
-highest quality wins, ties going to the server's order. A ``format=`` query
-parameter overrides ``Accept`` through :data:`FORMAT_PARAMS`.
+Each table maps a media type to a format name, in the server's order of
+preference (the first entry is the default). ``Accept`` is parsed by
+werkzeug; among the offered types the one with the highest quality wins, ties
+going to the server's order (:func:`negotiate`).
 
-Other blueprints (entity and study pages) can negotiate RDF with
-:data:`GRAPH_TYPES` and :func:`negotiate`.
+* ``/sparql`` negotiates results with :data:`SELECT_TYPES`, :data:`ASK_TYPES`
+  and :data:`GRAPH_TYPES`; its ``format=`` parameter goes through
+  :data:`FORMAT_PARAMS`.
+* Pages answer HTML, their JSON twin, and RDF where they have an RDF function,
+  through :func:`choose` (``?format=``, a ``.json`` suffix, ``Accept``).
+* Error responses use :func:`prefers_html`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from flask import abort, request
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 #: SELECT results: media type -> format.
 SELECT_TYPES: dict[str, str] = {
@@ -90,69 +95,87 @@ FORMAT_PARAMS: dict[str, str] = {
 _GRAPH_ALIASES = {"json": "jsonld", "xml": "rdfxml"}
 
 
-@dataclass(frozen=True)
-class MediaRange:
-    type: str
-    subtype: str
-    q: float
-
-    @property
-    def specificity(self) -> int:
-        return (self.type != "*") + (self.subtype != "*")
-
-    def matches(self, media_type: str) -> bool:
-        main, _, sub = media_type.partition("/")
-        return self.type in ("*", main) and self.subtype in ("*", sub)
-
-
-def parse_accept(header: str | None) -> list[MediaRange]:
-    """Parse an Accept header; malformed entries are ignored (q defaults to 1)."""
-    ranges: list[MediaRange] = []
-    for item in (header or "").split(","):
-        parts = [p.strip() for p in item.split(";")]
-        media = parts[0].lower()
-        if "/" not in media:
-            continue
-        main, _, sub = media.partition("/")
-        if not main or not sub:
-            continue
-        q = 1.0
-        for param in parts[1:]:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = max(0.0, min(1.0, float(value.strip())))
-                except ValueError:
-                    q = 0.0
-        ranges.append(MediaRange(main, sub, q))
-    return ranges
-
-
-def quality(ranges: list[MediaRange], media_type: str) -> float:
-    """The quality the client gives ``media_type``: from its most specific matching range."""
-    best: MediaRange | None = None
-    for candidate in ranges:
-        if candidate.matches(media_type) and (best is None or candidate.specificity > best.specificity):
-            best = candidate
-    return best.q if best is not None else 0.0
+def _accept(header: str | None) -> MIMEAccept:
+    return parse_accept_header(header, MIMEAccept)
 
 
 def negotiate(header: str | None, table: dict[str, str]) -> tuple[str, str] | None:
     """(media type, format) the client prefers among ``table``, or None (406).
 
-    No or an empty Accept header gets the table's first entry."""
-    if header is None or not header.strip():
-        first = next(iter(table.items()))
-        return first
-    ranges = parse_accept(header)
-    if not ranges:
+    ``Accept`` is parsed by werkzeug (q-values, wildcards, the most specific
+    range deciding); among the offered types the highest quality wins, ties
+    going to the table's order. No Accept header, or one with no media range
+    in it, gets the table's first entry."""
+    accept = _accept(header)
+    if not any("/" in value for value, _q in accept):
         return next(iter(table.items()))
     best: tuple[float, str, str] | None = None
     for media_type, fmt in table.items():
-        q = quality(ranges, media_type)
+        q = accept.quality(media_type)
         if q > 0 and (best is None or q > best[0]):
             best = (q, media_type, fmt)
     return (best[1], best[2]) if best else None
+
+
+# -- pages: HTML, JSON and RDF from one place -----------------------------------
+#: A page's representations: media type -> name, the first is the default.
+PAGE_TYPES: dict[str, str] = {"text/html": "html", "application/json": "json"}
+#: The RDF a page with an RDF function offers besides HTML and JSON.
+RDF_TYPES: dict[str, str] = {
+    "text/turtle": "turtle",
+    "application/ld+json": "jsonld",
+    "application/n-triples": "nt",
+    "application/rdf+xml": "rdfxml",
+}
+#: ``?format=`` values of pages.
+PAGE_FORMAT_PARAMS: dict[str, str] = {
+    "html": "html",
+    "json": "json",
+    "ttl": "turtle",
+    "turtle": "turtle",
+    "jsonld": "jsonld",
+    "json-ld": "jsonld",
+    "nt": "nt",
+    "ntriples": "nt",
+    "rdfxml": "rdfxml",
+    "rdf": "rdfxml",
+    "xml": "rdfxml",
+}
+#: RDF format -> rdflib serializer of a page's RDF twin.
+RDFLIB_SERIALIZERS: dict[str, str] = {"turtle": "turtle", "jsonld": "json-ld", "nt": "nt", "rdfxml": "xml"}
+
+
+def choose(offered: dict[str, str], *, suffix_json: bool = False) -> str:
+    """The representation of a page to send: ``?format=``, then a ``.json``
+    suffix, then ``Accept`` (ties to the order of ``offered``). A bad
+    ``?format=`` is a 400, an Accept nothing in ``offered`` satisfies a 406."""
+    names = list(dict.fromkeys(offered.values()))
+    if suffix_json:
+        return "json"
+    param = request.args.get("format")
+    if param is not None:
+        fmt = PAGE_FORMAT_PARAMS.get(param.strip().lower())
+        if fmt is None or fmt not in names:
+            valid = ", ".join(k for k, v in PAGE_FORMAT_PARAMS.items() if v in names)
+            abort(400, description=f"unknown format {param[:40]!r} (expected one of {valid})")
+        return fmt
+    chosen = negotiate(request.headers.get("Accept"), offered)
+    if chosen is None:
+        abort(406, description="none of the accepted media types can be produced; offered: " + ", ".join(offered))
+    return chosen[1]
+
+
+def prefers(name: str, offered: dict[str, str]) -> bool:
+    """True when ``Accept`` prefers the representation ``name`` among ``offered``
+    (never an error: for error pages and redirects)."""
+    chosen = negotiate(request.headers.get("Accept"), offered)
+    return chosen is not None and chosen[1] == name
+
+
+def prefers_html() -> bool:
+    """Error responses: HTML for browsers, the JSON error shape for everyone else
+    (no Accept, ``*/*`` and ties mean JSON)."""
+    return prefers("html", {"application/json": "json", "text/html": "html"})
 
 
 def format_param(value: str, table: dict[str, str]) -> str | None:

@@ -196,7 +196,8 @@ def _buffer_chunked_body(max_body: int) -> None:
 
 # -- base URL ----------------------------------------------------------------------------
 class BaseUrl:
-    """WSGI middleware: the scheme, host and path prefix of every request come from ``base_url``."""
+    """WSGI middleware: the scheme and host of every request come from ``base_url`` (its path is not a
+    mount point: the app's own links stay root-relative; a proxy that mounts it elsewhere says so itself)."""
 
     def __init__(self, app, base_url: str):
         import urllib.parse
@@ -209,15 +210,12 @@ class BaseUrl:
         self.host = parts.netloc
         self.server_name = parts.hostname or ""
         self.server_port = str(parts.port or (443 if parts.scheme == "https" else 80))
-        self.prefix = parts.path.rstrip("/")
 
     def __call__(self, environ, start_response):
         environ["HTTP_HOST"] = self.host
         environ["wsgi.url_scheme"] = self.scheme
         environ["SERVER_NAME"] = self.server_name
         environ["SERVER_PORT"] = self.server_port
-        if self.prefix:
-            environ["SCRIPT_NAME"] = self.prefix
         return self.app(environ, start_response)
 
 
@@ -363,7 +361,11 @@ def init_security(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = content_security_policy(g.get("_csp_nonce"))
+        policy = content_security_policy(g.get("_csp_nonce"))
+        extra_styles = g.get("csp_style_hashes")  # a page may allow fixed style texts by hash (the query editor)
+        if extra_styles and response.mimetype == "text/html":
+            policy = "; ".join(f"{part} {' '.join(extra_styles)}" if part.startswith("style-src ") else part for part in policy.split("; "))
+        response.headers["Content-Security-Policy"] = policy
         for name, value in STATIC_HEADERS.items():
             response.headers.setdefault(name, value)
         return response

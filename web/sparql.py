@@ -416,6 +416,7 @@ def _update_directory_store(url: str, text: str, base: str) -> None:
 
     with KnowledgeGraph.open(url, mode="write") as kg:
         store = kg.store.store  # type: ignore[attr-defined]
+        kg.store.begin_changes()  # an update may touch any graph: the next publish recomputes its views in full
         try:
             store.update(text, base_iri=base)
         except SyntaxError as exc:

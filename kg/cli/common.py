@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 import click
 
 from ..config import SETTINGS
+from ..errors import TkgError
 
 _STORE = next(s for s in SETTINGS if s.name == "store")
 _UPDATE_URL = next(s for s in SETTINGS if s.name == "update_url")
@@ -46,5 +47,25 @@ def remote_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+_KEEP = next(s for s in SETTINGS if s.name == "keep_releases")
+
+keep_option = click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    envvar=_KEEP.env,
+    default=_KEEP.default,
+    show_default=True,
+    show_envvar=True,
+    help="Published releases to keep (an embedded store); older ones go, except pinned ones, the current one and the one served until now.",
+)
+
+
+class CommandError(TkgError):
+    """The command was well formed but cannot do its work (exit 1)."""
+
+
 def fail(message: str) -> NoReturn:
-    raise click.UsageError(message)
+    """Stop with ``error: message`` and exit 1: the input, the store or the
+    environment is wrong. A malformed command line is click's ``UsageError``
+    (exit 2). See "Exit codes" in the README."""
+    raise CommandError(message)

@@ -8,10 +8,13 @@ from pathlib import Path
 import click
 
 from ..errors import TkgError
+from ..export import export_formats
+from ..export import formats as export_registry
 from ..graph import DATA_DIR, KnowledgeGraph
 from ..namespaces import PREFIXES
 from ..ontology import ONTOLOGY_DIR
-from .common import fail, remote_options, store_option
+from ..readers import formats, study_suffixes
+from .common import fail, keep_option, remote_options, store_option
 
 QUERY_FORMATS = ("table", "json", "csv", "tsv", "turtle", "xml")
 
@@ -23,7 +26,8 @@ QUERY_FORMATS = ("table", "json", "csv", "tsv", "turtle", "xml")
 @click.option("--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR, show_default="ontology/ of the project", help="Directory with the ontology Turtle files and shapes.ttl.")
 @click.option("--no-validate", is_flag=True, help="Skip the SHACL and quote checks (not recommended).")
 @click.option("--no-publish", is_flag=True, help="Leave the new graph in the work store without publishing it.")
-def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_publish: bool) -> None:
+@keep_option
+def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_publish: bool, keep: int) -> None:
     """Rebuild the graph from the ontology and the curated records.
 
     The new graph is loaded beside the current one, validated (SHACL shapes
@@ -32,24 +36,61 @@ def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_
     """
     with KnowledgeGraph.open(store, mode="write") as kg:
         report = kg.build(data_dir, ontology_dir, progress=True, validate=not no_validate)
-        release = None if no_publish else kg.publish()
+        release = None if no_publish else kg.publish(keep=keep)
     click.echo(f"built {report.studies} studies from {len(report.loaded)} records, {report.quads} quads")
     if release:
         click.echo(f"published release {release}")
 
 
-#: File name endings `tkg ingest DIR` picks up in a directory.
-STUDY_SUFFIXES = (".txt", ".xml", ".json", ".yaml", ".yml")
+
+
+class ExportChoice(click.Choice):
+    """The registered export formats' names, read when the option is used (plugins included)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        return export_formats()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
+
+
+class ExportFormatOption(click.Option):
+    """--format of `tkg export`: its help lists the registered formats when it is shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = "One of the registered export formats: " + "; ".join(f"{f.name}: {f.description}" for f in export_registry()) + "."
+        return super().get_help_record(ctx)
+
+
+class ReaderChoice(click.Choice):
+    """The registered readers' names, read when the option is used (plugins included)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        return formats()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @store_option
 @remote_options
-@click.option("--format", "fmt", type=click.Choice(["card", "pubmed", "ctgov", "ctgov-legacy", "yaml"]), help="Force a format instead of detecting it.")
+@click.option("--format", "fmt", type=ReaderChoice(), help="Force a format instead of detecting it.")
 @click.option("--no-publish", is_flag=True, help="Do not publish a release after ingesting (batch several commands).")
 @click.option("--follow-symlinks", is_flag=True, help="Read symbolic links in a directory that lead outside it (refused by default).")
-def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: bool, follow_symlinks: bool) -> None:
+@keep_option
+def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: bool, follow_symlinks: bool, keep: int) -> None:
     """Read study files into the graph: study cards (.txt), PubMed XML,
     ClinicalTrials.gov API v2 JSON, or curated YAML records.
 
@@ -60,6 +101,7 @@ def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: boo
     reported as a conflict (the later file's version stays). Exits with
     status 1 if any file failed.
     """
+    suffixes = study_suffixes()  # what the registered readers read
     paths: list[Path] = []
     skipped: list[Path] = []
     outside: list[Path] = []
@@ -70,12 +112,12 @@ def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: boo
             if not follow_symlinks:  # a link inside DIR must not read a file elsewhere on the machine
                 outside.extend(p for p in found if not p.resolve().is_relative_to(root))
                 found = [p for p in found if p.resolve().is_relative_to(root)]
-            paths.extend(p for p in found if p.suffix.lower() in STUDY_SUFFIXES)
-            skipped.extend(p for p in found if p.suffix.lower() not in STUDY_SUFFIXES)
+            paths.extend(p for p in found if p.suffix.lower() in suffixes)
+            skipped.extend(p for p in found if p.suffix.lower() not in suffixes)
         else:
             paths.append(item)
     for path in skipped:
-        click.echo(f"skipped: {path}: not a study file (expected {', '.join(STUDY_SUFFIXES)})", err=True)
+        click.echo(f"skipped: {path}: not a study file (expected {', '.join(suffixes)})", err=True)
     for path in outside:
         click.echo(f"refused: {path}: a symbolic link to {path.resolve()}, outside the directory (--follow-symlinks reads it)", err=True)
     if not paths:
@@ -87,7 +129,7 @@ def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: boo
 
     with KnowledgeGraph.open(store, mode="write") as kg:
         report = kg.ingest(paths, fmt=fmt, progress=True, on_error=on_error)
-        release = kg.publish() if report.loaded and not no_publish else None
+        release = kg.publish(keep=keep) if report.loaded and not no_publish else None
     conflicts = report.conflicts
     summary = f"ingested {report.studies} studies from {len(report.loaded)} of {len(paths)} files ({report.quads} quads)"
     summary += f"; {len(report.failed)} failed"
@@ -163,7 +205,7 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, all
         return
     given = [x for x in (sparql, file, name) if x]
     if len(given) != 1:
-        fail("give exactly one of: a query argument, -f FILE, or --name NAME")
+        raise click.UsageError("give exactly one of: a query argument, -f FILE, or --name NAME")
     text = sparql or (file.read() if file else load_query(name).sparql)  # type: ignore[union-attr]
     if not allow_remote:
         try:
@@ -175,11 +217,7 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, all
             click.echo(_table(kg.query(text)))
             return
         out_fmt = "turtle" if fmt == "turtle" else fmt
-        native = getattr(kg.store, "query_serialized", None)
-        if native is not None:
-            _kind, data = native(text, out_fmt)
-        else:
-            data = kg.query(text).serialize(out_fmt)
+        _kind, data = kg.store.query_serialized(text, out_fmt)
     sys.stdout.buffer.write(data)
     if not data.endswith(b"\n"):
         sys.stdout.buffer.write(b"\n")
@@ -190,8 +228,8 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, all
     "--format",
     "fmt",
     required=True,
-    help="RDF: ttl, nt, nq, trig, jsonld, rdfxml. Graphs: graphml, gexf, cyjs (Cytoscape.js), "
-    "csv (nodes and edges CSV in a .zip), kgx (KGX TSV nodes/edges in a .tar.gz).",
+    type=ExportChoice(),
+    cls=ExportFormatOption,
 )
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
 @store_option
@@ -203,6 +241,8 @@ def export(fmt: str, output: Path, store: str) -> None:
     with the published context ontology/context.jsonld); ttl, nt and rdfxml
     hold the union of all graphs. The graph formats hold the typed graph of
     entities and their relations, each edge with its supporting studies.
+    sssom writes the entities' MONDO, NCIt, HGNC and UniProtKB ids with their
+    sources (ontology/mappings.sssom.tsv).
     """
     from ..export import export as do_export
 
@@ -215,10 +255,16 @@ def export(fmt: str, output: Path, store: str) -> None:
 @store_option
 @remote_options
 def stats(store: str) -> None:
-    """Count studies, findings, domain entities, named graphs and quads."""
+    """Count studies, findings, domain entities, named graphs and quads, and
+    the coverage of standard identifiers (MONDO, NCIt, HGNC ...) by category."""
+    from ..identifiers import store_coverage
+
     with KnowledgeGraph.open(store) as kg:
         for key, value in kg.stats().items():
             click.echo(f"{key:10s} {value}")
+        click.echo("standard identifiers (ontology/mappings.sssom.tsv), coverage by category:")
+        for row in store_coverage(kg):
+            click.echo("  " + row.line())
 
 
 @click.command()
@@ -270,8 +316,46 @@ def ontology_check(ontology_dir: Path, store: str | None) -> None:
 @click.command()
 @store_option
 @remote_options
-def publish(store: str) -> None:
-    """Publish the work store as a new read-only release (after --no-publish)."""
+@keep_option
+@click.option("--full", is_flag=True, help="Recompute the precomputed views, matrix cells and projection over the whole graph.")
+def publish(store: str, keep: int, full: bool) -> None:
+    """Publish the work store as a new read-only release (after --no-publish).
+
+    The release is a checkpoint that shares unchanged files with the earlier
+    ones. What publishing precomputes (dashboard, matrix cells, the explorer's
+    projection) is updated from the studies changed since the previous
+    release, or recomputed in full when the ontology changed or with --full."""
     with KnowledgeGraph.open(store, mode="write") as kg:
-        release = kg.publish()
+        release = kg.publish(keep=keep, full=full)
     click.echo(f"published release {release}" if release else "nothing to publish for this store")
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)  # pragma: no cover
+
+
+@click.command()
+@store_option
+@click.option("--pin", "pin", metavar="RELEASE", help="Keep this release whatever --keep says.")
+@click.option("--unpin", "unpin", metavar="RELEASE", help="Let retention remove this release again.")
+def releases(store: str, pin: str | None, unpin: str | None) -> None:
+    """List the published releases of an embedded store with the disk each uses.
+
+    SIZE is a release's size as a copy; OWN is what it alone holds on disk
+    (files no other release nor the work store shares), i.e. what removing it
+    frees. Releases share unchanged files (hard links of RocksDB checkpoints)."""
+    with KnowledgeGraph.open(store, mode="write" if pin or unpin else "read") as kg:
+        if pin:
+            kg.store.pin(pin)
+        if unpin:
+            kg.store.pin(unpin, pinned=False)
+        rows = kg.store.release_usage()
+    click.echo(f"{'RELEASE':26s} {'SIZE':>10s} {'OWN':>10s}")
+    for row in rows:
+        marks = " ".join(m for m, on in (("current", row["current"]), ("pinned", row["pinned"])) if on)
+        click.echo(f"{row['release']:26s} {_size(row['size']):>10s} {_size(row['own']):>10s} {marks}".rstrip())
+    click.echo(f"{len(rows)} releases, {_size(sum(r['own'] for r in rows))} held by releases alone")

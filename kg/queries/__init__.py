@@ -3,12 +3,19 @@
 Each ``.rq`` file starts with a comment line ``# CQn: description`` (or
 ``# name: description``), followed by the query. The query editor offers
 them as examples; tests check their answers on the shipped corpus.
+
+A query may have a text for one engine whose planner fails on the standard
+text: ``<engine>/<same file name>.rq`` (``virtuoso/cq09-....rq``), with the
+same answers (tests/test_remote_store.py compares them). A remote store sends
+the engine's text in place of a shipped text it recognizes (:func:`for_engine`),
+so the editor's examples, the pages and ``tkg query -n`` all get it.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import QueryError
@@ -17,12 +24,20 @@ QUERY_DIR = Path(__file__).resolve().parent
 _HEADER = re.compile(r"^#\s*(?P<title>[^:]+):\s*(?P<description>.+)$")
 
 
+#: Engines that may have texts of their own (a subfolder each).
+ENGINES = ("virtuoso",)
+
+
 @dataclass(frozen=True)
 class NamedQuery:
     name: str  # file stem, e.g. "cq01-tme-barriers-solid"
     title: str  # e.g. "CQ1"
     description: str
     sparql: str
+    variants: tuple[tuple[str, str], ...] = ()  # (engine, text) for engines whose planner needs another text
+
+    def text_for(self, engine: str | None) -> str:
+        return dict(self.variants).get(engine or "", self.sparql)
 
     @property
     def is_competency_question(self) -> bool:
@@ -39,7 +54,32 @@ def _parse(path: Path) -> NamedQuery:
 
 
 def list_queries() -> list[NamedQuery]:
-    return [_parse(p) for p in sorted(QUERY_DIR.glob("*.rq"))]
+    return list(_queries())
+
+
+@functools.cache
+def _queries() -> tuple[NamedQuery, ...]:
+    out = []
+    for path in sorted(QUERY_DIR.glob("*.rq")):
+        query = _parse(path)
+        variants = tuple(
+            (engine, (QUERY_DIR / engine / path.name).read_text(encoding="utf-8"))
+            for engine in ENGINES
+            if (QUERY_DIR / engine / path.name).is_file()
+        )
+        out.append(replace(query, variants=variants))
+    return tuple(out)
+
+
+@functools.cache
+def _by_text(engine: str) -> dict[str, str]:
+    return {q.sparql: text for q in _queries() for e, text in q.variants if e == engine}
+
+
+def for_engine(sparql: str, engine: str | None) -> str:
+    """The text to send to ``engine`` for ``sparql``: its own text when ``sparql``
+    is a shipped query that has one, else ``sparql`` unchanged."""
+    return _by_text(engine).get(sparql, sparql) if engine else sparql
 
 
 def load_query(name: str) -> NamedQuery:
@@ -47,7 +87,9 @@ def load_query(name: str) -> NamedQuery:
     wanted = name.lower()
     for query in list_queries():
         title = query.title.lower()
-        if wanted in (query.name, title) or (title.startswith("cq") and wanted.startswith("cq") and wanted[2:].lstrip("0") == title[2:].lstrip("0")):
+        if wanted in (query.name, title) or (
+            title.startswith("cq") and wanted.startswith("cq") and wanted[2:].lstrip("0") == title[2:].lstrip("0")
+        ):
             return query
     names = ", ".join(q.name for q in list_queries())
     raise QueryError(f"no named query {name!r}", expected=f"one of {names}")

@@ -1,14 +1,20 @@
 """Readers turn source files into frozen :class:`kg.model.StudyRecord` objects.
 
-One module per format; readers never touch the store. Formats are found in a
-registry with lazy imports (rdflib's plugin habit): an unknown name gets an
-error listing the valid ones.
+One module per format; readers never touch the store. Each format is one
+:class:`Reader` record in a registry (name, the function that reads it, the
+suffixes a folder scan picks up, how a file is recognized, whether its texts
+are mined), imported lazily (rdflib's plugin habit); an unknown name gets an
+error listing the valid ones. Other packages add readers through the
+``tcell_kg.readers`` entry point group (see docs/extending.md).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from ..errors import IngestError
@@ -17,55 +23,124 @@ from ..model import StudyRecord
 #: Maximum size of one source file; larger files are refused before reading.
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
-# name -> (module, function). Each function takes a Path and yields records.
-_READERS: dict[str, tuple[str, str]] = {
-    "yaml": ("kg.readers.curated", "read_curated"),
-    "card": ("kg.readers.card", "read_card"),
-    "pubmed": ("kg.readers.pubmed", "read_pubmed"),
-    "ctgov": ("kg.readers.ctgov", "read_ctgov"),
-    "ctgov-legacy": ("kg.readers.ctgov", "refuse_legacy"),
-}
-
 ReaderFn = Callable[[Path], Iterator[StudyRecord]]
+#: Sniff functions see the file's suffix (lower case) and its first bytes
+#: (a UTF-8 BOM and leading whitespace removed).
+Sniff = Callable[[str, bytes], bool]
 
 
-def register(name: str, module: str, function: str) -> None:
-    """Register a reader (used by format modules that ship separately)."""
-    _READERS[name] = (module, function)
+@dataclass(frozen=True)
+class Reader:
+    """Everything the project knows about an input format, in one record.
+
+    ``target`` is "module:function" (imported when first used); the function
+    takes a Path and yields StudyRecords. ``claims`` tells from a file's suffix
+    and first bytes whether the file is in this format: readers are asked in
+    registry order and the first that claims a file reads it. ``suffixes`` are
+    what ``tkg ingest DIR`` picks up in a folder. ``text_mined``: the records'
+    texts go through the extractor (curated records carry their own findings).
+    """
+
+    name: str
+    target: str
+    suffixes: tuple[str, ...]
+    claims: Sniff
+    text_mined: bool
+    description: str
+
+    def load(self) -> ReaderFn:
+        module, function = self.target.split(":")
+        return getattr(importlib.import_module(module), function)
+
+
+def _is_json(suffix: str, head: bytes) -> bool:
+    return suffix == ".json" or head.startswith((b"{", b"["))
+
+
+def _is_xml(suffix: str, head: bytes) -> bool:
+    return suffix == ".xml" or head.startswith(b"<")
+
+
+#: The readers, in the order they are asked to claim a file.
+_READERS: dict[str, Reader] = {}
+
+
+def register(reader: Reader, *, before: str | None = None) -> None:
+    """Add a reader (a plugin's, through the ``tcell_kg.readers`` entry point
+    group, or a test's); ``before`` puts it ahead of a named one in the claiming order."""
+    items = [(name, r) for name, r in _READERS.items() if name != reader.name]
+    index = next((i for i, (name, _) in enumerate(items) if name == before), len(items))
+    items.insert(index, (reader.name, reader))
+    _READERS.clear()
+    _READERS.update(items)
+
+
+for _reader in (
+    Reader(
+        "yaml", "kg.readers.curated:read_curated", (".yaml", ".yml"), lambda s, h: s in (".yaml", ".yml"), False, "a curated record (.yaml)"
+    ),
+    Reader("ctgov", "kg.readers.ctgov:read_ctgov", (".json",), _is_json, True, "ClinicalTrials.gov JSON (.json)"),
+    Reader(
+        "ctgov-legacy",
+        "kg.readers.ctgov:refuse_legacy",
+        (),
+        lambda s, h: _is_xml(s, h) and b"<clinical_study" in h,
+        False,
+        "the retired ClinicalTrials.gov XML (refused with a pointer to the JSON API)",
+    ),
+    Reader("pubmed", "kg.readers.pubmed:read_pubmed", (".xml",), _is_xml, True, "PubMed XML (.xml)"),
+    Reader("card", "kg.readers.card:read_card", (".txt",), lambda s, h: s == ".txt", True, "a study card (.txt)"),
+):
+    register(_reader)
+
+
+@functools.cache
+def _load_plugins() -> None:
+    """Readers that other packages declare under the ``tcell_kg.readers`` entry
+    point group (each entry point names a :class:`Reader`)."""
+    for entry in entry_points(group="tcell_kg.readers"):
+        reader = entry.load()
+        if not isinstance(reader, Reader):
+            raise IngestError(f"entry point {entry.name!r} of tcell_kg.readers is not a kg.readers.Reader")
+        register(reader, before="card")
+
+
+def readers() -> list[Reader]:
+    _load_plugins()
+    return list(_READERS.values())
 
 
 def formats() -> list[str]:
-    return sorted(_READERS)
+    return sorted(r.name for r in readers())
+
+
+def reader(name: str) -> Reader:
+    _load_plugins()
+    try:
+        return _READERS[name]
+    except KeyError:
+        raise IngestError(f"unknown format {name!r}", expected="one of " + ", ".join(formats())) from None
 
 
 def get_reader(name: str) -> ReaderFn:
-    try:
-        module, function = _READERS[name]
-    except KeyError:
-        raise IngestError(f"unknown format {name!r}", expected="one of " + ", ".join(formats())) from None
-    return getattr(importlib.import_module(module), function)
+    return reader(name).load()
+
+
+def study_suffixes() -> tuple[str, ...]:
+    """File suffixes that `tkg ingest DIR` reads in a folder."""
+    return tuple(dict.fromkeys(suffix for r in readers() for suffix in r.suffixes))
 
 
 def detect_format(path: Path) -> str:
-    """Guess a file's format from its name and first bytes."""
+    """The format of a file: the first reader that claims it from its suffix and first bytes."""
     suffix = path.suffix.lower()
-    if suffix in (".yaml", ".yml"):
-        return "yaml"
     head = read_head(path)
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if suffix == ".json" or stripped.startswith((b"{", b"[")):
-        return "ctgov"
-    if suffix == ".xml" or stripped.startswith(b"<"):
-        if b"<clinical_study" in head:
-            return "ctgov-legacy"
-        return "pubmed"
-    if suffix == ".txt":
-        return "card"
-    raise IngestError(
-        "cannot tell the format of this file",
-        where=str(path),
-        expected="a study card (.txt), PubMed XML (.xml), ClinicalTrials.gov JSON (.json) or a curated record (.yaml); use --format to force one",
-    )
+    for candidate in readers():
+        if candidate.claims(suffix, stripped):
+            return candidate.name
+    kinds = ", ".join(r.description for r in readers() if r.suffixes)
+    raise IngestError("cannot tell the format of this file", where=str(path), expected=f"{kinds}; use --format to force one")
 
 
 def read_head(path: Path, size: int = 4096) -> bytes:

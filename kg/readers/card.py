@@ -82,8 +82,13 @@ def split_title(line: str) -> tuple[str, str | None]:
     for match in re.finditer(r"(?<=[a-z0-9)\]])(?=[A-Z])", line):
         left = line[: match.start()]
         word = re.split(r"[\s\-/(]", left)[-1]
-        if len(word) >= 3 and word.isalpha() and word.islower() or (len(word) >= 3 and word[-1].isdigit() and word[:-1].isalpha() and word[:-1].islower()):
-            subtitle = line[match.start():].strip()
+        if (
+            len(word) >= 3
+            and word.isalpha()
+            and word.islower()
+            or (len(word) >= 3 and word[-1].isdigit() and word[:-1].isalpha() and word[:-1].islower())
+        ):
+            subtitle = line[match.start() :].strip()
             if len(subtitle) >= 8 and " " in subtitle:
                 return left.strip(), subtitle
     return line.strip(), None
@@ -132,7 +137,11 @@ def parse_card(text: str, source: str) -> StudyRecord:
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lower = [line.strip().lower() for line in lines]
     if "study details" not in lower:
-        raise IngestError("the card has no 'Study Details' block", where=source, expected="a study card with Study type, EvidenceLevel and Published lines")
+        raise IngestError(
+            "the card has no 'Study Details' block",
+            where=source,
+            expected="a study card with Study type, EvidenceLevel and Published lines",
+        )
 
     # the title: first line that is not navigation
     index = 0
@@ -175,7 +184,9 @@ def parse_card(text: str, source: str) -> StudyRecord:
     try:
         level = int(metadata["evidencelevel"])
     except ValueError:
-        raise IngestError(f"evidence level {metadata['evidencelevel']!r} is not a number", where=source, expected="an integer from 1 to 5") from None
+        raise IngestError(
+            f"evidence level {metadata['evidencelevel']!r} is not a number", where=source, expected="an integer from 1 to 5"
+        ) from None
     if not 1 <= level <= 5:
         raise IngestError(f"evidence level {level} is out of range", where=source, expected="an integer from 1 to 5")
     stated = metadata["studytype"]
@@ -198,7 +209,7 @@ def parse_card(text: str, source: str) -> StudyRecord:
             texts.append(TextBlock("key takeaway", paras.pop(0)))
     elif any(low == "key takeaway" for low in low_before):
         # "Key Takeaway" on its own line directly followed by its paragraph
-        paras = [p[len("Key Takeaway"):].strip() if p.lower().startswith("key takeaway ") else p for p in paras]
+        paras = [p[len("Key Takeaway") :].strip() if p.lower().startswith("key takeaway ") else p for p in paras]
         texts.append(TextBlock("key takeaway", paras.pop(0)))
     if paras:
         texts.append(TextBlock("clinician summary", paras[0]))

@@ -7,8 +7,21 @@ PMIDs (linked to PubMed studies of the same PMID) and the adverse-events
 module: each event's term, organ system, vocabulary and per-group counts,
 mapped to a toxicity class where the ontology knows the term.
 
-The registry's structured facts become findings that quote a "registry
-entry" text block written from those fields, so every link stays checkable.
+The registry's structured facts become findings (method
+``curated-from-registry``) that quote a "registry entry" text block written
+from those fields, so every link stays checkable: each intervention that is
+not only a comparator arm's, mapped to a therapy, is ``investigatedIn`` each
+condition mapped to a tumor type.
+
+The record's prose becomes text blocks the extractor mines, one per field:
+brief summary, official and brief titles, detailed description, keywords, each
+intervention's description, each arm group (label, type, description), the
+primary, secondary and other outcome measures, and why the study stopped.
+Field names as in the API v2 study data structure (``protocolSection``
+modules ``descriptionModule``, ``conditionsModule``, ``armsInterventionsModule``,
+``outcomesModule``, ``statusModule``). The API writes rich text as CommonMark,
+so backslash escapes (``\\<``, ``\\[``) are undone.
+
 The retired ``<clinical_study>`` XML format is refused with a message that
 says which format to download instead.
 """
@@ -22,11 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IngestError
-from ..model import TEXT_MINED, AdverseEvent, AdverseEventGroupCount, Finding, StudyRecord, TextBlock
+from ..model import CURATED_FROM_REGISTRY, AdverseEvent, AdverseEventGroupCount, Finding, StudyRecord, TextBlock
 from ..ontology import Ontology, default_ontology
 from . import read_bytes, read_head
 
 PHASES = {"EARLY_PHASE1": "early 1", "PHASE1": "1", "PHASE2": "2", "PHASE3": "3", "PHASE4": "4"}
+#: Arm group types whose interventions are compared against, not studied.
+COMPARATOR_ARMS = {"ACTIVE_COMPARATOR", "PLACEBO_COMPARATOR", "SHAM_COMPARATOR", "NO_INTERVENTION"}
+_MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 def _get(data: Any, *keys: str, default: Any = None) -> Any:
@@ -57,6 +73,67 @@ def _phase(phases: Any) -> str | None:
     if len(values) == 2 and values[0] in "123" and values[1] in "234":
         return f"{values[0]}/{values[1]}"
     return values[-1]
+
+
+def _prose(value: Any) -> str | None:
+    """A free-text field as plain text: CommonMark backslash escapes undone, spaces
+    within a line collapsed, line breaks kept (they separate headings and list items)."""
+    text = _str(value)
+    if text is None:
+        return None
+    lines = (" ".join(line.split()) for line in _MARKDOWN_ESCAPE.sub(r"\1", text).splitlines())
+    return "\n".join(line for line in lines if line) or None
+
+
+def _sentence(text: str) -> str:
+    return text if text[-1:] in ".!?" else text + "."
+
+
+def _unique(section: str, used: set[str]) -> str:
+    """A section name no other block of the record has (blocks are keyed by section)."""
+    name, n = section, 2
+    while name in used:
+        name, n = f"{section} ({n})", n + 1
+    used.add(name)
+    return name
+
+
+def _prose_blocks(protocol: dict[str, Any], official: str | None, brief: str | None) -> list[TextBlock]:
+    """The record's free text, one block per field, in the order a reader meets it."""
+    brief = None if brief and official and " ".join(brief.split()) == " ".join(official.split()) else brief
+    blocks: list[tuple[str, str | None]] = [("official title", _prose(official)), ("brief title", _prose(brief))]
+    blocks.append(("detailed description", _prose(_get(protocol, "descriptionModule", "detailedDescription"))))
+    keywords = [k for k in (_prose(k) for k in _list(_get(protocol, "conditionsModule", "keywords"))) if k]
+    blocks.append(("keywords", _sentence("; ".join(keywords)) if keywords else None))
+    arms = _dict(_get(protocol, "armsInterventionsModule"))
+    for intervention in _list(arms.get("interventions")):
+        intervention = _dict(intervention)
+        name = _prose(intervention.get("name"))
+        blocks.append((f"intervention: {name or 'unnamed'}", _prose(intervention.get("description"))))
+    for arm in _list(arms.get("armGroups")):
+        arm = _dict(arm)
+        label, description = _prose(arm.get("label")), _prose(arm.get("description"))
+        kind = _str(arm.get("type"))
+        section = f"arm group: {label or 'unlabelled'}" + (f" ({kind.lower().replace('_', ' ')})" if kind else "")
+        text = " ".join(x for x in (_sentence(label) if label else None, description) if x)
+        blocks.append((section, text or None))
+    for key, section in (("primaryOutcomes", "primary outcome measures"), ("secondaryOutcomes", "secondary outcome measures"),
+                         ("otherOutcomes", "other outcome measures")):
+        parts = []
+        for outcome in _list(_get(protocol, "outcomesModule", key)):
+            outcome = _dict(outcome)
+            measure, description = _prose(outcome.get("measure")), _prose(outcome.get("description"))
+            parts += [x for x in (_sentence(measure) if measure else None, description) if x]
+        blocks.append((section, "\n".join(parts) or None))
+    blocks.append(("why stopped", _prose(_get(protocol, "statusModule", "whyStopped"))))
+    return [TextBlock(section, text) for section, text in blocks if text]
+
+
+def _comparator_only(intervention: dict[str, Any], arms: list[Any]) -> bool:
+    """The intervention is given only in comparator arms (by the arms its record names)."""
+    kinds = {_str(_dict(a).get("label")): _str(_dict(a).get("type")) for a in arms}
+    labels = [label for label in _list(intervention.get("armGroupLabels")) if isinstance(label, str)]
+    return bool(labels) and all(kinds.get(label) in COMPARATOR_ARMS for label in labels)
 
 
 def _date(value: str | None) -> str | None:
@@ -95,31 +172,36 @@ def parse_study(study: Any, source: str, ontology: Ontology | None = None) -> St
     study_kind = _str(design.get("studyType"))
     conditions = [c for c in _list(_get(protocol, "conditionsModule", "conditions")) if isinstance(c, str)]
     interventions = [i for i in _list(_get(protocol, "armsInterventionsModule", "interventions")) if isinstance(i, dict)]
+    arms = _list(_get(protocol, "armsInterventionsModule", "armGroups"))
     status = _dict(_get(protocol, "statusModule"))
-    summary = _get(protocol, "descriptionModule", "briefSummary")
+    summary = _prose(_get(protocol, "descriptionModule", "briefSummary"))
 
     # the registry entry: one sentence per structured fact, quoted by the findings below
     lines: list[str] = []
     facts: list[tuple[str, list[str], list[str]]] = []
+    tumors = _entities(". ".join(conditions), "TumorType", ontology)
     for intervention in interventions:
-        name = _str(intervention.get("name")) or ""
-        others = [o for o in _list(intervention.get("otherNames")) if isinstance(o, str)]
+        name = " ".join((_str(intervention.get("name")) or "").split())
+        others = [" ".join(o.split()) for o in _list(intervention.get("otherNames")) if isinstance(o, str) and o.strip()]
         label = f"{name} ({', '.join(others)})" if others else name
-        line = f"Intervention: {label}; conditions: {'; '.join(conditions)}."
+        comparator = _comparator_only(intervention, arms)
+        stated = f"; conditions: {'; '.join(conditions)}." if conditions else "."
+        line = f"Intervention{' (comparator)' if comparator else ''}: {label}{stated}"
         lines.append(line)
-        therapies = _entities(f"{name}. {'. '.join(others)}", "Therapy", ontology)
-        tumors = _entities(". ".join(conditions), "TumorType", ontology)
+        therapies = [] if comparator else _entities(f"{name}. {'. '.join(others)}", "Therapy", ontology)
         facts.append((line, therapies, tumors))
     texts = [TextBlock("registry entry", " ".join(lines))] if lines else []
-    if isinstance(summary, str) and summary.strip():
-        texts.append(TextBlock("brief summary", " ".join(summary.split())))
+    if summary:
+        texts.append(TextBlock("brief summary", summary))
+    used = {block.section for block in texts}
+    texts += [TextBlock(_unique(block.section, used), block.text) for block in _prose_blocks(protocol, official, brief)]
     findings = []
     offset = 0
     for line, therapies, tumors in facts:
         for therapy in therapies:
             for tumor in tumors:
                 findings.append(Finding(therapy, "investigatedIn", tumor, quote=line, section="registry entry",
-                                        start=offset, end=offset + len(line), method=TEXT_MINED, confidence=0.95))
+                                        start=offset, end=offset + len(line), method=CURATED_FROM_REGISTRY, confidence=0.95))
         offset += len(line) + 1
 
     groups: dict[str, str] = {}

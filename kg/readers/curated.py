@@ -17,8 +17,8 @@ extractor mines from the card are appended after the curated ones.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import jsonschema
 import yaml
 
 from ..errors import RecordError
-from ..model import CURATED, RELATIONS, REFUTE, STUDY_TYPES, SUPPORT, TEXT_MINED, Conflict, Finding, StudyRecord, TextBlock
+from ..model import CURATED, REFUTE, RELATIONS, STUDY_TYPES, SUPPORT, TEXT_MINED, Conflict, Finding, StudyRecord, TextBlock
 from ..namespaces import is_slug
 from ..ontology import Ontology, default_ontology
 from . import read_text
@@ -254,7 +254,9 @@ def _entity(term: str, category: tuple[str, ...], where: str, ontology: Ontology
         return matching.pop()
     wanted = " or ".join(category)
     if not names:
-        raise RecordError(f"unknown entity {term!r}", where=where, expected=f"a {wanted} class of the ontology (local name, label or synonym)")
+        raise RecordError(
+            f"unknown entity {term!r}", where=where, expected=f"a {wanted} class of the ontology (local name, label or synonym)"
+        )
     if not matching:
         raise RecordError(f"{term!r} is not a {wanted}", where=where, expected=f"a {wanted} class")
     raise RecordError(f"{term!r} is ambiguous: " + ", ".join(sorted(matching)), where=where, expected="a local name")

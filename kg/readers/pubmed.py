@@ -5,7 +5,8 @@ abstract (structured sections keep their labels), journal, publication date
 (numeric or text month, ``MedlineDate``, ``Season``), publication types, MeSH
 headings, keywords, the article's own DOI (from its ArticleIdList or
 ELocationID, never from the reference list) and ClinicalTrials.gov numbers
-from the DataBank list. Parsed with :mod:`kg.readers.xmlsafe`.
+from the DataBank list and from the title and abstract (written as
+``tkg:nctId`` of the first and ``dcterms:references`` to each trial's study). Parsed with :mod:`kg.readers.xmlsafe`.
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ def parse_article(entry: etree._Element, source: str) -> StudyRecord:
     abstract = _abstract(article)
     if abstract:
         texts.append(TextBlock("abstract", abstract))
+    # trials named in the abstract ("... (NCT01234567)") count like those of the DataBank list
+    ncts = sorted(set(ncts) | set(re.findall(r"\bNCT\d{8}\b", f"{title} {abstract}")))
     extras = tuple(("nct", n) for n in ncts[1:])
     return StudyRecord(
         id=f"pmid-{pmid}",

@@ -18,6 +18,7 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from rdflib import Graph, URIRef
@@ -73,11 +74,47 @@ class QueryResult:
 
 
 class Store(ABC):
-    """The operations every backend offers. Graph names are IRIs (str)."""
+    """The operations every backend offers. Graph names are IRIs (str).
+
+    The optional capabilities (releases, a folder on this machine, a native
+    engine, serialization) are methods here with neutral defaults, so callers
+    ask the store instead of probing its type."""
 
     url: str
     #: True when queries read a published release rather than the work store.
     read_only: bool = False
+    #: True for a SPARQL server reached over HTTP: no releases, and counting is a query over everything.
+    is_remote: bool = False
+
+    @property
+    def release(self) -> str | None:
+        """The name of the published release this store reads (None: the store has no releases)."""
+        return None
+
+    def refresh(self) -> bool:
+        """A long-lived reader follows a newer release; True if it switched."""
+        return False
+
+    def local_root(self) -> Path | None:
+        """The store's folder on this machine (per-release files are kept under it), None if it has none."""
+        return None
+
+    def native(self) -> Any | None:
+        """The embedded pyoxigraph Store behind this store, for native bulk work (None if there is none)."""
+        return None
+
+    def release_usage(self) -> list[dict[str, Any]]:
+        """Each published release with the disk it uses; a store without releases refuses."""
+        raise StoreError(f"{self.url} has no releases: only an embedded store (a directory) publishes releases")
+
+    def pin(self, release: str, *, pinned: bool = True) -> None:
+        """Keep a release whatever the retention policy says; a store without releases refuses."""
+        raise StoreError(f"{self.url} has no releases: only an embedded store (a directory) publishes releases")
+
+    def query_serialized(self, sparql: str, fmt: str, *, bindings: dict[str, Node] | None = None) -> tuple[str, bytes]:
+        """Run a query and serialize its result: (kind, bytes). Backends override it with a native serializer."""
+        result = self.query(sparql, bindings=bindings)
+        return result.kind, result.serialize(fmt)
 
     @abstractmethod
     def replace_graph(self, graph: str, triples: Graph) -> None:
@@ -119,9 +156,25 @@ class Store(ABC):
 
         dump_quads(self.quads(), out, fmt)
 
-    def publish(self) -> str | None:
-        """Make the current content visible to readers; returns a release name if any."""
+    def publish(self, *, keep: int | None = None) -> str | None:
+        """Make the current content visible to readers; returns a release name if
+        any. A store with releases keeps the newest ``keep`` (and pinned ones)."""
         return None
+
+    def pending_changes(self) -> set[str] | None:
+        """The named graphs written or dropped since the last published release,
+        or None when that is not known (no release yet, a rebuild, a store
+        without releases): then everything derived from the graph is recomputed."""
+        return None
+
+    def begin_changes(self) -> str | None:
+        """Before a write that does not go through this interface (the native bulk
+        loader): mark the changes unknown until :meth:`end_changes` names them.
+        Returns a token for :meth:`end_changes` (None where nothing is tracked)."""
+        return None
+
+    def end_changes(self, token: str | None, graphs: Iterable[str]) -> None:  # noqa: B027 - optional hook
+        """After the write that :meth:`begin_changes` announced: the graphs it wrote."""
 
     def reader(self) -> Store:
         """A store for queries: the published release (directory store) or self."""

@@ -38,7 +38,11 @@ class MemoryStore(Store):
         self.dataset.remove_graph(URIRef(graph))
 
     def graph_names(self) -> list[str]:
-        return sorted(str(g.identifier) for g in self.dataset.graphs() if len(g) and isinstance(g.identifier, URIRef) and str(g.identifier) != "urn:x-rdflib:default")
+        return sorted(
+            str(g.identifier)
+            for g in self.dataset.graphs()
+            if len(g) and isinstance(g.identifier, URIRef) and str(g.identifier) != "urn:x-rdflib:default"
+        )
 
     def query(self, sparql: str, *, bindings: dict[str, Node] | None = None) -> QueryResult:
         try:

@@ -2,9 +2,16 @@
 
 Layout of the store directory::
 
-    work/                 the only read-write store (ingest and build)
+    work -> stores/<stamp>  the only read-write store (ingest and build)
     releases/<stamp>/     immutable published checkpoints (Store.backup)
     current -> releases/<stamp>   switched atomically on publish
+    changes.log           the named graphs written since the last release
+
+``changes.log`` lets publishing recompute what is derived from the graph
+(views, matrix cells, the explorer's projection) for the changed studies
+only (:meth:`DirectoryStore.pending_changes`): every write names its graphs
+there *before* it writes them (a crash in between costs a needless
+recomputation, never a missed one); a rebuild marks everything changed.
 
 A store opened for reading opens ``current`` read-only, so readers never see
 a write in progress. Queries go to Oxigraph natively (no rdflib evaluator).
@@ -29,6 +36,9 @@ from ..errors import NoReleaseError, QueryError, StoreError
 from . import QueryResult, Store
 
 KEEP_RELEASES = 3
+CHANGES = "changes.log"
+#: Folder of pin markers (one empty file per pinned release).
+PINS = "pins"
 
 _RESULT_FORMATS = {
     "json": ox.QueryResultsFormat.JSON,
@@ -113,7 +123,9 @@ def _acquire_writer_lock(root: Path) -> IO[bytes]:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise StoreError("the store is in use by another process (one writer at a time); try again when it finishes", where=str(root)) from None
+        raise StoreError(
+            "the store is in use by another process (one writer at a time); try again when it finishes", where=str(root)
+        ) from None
     return handle
 
 
@@ -187,17 +199,83 @@ class DirectoryStore(Store):
             raise StoreError("store is closed", where=str(self.path))
         return self._store
 
+    def native(self) -> ox.Store:
+        return self.store
+
+    def local_root(self) -> Path:
+        return self.root
+
     @property
     def release(self) -> str | None:
         return self.path.name if self.read_only else None
 
-    # -- writing ------------------------------------------------------------
     def _writable(self) -> ox.Store:
         if self.read_only:
             raise StoreError("store was opened read-only", where=str(self.path))
         return self.store
 
+    # -- the change journal ---------------------------------------------------
+    def _journal(self, lines: Iterable[str]) -> None:
+        """Append to changes.log and sync it, before the write it announces."""
+        text = "".join(f"{line}\n" for line in lines)
+        if not text:
+            return
+        try:
+            with open(self.root / CHANGES, "a", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise StoreError(f"cannot record changes: {exc.strerror}", where=str(self.root / CHANGES)) from None
+
+    def pending_changes(self) -> set[str] | None:
+        """The graphs written or dropped since the newest release, from changes.log;
+        None if unknown (no release yet, a rebuild, an unfinished bulk write, a
+        journal that does not start at the newest release)."""
+        try:
+            lines = (self.root / CHANGES).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return None
+        newest = self._releases()
+        if not lines or not newest or lines[0] != f"SINCE {newest[-1].name}":
+            return None
+        changed: set[str] = set()
+        open_tokens: set[str] = set()
+        for line in lines[1:]:
+            kind, _, rest = line.partition(" ")
+            if kind == "G":
+                changed.add(rest)
+            elif kind == "BEGIN":
+                open_tokens.add(rest)
+            elif kind == "END":
+                open_tokens.discard(rest)
+            else:  # ALL, or a line that is not ours
+                return None
+        return None if open_tokens else changed
+
+    def begin_changes(self) -> str:
+        token = f"{_stamp()}-{os.getpid()}"
+        self._journal([f"BEGIN {token}"])
+        return token
+
+    def end_changes(self, token: str | None, graphs: Iterable[str]) -> None:
+        self._journal([*(f"G {g}" for g in graphs), f"END {token}"])
+
+    # -- writing ------------------------------------------------------------
+    def replace_graphs(self, items: Iterable[tuple[str, Graph]]) -> int:
+        pending = list(items)
+        self._journal(f"G {name}" for name, _ in pending)
+        count = 0
+        for name, triples in pending:
+            self._replace(name, triples)
+            count += len(triples)
+        return count
+
     def replace_graph(self, graph: str, triples: Graph) -> None:
+        self._journal([f"G {graph}"])
+        self._replace(graph, triples)
+
+    def _replace(self, graph: str, triples: Graph) -> None:
         store = self._writable()
         body = triples.serialize(format="nt", encoding="utf-8").decode("utf-8")
         try:
@@ -238,6 +316,7 @@ class DirectoryStore(Store):
             shutil.rmtree(staging, ignore_errors=True)
             raise
         fresh.close()
+        self._journal(["ALL rebuild"])
         old = self.path
         self._store = None
         _switch_link(self.root / "work", Path("stores") / staging.name)
@@ -247,18 +326,26 @@ class DirectoryStore(Store):
         return count
 
     def drop_graph(self, graph: str) -> None:
-        self._writable().update(f"DROP SILENT GRAPH <{graph}>")
+        self._writable()
+        self._journal([f"G {graph}"])
+        self.store.update(f"DROP SILENT GRAPH <{graph}>")
 
-    def publish(self) -> str:
+    def publish(self, *, keep: int | None = None) -> str:
         """Checkpoint the work store into a new release and switch ``current`` to it.
 
-        The checkpoint is written under a temporary name and renamed when
-        complete, so an interrupted publish leaves no half release behind
-        ``current``."""
+        The checkpoint (``Store.backup``: RocksDB hard-links the immutable
+        files it shares with the work store, so a release costs only what
+        changed since the files were written) is made under a temporary name
+        and renamed when complete, so an interrupted publish leaves no half
+        release behind ``current``. Then the change journal restarts at the
+        new release and old releases beyond ``keep`` (default
+        :data:`KEEP_RELEASES`) go, except pinned ones, the new current one and
+        the one served until now (a reader may be in a query on it)."""
         store = self._writable()
         store.flush()
         stamp = _stamp()
         releases = self.root / "releases"
+        serving = self.current_release()
         partial = releases / f".partial-{stamp}"
         try:
             store.backup(str(partial))
@@ -267,18 +354,102 @@ class DirectoryStore(Store):
         except OSError as exc:
             shutil.rmtree(partial, ignore_errors=True)
             raise StoreError(f"cannot publish release: {exc.strerror or exc}", where=str(releases)) from None
-        self._prune()
+        self._restart_journal(stamp)
+        # the release served until now stays too: readers switch at their next query
+        self.prune(keep=KEEP_RELEASES if keep is None else keep, also=serving)
         return stamp
 
-    def _prune(self) -> None:
+    def _restart_journal(self, stamp: str) -> None:
+        tmp = self.root / f".{CHANGES}.{os.getpid()}"
+        try:
+            tmp.write_text(f"SINCE {stamp}\n", encoding="utf-8")
+            os.replace(tmp, self.root / CHANGES)
+        except OSError:
+            (self.root / CHANGES).unlink(missing_ok=True)  # unknown changes: the next publish recomputes in full
+
+    # -- releases: listing, pins, retention ---------------------------------------
+    def _releases(self) -> list[Path]:
+        folder = self.root / "releases"
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def current_release(self) -> str | None:
+        current = self.root / "current"
+        return current.resolve().name if current.exists() else None
+
+    def pinned(self) -> set[str]:
+        folder = self.root / PINS
+        return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+    def pin(self, release: str, *, pinned: bool = True) -> None:
+        """Keep ``release`` whatever the retention (or stop keeping it)."""
+        if release not in {p.name for p in self._releases()}:
+            known = ", ".join(p.name for p in self._releases()[-5:]) or "none"
+            raise StoreError(f"no release {release!r}", where=str(self.root / "releases"), expected=f"a release (newest: {known})")
+        marker = self.root / PINS / release
+        if pinned:
+            marker.parent.mkdir(exist_ok=True)
+            marker.touch()
+        else:
+            marker.unlink(missing_ok=True)
+
+    def prune(self, *, keep: int = KEEP_RELEASES, also: str | None = None) -> list[str]:
+        """Remove releases older than the newest ``keep`` (at least 1), except
+        pinned ones, the current one and ``also``; returns the names removed."""
+        if keep < 1:
+            raise StoreError(f"cannot keep {keep} releases", expected="at least 1 (the current release)")
         releases_dir = self.root / "releases"
-        current = (self.root / "current").resolve()
         for leftover in releases_dir.glob(".partial-*"):
             shutil.rmtree(leftover, ignore_errors=True)
-        releases = sorted(p for p in releases_dir.iterdir() if not p.name.startswith("."))
-        for old in releases[:-KEEP_RELEASES]:
-            if old.resolve() != current:
+        current = self.current_release()
+        pinned = self.pinned()
+        removed = []
+        for old in self._releases()[:-keep]:
+            if old.name not in (current, also) and old.name not in pinned:
                 shutil.rmtree(old, ignore_errors=True)
+                removed.append(old.name)
+        for marker in pinned - {p.name for p in self._releases()}:
+            (self.root / PINS / marker).unlink(missing_ok=True)
+        return removed
+
+    def release_usage(self) -> list[dict[str, Any]]:
+        """Per release: its name, whether current or pinned, its size as a copy
+        (``size``) and what it alone holds on disk (``own``: files no other
+        release nor the work store links), in bytes, oldest first. Releases share
+        the files a checkpoint hard-linked, so ``own`` is what removing it frees."""
+        owners: dict[tuple[int, int], set[str]] = {}
+        sizes: dict[tuple[int, int], int] = {}
+        folders = {p.name: p for p in self._releases()}
+        work = (self.root / "work").resolve() if (self.root / "work").exists() else None
+        if work is not None:
+            folders[" work"] = work
+        per: dict[str, list[tuple[int, int]]] = {}
+        for name, folder in folders.items():
+            keys = []
+            for path in folder.rglob("*"):
+                try:
+                    info = path.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if not path.is_file():
+                    continue
+                key = (info.st_dev, info.st_ino)
+                owners.setdefault(key, set()).add(name)
+                sizes[key] = info.st_blocks * 512
+                keys.append(key)
+            per[name] = keys
+        current, pinned = self.current_release(), self.pinned()
+        return [
+            {
+                "release": name,
+                "current": name == current,
+                "pinned": name in pinned,
+                "size": sum(sizes[k] for k in set(per[name])),
+                "own": sum(sizes[k] for k in set(per[name]) if owners[k] == {name}),
+            }
+            for name in sorted(n for n in per if n != " work")
+        ]
 
     # -- reading ------------------------------------------------------------
     def reader(self) -> Store:

@@ -54,6 +54,7 @@ from rdflib.namespace import XSD
 from rdflib.term import Node
 
 from ..errors import QueryError, StoreError
+from ..queries import for_engine
 from . import QueryResult, Store
 
 GRAPH_BASE = "https://w3id.org/tcell-kg/graph/"
@@ -205,6 +206,8 @@ def _opener(urls: Iterable[str], user: str | None, password: str | None) -> urll
 
 
 class RemoteStore(Store):
+    is_remote = True
+
     def __init__(
         self,
         url: str,
@@ -409,6 +412,8 @@ class RemoteStore(Store):
             # inside the outermost WHERE (Virtuoso refuses a trailing VALUES on an unprojected variable)
             sparql = f"{sparql[: where.end()]} {clause}\n{sparql[where.end() :]}" if where else f"{sparql}\n{clause}"
         kind = query_form(sparql)
+        self._ensure_detected()
+        sparql = for_engine(sparql, "virtuoso" if self.dataset == "virtuoso" else None)  # a shipped query's engine text
         if kind in ("select", "ask"):
             data, _ = self._post_query(sparql, _RESULT_TYPES["json"])
             return self._parse_json(data)

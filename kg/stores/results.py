@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING
 
-from rdflib import Dataset, Graph, Literal, URIRef, Variable
+from rdflib import Dataset, Graph, URIRef, Variable
 from rdflib.query import Result
 from rdflib.term import Node
 
@@ -77,12 +77,3 @@ def dump_quads(quads: Iterable[tuple[Node, Node, Node, URIRef]], out: IO[bytes],
         data = graph.serialize(format=_RDFLIB_GRAPH[fmt], encoding="utf-8")
     out.write(data)
 
-
-def literal_value(term: Node | None) -> object:
-    """A Python value for a term (int for integer literals, str otherwise)."""
-    if term is None:
-        return None
-    if isinstance(term, Literal):
-        value = term.toPython()
-        return value if isinstance(value, (int, float, bool)) else str(term)
-    return str(term)

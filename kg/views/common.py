@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rdflib import Literal, URIRef
 from rdflib.term import Node
 
+from ..artifacts import memo
 from ..errors import TkgError
 from ..namespaces import BASE, ONTOLOGY_GRAPH, STUDY, TKG, local_name
 
@@ -160,8 +161,6 @@ class Vocabulary:
 
 def vocabulary(kg: KnowledgeGraph) -> Vocabulary:
     """The :class:`Vocabulary` of the release ``kg`` serves, read once per release."""
-    from .cache import memo
-
     return memo(kg, ("vocabulary",), lambda: Vocabulary(kg))
 
 

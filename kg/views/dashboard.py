@@ -12,12 +12,13 @@ findings behind one cell with the same rules and :func:`cell_findings` shows the
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from rdflib import URIRef
 
 from ..namespaces import TKG, local_name
-from .common import PREFIXES, NotFound, entity_iri, int_or_none, min_level, value, vocabulary
+from .common import PREFIXES, NotFound, Vocabulary, entity_iri, int_or_none, min_level, value, vocabulary
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
@@ -82,49 +83,72 @@ _IS = PREFIXES + "SELECT ?x ?p ?flag WHERE { ?x ?p ?flag }"
 
 def dashboard(kg: KnowledgeGraph) -> dict[str, Any]:
     """Counts for the dashboard: totals, studies by type and by year, per modality."""
-    vocab = vocabulary(kg)
-    stats = kg.stats()
-    types: dict[str, set[str]] = defaultdict(set)
-    years: dict[str, int | None] = {}
-    for row in kg.query(_STUDIES).rows:
-        study = str(row["s"])
-        if row.get("type") is not None:
-            types[study].add(str(row["type"]))
-        else:
-            types.setdefault(study, set())
-        if row.get("year") is not None:
-            years[study] = int_or_none(row["year"])
-    by_type: Counter[str] = Counter()
-    for kinds in types.values():
-        # the most specific stated type (a narrative review is also a review)
-        names = sorted(vocab.label(k) for k in kinds) or ["study"]
-        by_type[names[-1] if len(names) > 1 and "review" in names else names[0]] += 1
-    by_year = Counter(y for y in years.values() if y is not None)
     modalities: dict[str, dict[str, Any]] = {}
     for row in kg.query(_PER_MODALITY).rows:
         m = str(row["m"])
         entry = modalities.setdefault(m, {"studies": set(), "findings": set(), "relations": Counter()})
         entry["studies"].add(str(row["study"]))
         entry["findings"].add(str(row["finding"]))
-        entry["relations"][local_name(str(row["relation"]))] += 1
+        entry["relations"][str(row["relation"])] += 1
+    per_modality = {
+        m: {"studies": len(e["studies"]), "findings": len(e["findings"]), "relations": e["relations"]} for m, e in modalities.items()
+    }
+    study_rows = [(str(r["s"]), _str(r.get("type")), int_or_none(r.get("year"))) for r in kg.query(_STUDIES).rows]
+    return assemble_dashboard(kg, vocabulary(kg), kg.stats(), study_rows, per_modality)
+
+
+def _str(term: Any) -> str | None:
+    return None if term is None else str(term)
+
+
+def assemble_dashboard(
+    kg: KnowledgeGraph,
+    vocab: Vocabulary,
+    stats: dict[str, int],
+    study_rows: Iterable[tuple[str, str | None, int | None]],
+    per_modality: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The dashboard from its parts: ``stats`` (:meth:`KnowledgeGraph.stats`),
+    ``study_rows`` (study IRI, a stated type other than tkg:Study or None,
+    publication year or None) and ``per_modality`` (modality IRI -> distinct
+    supporting studies, findings, and supporting findings per relation IRI).
+    Where a study states two years, the latest counts."""
+    types: dict[str, set[str]] = defaultdict(set)
+    years: dict[str, int] = {}
+    for study, kind, year in study_rows:
+        if kind is not None:
+            types[study].add(kind)
+        else:
+            types.setdefault(study, set())
+        if year is not None:
+            years[study] = max(year, years.get(study, year))
+    by_type: Counter[str] = Counter()
+    for kinds in types.values():
+        # the most specific stated type (a narrative review is also a review)
+        names = sorted(vocab.label(k) for k in kinds) or ["study"]
+        by_type[names[-1] if len(names) > 1 and "review" in names else names[0]] += 1
+    by_year = Counter(years.values())
     products: dict[str, int] = Counter(str(r["m"]) for r in kg.query(_PRODUCTS).rows)
-    per_modality = []
+    rows = []
     for m in sorted(set(vocab.modality_of.values()), key=vocab.label):
-        entry = modalities.get(m, {"studies": set(), "findings": set(), "relations": Counter()})
-        per_modality.append(
+        entry = per_modality.get(m, {"studies": 0, "findings": 0, "relations": Counter()})
+        relations: Counter[str] = Counter()
+        for relation, n in entry["relations"].items():
+            relations[local_name(relation)] += n
+        rows.append(
             {
                 **(vocab.ref(m) or {}),
-                "studies": len(entry["studies"]),
-                "findings": len(entry["findings"]),
+                "studies": entry["studies"],
+                "findings": entry["findings"],
                 "products": products.get(m, 0),
-                "relations": dict(sorted(entry["relations"].items())),
+                "relations": dict(sorted(relations.items())),
             }
         )
     return {
         "stats": stats,
         "studies_by_type": [{"type": t, "studies": n} for t, n in sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))],
         "studies_by_year": [{"year": y, "studies": by_year[y]} for y in sorted(by_year)],
-        "modalities": per_modality,
+        "modalities": rows,
     }
 
 
@@ -138,25 +162,35 @@ def _rollups(kg: KnowledgeGraph) -> tuple[dict[str, set[str]], set[str]]:
     return rolls, categories
 
 
+def cell_targets(relation: str, obj: str, rolls: dict[str, set[str]], categories: set[str]) -> set[str]:
+    """The matrix categories a finding with this relation (local name) and object counts in:
+    the categories its barrier rolls up to; ``causesToxicity`` findings count under the safety column only."""
+    if relation == "facesBarrier":
+        return rolls.get(obj, set())
+    return {str(TKG.SafetyBarrier)} & categories
+
+
+def cell_facts(row: dict[str, Any]) -> tuple:
+    """What orders a finding in its cell: support, level, year, study, quote start."""
+    return (
+        value(row["support"]),
+        int_or_none(row.get("level")),
+        int_or_none(row.get("year")),
+        str(row["study"]),
+        int_or_none(row.get("start")),
+    )
+
+
 def _cells_from_rows(
     rows: list[dict[str, Any]], rolls: dict[str, set[str]], categories: set[str]
 ) -> dict[tuple[str, str], dict[str, tuple]]:
     """(modality, category) -> finding -> its sort facts, one entry per finding
     (the first row wins where a study has two levels or years)."""
     cells: dict[tuple[str, str], dict[str, tuple]] = defaultdict(dict)
-    safety = str(TKG.SafetyBarrier)
     for row in rows:
-        m, relation, finding = str(row["m"]), local_name(str(row["relation"])), str(row["finding"])
-        # causesToxicity findings count under the safety column only
-        targets = rolls.get(str(row["object"]), set()) if relation == "facesBarrier" else {safety} & categories
-        facts = (
-            value(row["support"]),
-            int_or_none(row.get("level")),
-            int_or_none(row.get("year")),
-            str(row["study"]),
-            int_or_none(row.get("start")),
-        )
-        for c in targets:
+        m, finding = str(row["m"]), str(row["finding"])
+        facts = cell_facts(row)
+        for c in cell_targets(local_name(str(row["relation"])), str(row["object"]), rolls, categories):
             cells[(m, c)].setdefault(finding, facts)
     return cells
 
@@ -188,41 +222,56 @@ def _cell_summary(entries: dict[str, tuple], modality: dict | None, category: di
 
 def matrix_and_cells(kg: KnowledgeGraph) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The evidence matrix and the index of every cell (``"CART/SafetyBarrier"``
-    -> :func:`cell_index`'s dict), from one pass over the findings: what
-    :func:`kg.views.cache.on_publish` stores with a release.
+    -> :func:`cell_index`'s dict), from one pass over the findings.
 
     The matrix is the answer of CQ9, computed from flat rows (findings, and the
     categories each barrier rolls up to) so that every backend gives the same
     cells: rdflib evaluates CQ9's BIND inside an OPTIONAL sub-select wrongly."""
     vocab = vocabulary(kg)
-    modalities = sorted({str(r["m"]) for r in kg.query(_MODALITIES).rows}, key=lambda m: vocab.label(m).lower())
-    rolls, categories = _rollups(kg)
-    cats = sorted(categories, key=lambda c: vocab.label(c).lower())
+    modalities, cats, rolls, categories = matrix_axes(kg, vocab)
     found = _cells_from_rows(kg.query(_CELL_INDEX).rows, rolls, categories)
     index = {
         f"{local_name(m)}/{local_name(c)}": _cell_summary(found.get((m, c), {}), vocab.ref(m), vocab.ref(c))
         for m in modalities
         for c in cats
     }
+    return assemble_matrix(vocab, modalities, cats, {k: (v["studies"], v["best_level"]) for k, v in index.items()}), index
+
+
+def matrix_axes(kg: KnowledgeGraph, vocab: Vocabulary) -> tuple[list[str], list[str], dict[str, set[str]], set[str]]:
+    """The matrix's modalities and categories (IRIs, in display order), each
+    barrier's categories and the set of categories (all from the ontology)."""
+    modalities = sorted({str(r["m"]) for r in kg.query(_MODALITIES).rows}, key=lambda m: vocab.label(m).lower())
+    rolls, categories = _rollups(kg)
+    cats = sorted(categories, key=lambda c: vocab.label(c).lower())
+    return modalities, cats, rolls, categories
+
+
+def cell_summary(vocab: Vocabulary, modality: str, category: str, entries: dict[str, tuple]) -> dict[str, Any]:
+    """A cell's index from its findings' sort facts (:func:`cell_facts`)."""
+    return _cell_summary(entries, vocab.ref(modality), vocab.ref(category))
+
+
+def assemble_matrix(vocab: Vocabulary, modalities: list[str], cats: list[str], counts: dict[str, tuple[int, int | None]]) -> dict[str, Any]:
+    """The matrix from each cell's (studies, best level), keyed ``"CART/SafetyBarrier"``."""
     cells = [
         [
             {
                 "modality": local_name(m),
                 "category": local_name(c),
-                "studies": index[f"{local_name(m)}/{local_name(c)}"]["studies"],
-                "best_level": index[f"{local_name(m)}/{local_name(c)}"]["best_level"],
+                "studies": counts[f"{local_name(m)}/{local_name(c)}"][0],
+                "best_level": counts[f"{local_name(m)}/{local_name(c)}"][1],
             }
             for c in cats
         ]
         for m in modalities
     ]
-    matrix = {
+    return {
         "modalities": [vocab.ref(m) for m in modalities],
         "categories": [vocab.ref(c) for c in cats],
         "cells": cells,
         "max_studies": max((cell["studies"] for row in cells for cell in row), default=0),
     }
-    return matrix, index
 
 
 def _flag(kg: KnowledgeGraph, iri: Any, prop: str) -> bool:

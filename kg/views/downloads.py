@@ -17,35 +17,16 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rdflib import Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCTERMS, RDF, XSD
+from rdflib import Graph
 
 from .. import export as exports
-from ..namespaces import BASE
-from .cache import cache_dir, release_key, write_json_atomic
-from .common import PREFIXES, NotFound
+from .cache import cache_dir, memo, release_key, write_json_atomic
+from .common import NotFound
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
 
-VOID = Namespace("http://rdfs.org/ns/void#")
 MANIFEST = "manifest.json"
-DATASET_IRI = URIRef(BASE + "dataset")
-
-#: Export format -> (media type, description).
-FORMAT_INFO: dict[str, tuple[str, str]] = {
-    "ttl": ("text/turtle; charset=utf-8", "Turtle, the union of all graphs"),
-    "nt": ("application/n-triples", "N-Triples, the union of all graphs, one triple per line"),
-    "nq": ("application/n-quads", "N-Quads, one named graph per study"),
-    "trig": ("application/trig", "TriG, one named graph per study"),
-    "jsonld": ("application/ld+json", "JSON-LD (compacted with the project's context), one named graph per study"),
-    "rdfxml": ("application/rdf+xml", "RDF/XML, the union of all graphs"),
-    "graphml": ("application/graphml+xml", "GraphML of the entity graph (yEd, Gephi, networkx)"),
-    "gexf": ("application/gexf+xml", "GEXF of the entity graph (Gephi)"),
-    "cyjs": ("application/json", "Cytoscape.js JSON of the entity graph"),
-    "csv": ("application/zip", "CSV tables of nodes and edges, zipped"),
-    "kgx": ("application/gzip", "KGX TSV nodes and edges (Biolink), tar.gz"),
-}
 
 _DISTINCT_TRIPLES = "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }"
 _QUADS = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
@@ -56,17 +37,16 @@ _tmp_dirs: dict[int, Path] = {}
 
 
 def filename(fmt: str) -> str:
-    ext = exports.EXTENSIONS.get(fmt, f".{fmt}")
-    return f"tcell-kg{ext}"
+    return exports.export_format(fmt).filename
 
 
 def formats() -> dict[str, str]:
-    """File name -> export format, for every registered format."""
-    return {filename(fmt): fmt for fmt in exports.export_formats()}
+    """File name -> export format, for every registered format (:mod:`kg.export`)."""
+    return {f.filename: f.name for f in exports.formats()}
 
 
 def media_type(fmt: str) -> str:
-    return FORMAT_INFO.get(fmt, ("application/octet-stream", ""))[0]
+    return exports.export_format(fmt).media_type
 
 
 def _folder(kg: KnowledgeGraph, release: str) -> Path:
@@ -112,8 +92,8 @@ def downloads(kg: KnowledgeGraph) -> dict[str, Any]:
                 if not (folder / name).is_file():
                     files[name] = {"size": None, "triples": None, "generated": None, "error": "the export is not a single file"}
                     continue
-                if fmt in exports.RDF_EXPORTS:
-                    if fmt in exports.DATASET_EXPORTS:
+                if exports.export_format(fmt).is_rdf:
+                    if exports.export_format(fmt).dataset:
                         quads = _count(kg, _QUADS) if quads is None else quads
                         triples: int | None = quads
                     else:
@@ -135,12 +115,12 @@ def downloads(kg: KnowledgeGraph) -> dict[str, Any]:
                 "name": name,
                 "format": fmt,
                 "media_type": media_type(fmt),
-                "description": FORMAT_INFO.get(fmt, ("", fmt))[1] or fmt,
+                "description": exports.export_format(fmt).description,
                 "size": info["size"],
                 "available": not info.get("error"),
                 "triples": info["triples"],
                 "generated": info["generated"],
-                "dataset": fmt in exports.DATASET_EXPORTS,
+                "dataset": exports.export_format(fmt).dataset,
             }
         )
     return {"release": release, "files": listing}
@@ -160,55 +140,17 @@ def download_path(kg: KnowledgeGraph, name: str) -> tuple[Path, str]:
 
 
 def void_graph(kg: KnowledgeGraph, base_url: str) -> Graph:
-    """A VoID description of the dataset. ``base_url`` is the app's root URL
-    (for the data dumps and the SPARQL endpoint)."""
-    graph = Graph()
-    graph.bind("void", VOID)
-    graph.bind("dcterms", DCTERMS)
-    ds = DATASET_IRI
-    graph.add((ds, RDF.type, VOID.Dataset))
-    graph.add((ds, DCTERMS.title, Literal("tcell-kg: T cell cancer therapies knowledge graph", lang="en")))
-    graph.add(
-        (
-            ds,
-            DCTERMS.description,
-            Literal(
-                "T cell therapies (CAR-T, TIL, T cell engagers, TCR-T), tumor types, barriers, toxicities and strategies; "
-                "every finding traceable to its evidence sentence and study.",
-                lang="en",
-            ),
-        )
-    )
-    graph.add((ds, VOID.uriSpace, Literal(BASE)))
-    graph.add((ds, VOID.triples, Literal(kg.store.count(), datatype=XSD.integer)))
-    counts = kg.query(
-        PREFIXES
-        + """SELECT ?entities ?classes ?properties ?subjects ?objects WHERE {
-      { SELECT (COUNT(DISTINCT ?e) AS ?entities) WHERE { ?e ?p0 ?o0 FILTER(isIRI(?e)) } }
-      { SELECT (COUNT(DISTINCT ?c) AS ?classes) WHERE { ?x a ?c } }
-      { SELECT (COUNT(DISTINCT ?p) AS ?properties) WHERE { ?s1 ?p ?o1 } }
-      { SELECT (COUNT(DISTINCT ?s) AS ?subjects) WHERE { ?s ?p2 ?o2 } }
-      { SELECT (COUNT(DISTINCT ?o) AS ?objects) WHERE { ?s3 ?p3 ?o } }
-    }"""
-    ).rows[0]
-    for key, prop in (
-        ("entities", VOID.entities),
-        ("classes", VOID.classes),
-        ("properties", VOID.properties),
-        ("subjects", VOID.distinctSubjects),
-        ("objects", VOID.distinctObjects),
-    ):
-        graph.add((ds, prop, Literal(int(counts[key].toPython()), datatype=XSD.integer)))
+    """The dataset's VoID description (:mod:`kg.void`, the same builder as a
+    release folder's void.ttl), with the data dumps and the SPARQL endpoint
+    under ``base_url``, the app's root URL. The counts are computed once per release."""
+    from .. import void
+    from ..release import version
+
     release = release_key(kg, exact=True)
-    modified = _release_time(release)
-    if modified:
-        graph.add((ds, DCTERMS.modified, Literal(modified, datatype=XSD.dateTime)))
+    counted = memo(kg, ("void-counts",), lambda: {**void.counts(kg), "sources": kg.stats()["studies"]})
     root = base_url.rstrip("/")
-    graph.add((ds, VOID.sparqlEndpoint, URIRef(f"{root}/sparql")))
-    for name in formats():
-        graph.add((ds, VOID.dataDump, URIRef(f"{root}/downloads/{name}")))
-    graph.add((ds, VOID.rootResource, URIRef(BASE + "Therapy")))
-    return graph
+    dumps = [void.Dump(f"{root}/downloads/{f.filename}", f.name, f.media_type) for f in exports.formats()]
+    return void.describe(counted, dumps, endpoint=f"{root}/sparql", version=version(), release=release, modified=_release_time(release))
 
 
 def _release_time(release: str) -> str | None:

@@ -7,6 +7,7 @@ findings show on the CAR-T page, marked with the product), as in the matrix.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from ..namespaces import TKG, local_name
+from ..ontology import MappingSet, load_mappings
 from .common import PREFIXES, NotFound, Vocabulary, entity_iri, int_or_none, is_ours, value, vocabulary
 
 if TYPE_CHECKING:
@@ -85,18 +87,19 @@ FACTS: tuple[tuple[URIRef, str], ...] = (
     (TKG.hasComponent, "Components"),
 )
 
-#: Where an external IRI of a mapping points, by its prefix.
-MAPPING_SOURCES = {
-    "http://purl.obolibrary.org/obo/NCIT_": "NCIt",
-    "http://purl.obolibrary.org/obo/MONDO_": "MONDO",
-    "http://purl.obolibrary.org/obo/": "OBO",
-    "http://www.wikidata.org/entity/": "Wikidata",
-}
+@functools.lru_cache(maxsize=1)
+def _mapping_set() -> MappingSet:
+    return load_mappings()
 
 
-def _mapping(iri: str, kind: str) -> dict[str, str]:
-    source = next((name for prefix, name in MAPPING_SOURCES.items() if iri.startswith(prefix)), "external")
-    return {"iri": iri, "curie": f"{source}:{iri.rsplit('/', 1)[-1].rsplit('_', 1)[-1]}", "source": source, "kind": kind}
+def _mapping(iri: str, kind: str) -> dict[str, str | None]:
+    """A standard identifier of the page's entity: its CURIE (by the curie_map of
+    ontology/mappings.sssom.tsv), the resource's label, and the IRI as the link
+    (OBO PURLs, identifiers.org and purl.uniprot.org resolve to the resource's page)."""
+    mapping_set = _mapping_set()
+    curie = mapping_set.compact(iri)
+    label = next((m.object_label for m in mapping_set.mappings if m.object_iri == iri and m.object_label), None)
+    return {"iri": iri, "curie": curie or iri, "source": curie.split(":", 1)[0] if curie else "external", "kind": kind, "label": label}
 
 
 def entity_exists(kg: KnowledgeGraph, entity_id: str) -> URIRef:
@@ -119,8 +122,9 @@ def entity_page(kg: KnowledgeGraph, entity_id: str) -> dict[str, Any]:
         return sorted({str(o) for o in props.get(str(prop), [])}, key=str.lower)
 
     definitions = texts(SKOS.definition) or texts(RDFS.comment)
-    mappings = [_mapping(str(o), "exact") for o in props.get(str(SKOS.exactMatch), [])]
-    mappings += [_mapping(str(o), "close") for o in props.get(str(SKOS.closeMatch), [])]
+    mappings = [_mapping(str(o), "exact") for o in sorted(props.get(str(SKOS.exactMatch), []))]
+    mappings += [_mapping(str(o), "close") for o in sorted(props.get(str(SKOS.closeMatch), []))]
+    mappings += [_mapping(str(o), "broad") for o in sorted(props.get(str(SKOS.broadMatch), []))]
     facts = []
     for prop, label in FACTS:
         objects = props.get(str(prop), [])

@@ -1,6 +1,7 @@
 """Search over entity labels and synonyms (for the autocomplete).
 
-The index (every domain class with its label, synonyms and category) is
+The index (every domain class with its label, synonyms, standard identifiers
+as CURIEs and category) is
 read once per release; matching runs in Python, so the user's text never
 reaches a SPARQL query. Ranking: exact match, then prefix of the label or a
 synonym, then prefix of a word, then substring; a label before a synonym, then
@@ -14,6 +15,7 @@ import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from ..namespaces import local_name
+from ..ontology import load_mappings
 from .cache import release_key
 from .common import CATEGORY_LABELS, PREFIXES, Vocabulary, is_ours
 
@@ -26,6 +28,9 @@ _TERMS = (
   ?e a owl:Class ; rdfs:label ?label . OPTIONAL { ?e skos:altLabel ?syn }
 }"""
 )
+
+#: Standard identifiers (ontology/mappings.sssom.tsv) are searchable too: "MONDO:0006486", "HGNC:1633".
+_IDS = PREFIXES + "SELECT ?e ?id WHERE { ?e skos:exactMatch|skos:closeMatch|skos:broadMatch ?id }"
 
 MAX_LIMIT = 50
 _lock = threading.Lock()
@@ -50,6 +55,12 @@ def build_index(kg: KnowledgeGraph) -> list[dict[str, Any]]:
         entry["names"].add(str(row["label"]))
         if row.get("syn") is not None:
             entry["names"].add(str(row["syn"]))
+    mapping_set = load_mappings()
+    for row in kg.query(_IDS).rows:
+        entry = entries.get(str(row["e"]))
+        curie = mapping_set.compact(str(row["id"]))
+        if entry is not None and curie:
+            entry["names"].add(curie)  # folded "mondo 0006486": typed as MONDO:0006486 or mondo:0006486 it matches exactly
     index = []
     for entry in entries.values():
         if entry["category"] == "Other":

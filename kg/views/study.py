@@ -45,6 +45,22 @@ _FINDINGS = (
   OPTIONAL { ?finding tkg:confidence ?confidence }
 }"""
 )
+#: Papers and trial records linked both ways: a paper references the trial (the NCT ids of its
+#: DataBank list or abstract), the trial's record references the paper (its PMIDs), or both
+#: carry the same NCT id. ?role is "trial" when ?other is the registry record of a trial.
+_LINKED = (
+    PREFIXES
+    + """SELECT DISTINCT ?s ?other ?title ?role WHERE {
+  { ?s dcterms:references ?other } UNION { ?other dcterms:references ?s }
+  UNION { ?s tkg:nctId ?nct . ?other tkg:nctId ?nct . FILTER (?other != ?s) }
+  ?other a tkg:Study .
+  BIND (EXISTS { ?other a tkg:TrialRegistration } AS ?otherIsTrial)
+  BIND (EXISTS { ?s a tkg:TrialRegistration } AS ?selfIsTrial)
+  FILTER (?otherIsTrial != ?selfIsTrial)
+  BIND (IF(?otherIsTrial, "trial", "paper") AS ?role)
+  OPTIONAL { ?other dcterms:title ?title }
+}"""
+)
 _GRAPH = "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }"
 
 #: Study properties shown as metadata: local name -> label, in display order.
@@ -162,6 +178,10 @@ def study_page(kg: KnowledgeGraph, study_id: str) -> dict[str, Any]:
         content = str(r["content"])
         spans = [(f["start"], f["end"], [f["id"]]) for f in findings.values() if f["block"] == block and f["start"] is not None]
         texts.append({"id": block, "section": value(r.get("section")) or block, "content": content, "segments": segments(content, spans)})
+    linked: dict[str, dict[str, dict[str, str]]] = {"trial": {}, "paper": {}}
+    for r in kg.query(_LINKED, bindings={"s": iri}).rows:
+        other = local_name(str(r["other"]))
+        linked[str(r["role"])][other] = {"id": other, "title": value(r.get("title")) or other}
     ordered = sorted(findings.values(), key=lambda f: (f["block"] or "", f["start"] if f["start"] is not None else 1 << 30, f["id"]))
     level = int(one("evidenceLevel")) if one("evidenceLevel") is not None else None
     return {
@@ -181,6 +201,8 @@ def study_page(kg: KnowledgeGraph, study_id: str) -> dict[str, Any]:
         "conflicts": conflicts,
         "texts": texts,
         "findings": ordered,
+        "reports_results_of": sorted(linked["trial"].values(), key=lambda x: x["id"]),
+        "results_reported_in": sorted(linked["paper"].values(), key=lambda x: x["id"]),
     }
 
 

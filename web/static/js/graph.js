@@ -12,12 +12,8 @@
     Therapy: "round-rectangle", TumorType: "ellipse", Barrier: "diamond", Toxicity: "triangle",
     Strategy: "hexagon", Antigen: "tag", MechanisticAttribute: "rectangle", Other: "ellipse",
   };
-  var RELATION_LABELS = {
-    facesBarrier: "faces barrier", causesToxicity: "causes toxicity", effectiveIn: "effective in",
-    investigatedIn: "investigated in", targetsAntigen: "targets antigen", addressesBarrier: "addresses barrier",
-    mitigatesToxicity: "mitigates toxicity", appliedTo: "applied to", hasMechanisticAttribute: "has attribute",
-    subClassOf: "is a kind of",
-  };
+  // Relation labels come from the server (the ontology's rdfs:label, /api/graph/options).
+  var RELATION_LABELS = {};
   var CATEGORY_LABELS = {
     Therapy: "therapy", TumorType: "tumor type", Barrier: "barrier", Toxicity: "toxicity", Strategy: "strategy",
     Antigen: "antigen", MechanisticAttribute: "mechanistic attribute", Other: "other",
@@ -396,7 +392,8 @@
   });
 
   // -- filter options and the initial view ---------------------------------------------
-  api("/api/graph/options").then(function (opts) {
+  var ready = api("/api/graph/options").then(function (opts) {
+    RELATION_LABELS = opts.relation_labels || {};
     var mod = document.getElementById("filter-modality");
     opts.modalities.forEach(function (m) {
       mod.appendChild(el("label", {}, [el("input", { type: "checkbox", value: m.id }), " " + m.label]));
@@ -409,8 +406,10 @@
       document.getElementById("filter-year-from").title = "studies from " + opts.years[0] + " to " + opts.years[1];
       document.getElementById("filter-year-to").title = "latest: " + opts.years[1];
     }
-  });
+  }).catch(function (err) { showNotice(err.message); });
   var params = new URLSearchParams(window.location.search);
-  if (params.get("therapy")) strategies(params.get("therapy"));
-  else if (params.get("id")) neighborhood(params.get("id"));
+  ready.then(function () {  // the first view is drawn once the labels are known
+    if (params.get("therapy")) strategies(params.get("therapy"));
+    else if (params.get("id")) neighborhood(params.get("id"));
+  });
 })();

@@ -1,0 +1,86 @@
+"""An export format is one record: `tkg export`, `tkg release` and the
+downloads page all follow it, and never disagree with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kg import KnowledgeGraph
+from kg.cli import main
+from kg.export import _FORMATS, ExportFormat, export_format, formats, register
+from web import create_app
+
+RECORDS = Path(__file__).resolve().parent / "data" / "records"
+
+
+def write_count(kg: KnowledgeGraph, path: Path) -> None:
+    """A toy format: the number of studies, as text."""
+    path.write_text(f"{kg.stats()['studies']}\n", encoding="utf-8")
+
+
+COUNT = ExportFormat("count", ".count.txt", "text/plain; charset=utf-8", "the number of studies", writer=f"{__name__}:write_count")
+
+
+@pytest.fixture
+def store(tmp_path) -> str:
+    url = str(tmp_path / "var")
+    with KnowledgeGraph.open(url, mode="write") as kg:
+        kg.ingest(sorted(RECORDS.glob("*.yaml")))
+        kg.publish()
+    return url
+
+
+@pytest.fixture
+def count_format():
+    saved = dict(_FORMATS)
+    register(COUNT)
+    yield COUNT
+    _FORMATS.clear()
+    _FORMATS.update(saved)
+
+
+def test_downloads_page_agrees_with_every_record(store):
+    app = create_app({"store": store, "rate_limit": 0})
+    client = app.test_client()
+    try:
+        listing = client.get("/downloads.json").get_json()["files"]
+        assert [f["format"] for f in listing] == [f.name for f in formats()]
+        for entry in listing:
+            record = export_format(entry["format"])
+            assert entry["name"] == record.filename
+            assert entry["media_type"] == record.media_type
+            assert entry["description"] == record.description
+            assert entry["dataset"] == record.dataset
+            response = client.get(f"/downloads/{entry['name']}")
+            response.close()
+            assert response.status_code == 200 and response.headers["Content-Type"] == record.media_type, entry["name"]
+    finally:
+        app.extensions["tkg_sparql"].close()
+
+
+def test_a_new_format_is_one_record(store, count_format, tmp_path):
+    out = tmp_path / "n.count.txt"
+    result = CliRunner().invoke(main, ["export", "--store", store, "--format", "count", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().strip().isdigit()
+    help_text = " ".join(CliRunner().invoke(main, ["export", "--help"]).output.split())
+    assert "count: the number of studies" in help_text
+    released = CliRunner().invoke(main, ["release", "--store", store, str(tmp_path / "releases")])
+    assert released.exit_code == 0, released.output
+    assert (next((tmp_path / "releases").glob("2*")) / "tcell-kg.count.txt").is_file()
+    app = create_app({"store": store, "rate_limit": 0})
+    try:
+        names = [f["name"] for f in app.test_client().get("/downloads.json").get_json()["files"]]
+        assert "tcell-kg.count.txt" in names
+    finally:
+        app.extensions["tkg_sparql"].close()
+
+
+def test_a_format_needs_a_way_to_be_written():
+    from kg.errors import TkgError
+
+    with pytest.raises(TkgError, match="neither a store dump nor a writer"):
+        register(ExportFormat("nothing", ".x", "text/plain", "nothing"))
