@@ -141,7 +141,8 @@ class KnowledgeGraph:
             bulk = bulk_ingest(native, files, fmt=fmt, progress=progress, on_error=on_error)
             self.store.end_changes(token, (str(study_graph(i)) for _, ids in bulk.loaded for i in ids))
             return IngestReport(loaded=bulk.loaded, failed=bulk.failed, quads=bulk.quads)
-        if len(files) >= BULK_THRESHOLD and hasattr(self.store, "put_ntriples") and not self.store.read_only and self.ontology is _default():
+        remote = hasattr(self.store, "put_ntriples")
+        if len(files) >= BULK_THRESHOLD and remote and not self.store.read_only and self.ontology is _default():
             from .bulk import convert, load_remote
 
             bulk = load_remote(self.store, convert(files, fmt), total=len(files), progress=progress, on_error=on_error)

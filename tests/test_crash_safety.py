@@ -226,7 +226,8 @@ def test_bulk_reingest_killed_at_several_moments_loses_nothing_and_leaves_no_poo
     lost, and the pool's processes die with their parent (they stayed alive, forever, before)."""
     store, v2 = _published_store(tmp_path)
     for attempt, delay in enumerate((0.0, 0.7, 1.5, 3.0)):
-        proc = subprocess.Popen([*CLI, "ingest", "--no-publish", "--store", store, str(v2)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = [*CLI, "ingest", "--no-publish", "--store", store, str(v2)]
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         children: set[int] = set()
         deadline = time.monotonic() + 60
         while len(children) < 2 and time.monotonic() < deadline and proc.poll() is None:

@@ -22,8 +22,14 @@ QUERY_FORMATS = ("table", "json", "csv", "tsv", "turtle", "xml")
 @click.command()
 @store_option
 @remote_options
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=DATA_DIR, show_default="data/ of the project", help="Directory with studies/*.yaml.")
-@click.option("--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR, show_default="ontology/ of the project", help="Directory with the ontology Turtle files and shapes.ttl.")
+@click.option(
+    "--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=DATA_DIR,
+    show_default="data/ of the project", help="Directory with studies/*.yaml.",
+)
+@click.option(
+    "--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR,
+    show_default="ontology/ of the project", help="Directory with the ontology Turtle files and shapes.ttl.",
+)
 @click.option("--no-validate", is_flag=True, help="Skip the SHACL and quote checks (not recommended).")
 @click.option("--no-publish", is_flag=True, help="Leave the new graph in the work store without publishing it.")
 @keep_option
@@ -166,8 +172,8 @@ def _table(result) -> str:
     def fit(cell: str, width: int) -> str:
         return cell if len(cell) <= width else cell[: width - 1] + "…"
 
-    lines = ["  ".join(v.ljust(w) for v, w in zip(variables, widths)).rstrip(), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(fit(c, w).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(variables, widths, strict=True)).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(fit(c, w).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines)
 
@@ -292,7 +298,10 @@ def ontology() -> None:
 
 
 @ontology.command("check")
-@click.option("--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR, show_default="ontology/ of the project")
+@click.option(
+    "--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR,
+    show_default="ontology/ of the project",
+)
 @click.option("--store", default=None, help="Check the schema part of this built graph (its ontology graph) instead of the Turtle sources.")
 def ontology_check(ontology_dir: Path, store: str | None) -> None:
     """Load the ontology with owlready2 and run the HermiT reasoner (needs Java).
