@@ -7,20 +7,21 @@
   ontology once. A worker returns, per file, either its N-Quads (one named
   graph per study) or the error: a file that fails writes nothing and is
   reported, in file order, exactly as the one-file-at-a-time path does.
-* **Loading** goes to pyoxigraph natively, in batches of files:
-
-  - into an *empty* store, with the bulk loader (``bulk_extend``, not
-    transactional, the fastest path): a crash leaves a partial work store,
-    which nothing serves and the next run replaces;
-  - into a store that already has content, each batch first drops the graphs
-    of the studies it is about to write, then adds their quads in one
-    transaction (``Store.extend``). Between the two a study graph is briefly
-    missing from the *work* store; readers never see that, because they read
-    the published release, and ``publish`` only runs after the whole ingest.
-
+* **Loading** goes to pyoxigraph natively, in batches of files. Each batch
+  is one SPARQL update (one transaction): ``DROP SILENT GRAPH`` of every study it writes, then
+  ``INSERT DATA`` of their triples. A kill at any moment leaves each study
+  old or new, never missing or half-written (it used to be a drop and an
+  ``extend``, two transactions: a kill between them lost the batch's
+  studies, and the next ingest published a release without them; the bulk
+  loader, not transactional at all, was used into an empty store).
 * **Remote servers** (``load_remote``): each study's graph goes in one
-  Graph Store Protocol ``PUT`` (atomic, and a replacement), with several
+  Graph Store Protocol ``PUT`` (atomic, and a replacement), or without a GSP
+  endpoint in one ``DROP; INSERT DATA`` update request, with several
   requests in flight at once.
+* **The conversion pool dies with its parent**: each worker asks the kernel
+  for SIGKILL when the ingest process dies (``PR_SET_PDEATHSIG`` on Linux)
+  and checks its parent on each chunk elsewhere, so a killed ingest leaves
+  no orphaned workers.
 
 Either way re-ingesting the same files gives the same graph (each study's
 graph is replaced, never appended to), which is what idempotence needs.
@@ -80,10 +81,41 @@ def _convert_file(path: str, fmt: str | None) -> Converted:
             parts.extend(_nt_row(triple)[:-3] + suffix for triple in record_triples(record))
     except TkgError as exc:
         return Converted(path, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - whatever one file raises, it is reported and the others go in
+        from .graph import unexpected_file_error
+
+        return Converted(path, error=str(unexpected_file_error(path, exc)))
     return Converted(path, tuple(r.id for r in records), tuple(graphs), "".join(parts).encode("utf-8"), len(parts))
 
 
+_PARENT: int | None = None
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: end this worker when the ingest that started it dies.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``prctl``); the
+    parent may have died before that call, hence the check of ``getppid``
+    after it. Elsewhere each chunk checks the parent first (``_convert_chunk``)."""
+    global _PARENT
+    _PARENT = parent
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the per-chunk check still holds
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _convert_chunk(paths: list[str], fmt: str | None) -> list[Converted]:
+    if _PARENT is not None and os.getppid() != _PARENT:
+        os._exit(1)  # the ingest is gone: nobody wants these results
     return [_convert_file(p, fmt) for p in paths]
 
 
@@ -108,7 +140,7 @@ def convert(
         return
     # spawn: the parent may hold an open RocksDB store and its threads; never fork that
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
         pending: deque[Future[list[Converted]]] = deque()
         for part in _chunks(files, chunk):
             pending.append(pool.submit(_convert_chunk, part, fmt))
@@ -174,6 +206,21 @@ def _batches(
         yield from done()
 
 
+def replacement(batch: Iterable[Converted]) -> str:
+    """One SPARQL update that replaces every study graph of ``batch``: run by
+    ``Store.update``, it is one transaction (old or new, never neither)."""
+    drops: list[str] = []
+    inserts: list[str] = []
+    for item in batch:
+        for graph, body in _split_graphs(item):
+            drops.append(f"DROP SILENT GRAPH <{graph}>")
+            if body:
+                inserts.append(f"GRAPH <{graph}> {{\n{body.decode('utf-8')}}}")
+    if inserts:
+        drops.append("INSERT DATA {\n" + "\n".join(inserts) + "\n}")
+    return " ;\n".join(drops)
+
+
 def load(
     store: ox.Store,
     converted: Iterable[Converted],
@@ -185,22 +232,13 @@ def load(
 ) -> BulkReport:
     """Write converted files into a pyoxigraph store, one batch at a time."""
     report = BulkReport([], [])
-    fresh = len(store) == 0
-    seen: set[str] = set()
     for batch in _batches(converted, report, total=total, progress=progress, on_error=on_error, batch_files=batch_files):
-        data = b"".join(c.nquads for c in batch)
-        names = [g for c in batch for g in c.graphs]
         try:
-            if fresh and not seen.intersection(names):
-                store.bulk_extend(ox.parse(data, format=ox.RdfFormat.N_QUADS))
-            else:
-                store.update(";\n".join(f"DROP SILENT GRAPH <{g}>" for g in names))
-                store.extend(ox.parse(data, format=ox.RdfFormat.N_QUADS))
+            store.update(replacement(batch))
         except (OSError, SyntaxError, ValueError) as exc:
             from .errors import StoreError
 
             raise StoreError(f"bulk load failed: {exc}") from None
-        seen.update(names)
     return report
 
 

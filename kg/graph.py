@@ -50,8 +50,30 @@ class IngestReport:
     quads: int = 0
 
     @property
+    def conflicts(self) -> list[tuple[str, list[str]]]:
+        """Study ids written by more than one file of this run, with those files in order
+        (the last one's version is what the store holds)."""
+        files: dict[str, list[str]] = {}
+        for path, ids in self.loaded:
+            for study in dict.fromkeys(ids):
+                files.setdefault(study, []).append(path)
+        return [(study, paths) for study, paths in files.items() if len(paths) > 1]
+
+    @property
     def studies(self) -> int:
         return sum(len(ids) for _, ids in self.loaded)
+
+
+def unexpected_file_error(path: str | Path, exc: BaseException) -> IngestError:
+    """One clear message for a file whose reading failed with something other than a TkgError
+    (a YAML nested 50,000 deep: RecursionError; an integer of 100,000 digits: ValueError)."""
+    if isinstance(exc, RecursionError):
+        what = "the file is nested too deeply to read"
+    elif isinstance(exc, MemoryError):
+        what = "the file needs too much memory to read"
+    else:
+        what = f"the file could not be read ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+    return IngestError(what, where=str(path), expected="a study file the readers accept")
 
 
 def _progress(items: Sequence[Any], enabled: bool, desc: str) -> Iterable[Any]:
@@ -119,7 +141,8 @@ class KnowledgeGraph:
             bulk = bulk_ingest(native, files, fmt=fmt, progress=progress, on_error=on_error)
             self.store.end_changes(token, (str(study_graph(i)) for _, ids in bulk.loaded for i in ids))
             return IngestReport(loaded=bulk.loaded, failed=bulk.failed, quads=bulk.quads)
-        if len(files) >= BULK_THRESHOLD and hasattr(self.store, "put_ntriples") and not self.store.read_only and self.ontology is _default():
+        remote = hasattr(self.store, "put_ntriples")
+        if len(files) >= BULK_THRESHOLD and remote and not self.store.read_only and self.ontology is _default():
             from .bulk import convert, load_remote
 
             bulk = load_remote(self.store, convert(files, fmt), total=len(files), progress=progress, on_error=on_error)
@@ -128,10 +151,11 @@ class KnowledgeGraph:
             try:
                 records = records_from_file(path, fmt, self.ontology)
                 graphs = [(str(record_graph_iri(r)), record_to_graph(r)) for r in records]
-            except TkgError as exc:
-                report.failed.append((str(path), str(exc)))
+            except Exception as exc:  # noqa: BLE001 - whatever one file raises, it is reported and the others go in
+                error = exc if isinstance(exc, TkgError) else unexpected_file_error(path, exc)
+                report.failed.append((str(path), str(error)))
                 if on_error:
-                    on_error(str(path), exc)
+                    on_error(str(path), error)
                 continue
             report.quads += self.store.replace_graphs(graphs)
             report.loaded.append((str(path), [r.id for r in records]))

@@ -29,11 +29,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import multiprocessing
+import os
 import queue
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import NoReleaseError, QueryError, QueryRefused, QueryTimeout, StoreError, TkgError
@@ -48,10 +50,207 @@ GRAPH_FORMATS = ("turtle", "nt", "jsonld", "rdfxml", "nquads", "trig")
 _ERRORS: dict[str, type[TkgError]] = {
     cls.__name__: cls for cls in (QueryError, QueryRefused, QueryTimeout, StoreError, NoReleaseError, TkgError)
 }
+MEMORY_MESSAGE = "query needs too much memory: it was stopped and its worker replaced; add LIMIT or make the patterns more selective"
 
 
 class WorkersBusy(QueryError):
-    """Every query worker stayed busy for the whole time limit."""
+    """No query worker became free in time (503 with ``retry_after``)."""
+
+    retry_after = 5
+
+
+class TooManyQueries(QueryError):
+    """The client already has its share of queries running or queued (429)."""
+
+    retry_after = 1
+
+
+class QueryPreempted(WorkersBusy):
+    """The query ran long while quicker queries waited; it was stopped to give its worker back (503)."""
+
+
+class QueryTooLarge(QueryError):
+    """The query needed more memory than a worker may use (503); its worker was replaced."""
+
+
+#: Niceness of query workers: the serving process (pages) and a shipped query get the CPU first.
+WORKER_NICENESS = 10
+
+
+def default_worker_memory(workers: int) -> int:
+    """Address-space cap per query worker in MiB: a quarter of the machine's memory shared by the
+    workers (the rest stays for the serving process, ingest and the page cache), at least 1 GiB."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError, AttributeError):
+        return 0
+    return max(1024, total // 4 // max(1, workers))
+
+
+@dataclass(eq=False)
+class Ticket:
+    """A query's hold on a worker slot (see :meth:`Admission.slot`)."""
+
+    lane: str
+    shipped: bool
+    started: float
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class Admission:
+    """Who may take a query worker, and for how long they may wait for one.
+
+    Held in the serving process, in front of the pool (``slot()`` around each
+    /sparql query). A client is a key (its address). Rules, checked together:
+
+    * a client has at most ``per_client`` queries running or waiting (more:
+      :class:`TooManyQueries`, 429 at once);
+    * ``reserved`` slots are kept for the shipped named queries: other queries
+      use at most ``general`` slots, so the competency queries still answer
+      when every general slot is taken;
+    * *heavy* clients share at most ``heavy_slots`` general slots. A client is
+      heavy while the worker-seconds its own (not shipped) queries took, decaying with a
+      half-life of ``half_life`` seconds, are ``heavy_seconds`` or more: a
+      client that keeps running slow or runaway queries competes with its
+      like for one slot, the other slots stay for quick queries;
+    * a query that finds no slot within ``queue_timeout`` seconds gets
+      :class:`WorkersBusy` (503 with Retry-After), and so does one that finds
+      ``max_waiting`` queries already waiting (each waiting query holds an
+      HTTP thread: the bound keeps threads free for pages).
+
+    * a quick client waiting for a general slot takes one back: the longest
+      query (not a shipped one) that has run ``preempt_after`` seconds or
+      more is stopped (its worker killed and replaced, its client gets
+      :class:`QueryPreempted`, 503) and the waiting query gets the slot. So
+      runaway queries of clients not yet known as heavy hold the workers for
+      ``preempt_after`` seconds, not for the whole time limit, while others wait.
+    """
+
+    def __init__(
+        self,
+        general: int,
+        *,
+        reserved: int = 1,
+        per_client: int = 1,
+        queue_timeout: float = 5.0,
+        heavy_seconds: float = 2.0,
+        half_life: float = 60.0,
+        max_waiting: int | None = None,
+        preempt_after: float | None = 2.0,
+        clock: Any = time.monotonic,
+    ):
+        self.general = max(1, general)
+        self.reserved = max(0, reserved)
+        self.per_client = max(1, per_client)
+        self.queue_timeout = queue_timeout
+        self.heavy_seconds = heavy_seconds
+        self.half_life = half_life
+        self.heavy_slots = max(1, self.general // 2)
+        self.max_waiting = 4 * self.general if max_waiting is None else max_waiting
+        self._waiting = 0
+        self.preempt_after = preempt_after
+        self._tickets: set[Ticket] = set()
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._clients: dict[str, int] = {}  # queries running or waiting, per client
+        self._usage: dict[str, tuple[float, float]] = {}  # client -> (decayed worker-seconds, when)
+        self._running = {"general": 0, "reserved": 0, "heavy": 0}
+        self.refused = Counter()  # reason -> count, for the docs' figures and tests
+
+    def usage(self, client: str) -> float:
+        value, when = self._usage.get(client, (0.0, 0.0))
+        return value * 0.5 ** ((self._clock() - when) / self.half_life) if value else 0.0
+
+    def _charge(self, client: str, seconds: float) -> None:
+        self._usage[client] = (self.usage(client) + seconds, self._clock())
+        if len(self._usage) > 10_000:  # bounded: forget the lightest
+            for key, _ in sorted(self._usage.items(), key=lambda kv: kv[1][0])[:1000]:
+                del self._usage[key]
+
+    def _take(self, heavy: bool, shipped: bool) -> str | None:
+        if shipped and self._running["reserved"] < self.reserved:
+            return "reserved"  # the shipped queries use their own worker first, and leave the others to the rest
+        if heavy and self._running["heavy"] >= self.heavy_slots:
+            return None
+        if self._running["general"] < self.general:
+            return "general"
+        return None
+
+    def _preempt(self) -> None:
+        """Take a general worker back for a quick client that waits: stop the longest-running query that
+        is not a shipped one and has run ``preempt_after`` seconds or more (its client gets 503)."""
+        now = time.monotonic()
+        victims = [t for t in self._tickets if t.lane == "general" and not t.shipped and not t.cancel.is_set()]
+        victims = [t for t in victims if now - t.started >= self.preempt_after]
+        if victims:
+            victim = min(victims, key=lambda t: t.started)
+            victim.cancel.set()
+            self.refused["preempted"] += 1
+
+    @contextlib.contextmanager
+    def slot(self, client: str, *, shipped: bool = False):
+        """Hold a worker slot for one query; yields a :class:`Ticket` (its ``cancel`` event is set when
+        the query must give its worker back to a quicker client)."""
+        with self._cond:
+            if self._clients.get(client, 0) >= self.per_client:
+                self.refused["client"] += 1
+                raise TooManyQueries(
+                    f"too many queries at once: each client may have {self.per_client} SPARQL "
+                    f"quer{'y' if self.per_client == 1 else 'ies'} running or waiting; wait for the answer before sending the next"
+                )
+            self._clients[client] = self._clients.get(client, 0) + 1
+            try:
+                heavy = self.usage(client) >= self.heavy_seconds
+                deadline = time.monotonic() + self.queue_timeout
+                lane = self._take(heavy, shipped)
+                if lane is None and self._waiting >= self.max_waiting:
+                    self.refused["queue"] += 1
+                    raise WorkersBusy(f"all query workers are busy and {self._waiting} queries are waiting; try again shortly")
+                self._waiting += lane is None
+                while lane is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        self._waiting -= 1
+                        self.refused["heavy" if heavy else "busy"] += 1
+                        raise WorkersBusy(
+                            f"all query workers are busy; no worker became free within {self.queue_timeout:g} s"
+                            + (" (this client's recent queries were slow: it shares one worker with other slow clients)" if heavy else "")
+                            + ", try again shortly"
+                        )
+                    if not heavy and self.preempt_after is not None:
+                        self._preempt()
+                    self._cond.wait(min(left, 0.25))  # running times grow without a notification: look again
+                    lane = self._take(heavy, shipped)
+                    if lane is not None:
+                        self._waiting -= 1
+                self._running[lane] += 1
+                if heavy:
+                    self._running["heavy"] += 1
+                ticket = Ticket(lane, shipped, time.monotonic())
+                self._tickets.add(ticket)
+            except BaseException:
+                self._release_client(client)
+                raise
+        started = self._clock()
+        try:
+            yield ticket
+        finally:
+            with self._cond:
+                self._tickets.discard(ticket)
+                self._running[lane] -= 1
+                if heavy:
+                    self._running["heavy"] -= 1
+                if not shipped:  # the shipped queries are ours: running them does not make a client heavy
+                    self._charge(client, self._clock() - started)
+                self._release_client(client)
+                self._cond.notify_all()
+
+    def _release_client(self, client: str) -> None:
+        left = self._clients.get(client, 0) - 1
+        if left > 0:
+            self._clients[client] = left
+        else:
+            self._clients.pop(client, None)
 
 
 @dataclass(frozen=True)
@@ -229,15 +428,35 @@ def execute_oxigraph(ox_store: Any, job: QueryJob) -> QueryOutcome:
         raise QueryError(f"query failed: {' '.join(str(exc).split())[:300]}") from None
 
 
-def _worker_main(conn: Connection, store_url: str, isolate: bool = True) -> None:
+def limit_memory(mib: int) -> str | None:
+    """Cap this process's address space at ``mib`` MiB (RLIMIT_AS); a reason when it cannot."""
+    if mib <= 0:
+        return None
+    try:
+        import resource
+
+        limit = mib * 1024 * 1024
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, ValueError, OSError) as exc:
+        return f"no memory cap ({exc})"
+    return None
+
+
+def _worker_main(conn: Connection, store_url: str, isolate: bool = True, memory: int = 0) -> None:
     """A worker process: answer jobs until the pipe closes or None arrives."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(WORKER_NICENESS)  # the serving process answers pages first
     # First, before anything can start a thread: no network from here on, so a
     # SERVICE or LOAD that ever got past the guard reaches nothing (kg.sandbox).
     from .sandbox import isolate_network
 
     isolation = isolate_network() if isolate else "network isolation turned off"
     from .stores.oxigraph import DirectoryStore
+
 
     store: DirectoryStore | None = None
 
@@ -251,6 +470,9 @@ def _worker_main(conn: Connection, store_url: str, isolate: bool = True) -> None
 
     with contextlib.suppress(TkgError):  # warm up: open now if a release exists
         open_store()
+    # after the imports and the store's opening (RocksDB starts threads, whose stacks count against
+    # RLIMIT_AS: under a small cap opening could fail): what a query allocates is what the cap catches
+    limit_memory(memory)
     conn.send(("ready", isolation))
     while True:
         try:
@@ -273,6 +495,8 @@ def _worker_main(conn: Connection, store_url: str, isolate: bool = True) -> None
             reply = ("error", "StoreError", "the store could not be read")
         except RecursionError:
             reply = ("error", "QueryError", "the query is nested too deeply")
+        except MemoryError:
+            reply = ("memory",)  # the parent replaces this worker: its heap may be in any state
         except Exception as exc:  # noqa: BLE001 - whatever a request does, the worker answers and lives on
             reply = ("error", "QueryError", f"the query failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
         try:
@@ -282,9 +506,9 @@ def _worker_main(conn: Connection, store_url: str, isolate: bool = True) -> None
 
 
 class _Worker:
-    def __init__(self, ctx: Any, store_url: str, isolate: bool = True):
+    def __init__(self, ctx: Any, store_url: str, isolate: bool = True, memory: int = 0):
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child, store_url, isolate), daemon=True, name="tkg-query-worker")
+        self.process = ctx.Process(target=_worker_main, args=(child, store_url, isolate, memory), daemon=True, name="tkg-query-worker")
         self.process.start()
         child.close()
         self._stop_lock = threading.Lock()
@@ -325,10 +549,18 @@ class QueryPool:
     """Worker processes for one directory store; thread-safe, started lazily."""
 
     def __init__(
-        self, store_url: str, *, size: int = 2, timeout: float = 10.0, start_method: str = "spawn", isolate_network: bool = True
+        self,
+        store_url: str,
+        *,
+        size: int = 2,
+        timeout: float = 10.0,
+        start_method: str = "spawn",
+        isolate_network: bool = True,
+        memory: int | None = None,
     ):
         """``isolate_network``: workers drop network access at start (:mod:`kg.sandbox`);
-        False only for tests that show what the isolation prevents."""
+        False only for tests that show what the isolation prevents. ``memory``: address-space
+        cap per worker in MiB (None: :func:`default_worker_memory`; 0: none)."""
         if size < 1:
             raise StoreError("the query pool needs at least one worker", expected="workers >= 1")
         self.store_url = store_url
@@ -343,6 +575,7 @@ class QueryPool:
         self._respawns: list[threading.Thread] = []
         self.restarts = 0  # workers replaced after a timeout or a crash
         self.isolate_network = isolate_network
+        self.memory = default_worker_memory(size) if memory is None else memory
         #: Why the workers can still open network connections; None when they cannot
         #: (known once the pool has started; `tkg serve` prints it at start-up).
         self.network_exposure: str | None = None
@@ -353,7 +586,7 @@ class QueryPool:
             if self._started or self._closed:
                 return self
             self._started = True
-            workers = [_Worker(self._ctx, self.store_url, self.isolate_network) for _ in range(self.size)]
+            workers = [_Worker(self._ctx, self.store_url, self.isolate_network, self.memory) for _ in range(self.size)]
             self._all.update(workers)
         for worker in workers:
             self._admit(worker)
@@ -383,7 +616,7 @@ class QueryPool:
             with self._lock:
                 if self._closed:
                     return
-                fresh = _Worker(self._ctx, self.store_url, self.isolate_network)
+                fresh = _Worker(self._ctx, self.store_url, self.isolate_network, self.memory)
                 self._all.add(fresh)
             with contextlib.suppress(StoreError):
                 self._admit(fresh)
@@ -393,7 +626,7 @@ class QueryPool:
             self._respawns = [t for t in self._respawns if t.is_alive()] + [thread]
         thread.start()
 
-    def _call(self, message: Any, timeout: float | None) -> Any:
+    def _call(self, message: Any, timeout: float | None, cancel: threading.Event | None = None) -> Any:
         if self._closed:
             raise StoreError("the query pool is closed")
         self.start()
@@ -407,17 +640,32 @@ class QueryPool:
             ) from None
         try:
             worker.conn.send(message)
-            ready = worker.conn.poll(max(deadline - time.monotonic(), 0))
+            ready = False
+            while not ready:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if cancel is not None and cancel.is_set():
+                    self._replace(worker)
+                    raise QueryPreempted(
+                        "query stopped to give its worker to quicker queries: it ran long while others waited; "
+                        "add LIMIT, make the patterns more selective, or retry when the endpoint is quieter"
+                    )
+                ready = worker.conn.poll(min(left, 0.1) if cancel is not None else left)
             reply = worker.conn.recv() if ready else None
         except (EOFError, OSError, ValueError):
             self._replace(worker)
-            raise QueryError("the query stopped its worker (out of memory?); a fresh worker was started, simplify the query") from None
+            # a worker dies during a query when an allocation fails under its memory cap (Oxigraph aborts)
+            raise QueryTooLarge(MEMORY_MESSAGE) from None
         if reply is None:
             self._replace(worker)
             raise QueryTimeout(
                 f"query timeout: the query ran longer than the time limit of {limit:g} s and was stopped; "
                 "add LIMIT, make the patterns more selective or avoid cartesian products"
             )
+        if reply[0] == "memory":
+            self._replace(worker)
+            raise QueryTooLarge(MEMORY_MESSAGE)
         self._idle.put(worker)
         if reply[0] == "error":
             raise _ERRORS.get(reply[1], QueryError)(reply[2])
@@ -429,15 +677,18 @@ class QueryPool:
     def graph_names(self, timeout: float | None = None) -> list[str]:
         return self._call("graphs", timeout)
 
-    def run_endpoint(self, job: EndpointJob, timeout: float | None = None) -> tuple[str, QueryOutcome | None]:
-        """Analyze and run an endpoint request in one worker call, under the time limit.
+    def run_endpoint(
+        self, job: EndpointJob, timeout: float | None = None, cancel: threading.Event | None = None
+    ) -> tuple[str, QueryOutcome | None]:
+        """Analyze and run an endpoint request in one worker call, under the time limit
+        (stopped early when ``cancel`` is set: :class:`QueryPreempted`).
 
         rdflib's parser is pure Python: a huge query (a VALUES block of half a
         megabyte) takes seconds. In a worker it cannot hold the web process's
         GIL, and a parse that outlives the limit is stopped like a query that
         does (503). One call, not two: a worker is taken from the pool once.
         """
-        return self._call(job, timeout)
+        return self._call(job, timeout, cancel)
 
     def pids(self) -> list[int]:
         with self._lock:

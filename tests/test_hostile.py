@@ -323,3 +323,41 @@ def test_deeply_nested_query_is_a_clean_400(limited_app):
         r = client.post("/sparql", data=text, content_type="application/sparql-query")
         assert r.status_code in (400, 503), r.status_code
         assert "Traceback" not in r.get_data(as_text=True)
+
+
+# -- one bad file never aborts an ingest (issue 13) ----------------------------------------------
+GOOD = (Path(__file__).parent / "data" / "records" / "mini-car-t.yaml").read_text()
+BAD_FILES = {
+    "deep.yaml": "a: " + "[" * 50_000 + "]" * 50_000 + "\n",  # RecursionError in the YAML composer
+    "bigint.yaml": GOOD.replace("evidence_level: 3", "evidence_level: " + "9" * 100_000),  # ValueError: int digits limit
+    "bigint.json": '{"protocolSection": {"identificationModule": {"nctId": "NCT0"}}, "n": ' + "9" * 100_000 + "}",
+}
+
+
+def _feed(directory: Path, good: int) -> None:
+    directory.mkdir()
+    for name, text in BAD_FILES.items():
+        (directory / name).write_text(text)
+    for i in range(good):
+        (directory / f"good-{i}.yaml").write_text(GOOD.replace("id: mini-car-t", f"id: good-{i}"))
+
+
+@pytest.mark.parametrize("good", [3, 205], ids=["one-by-one", "bulk"])
+def test_every_bad_file_is_reported_and_the_rest_go_in(tmp_path, good):
+    """A YAML file nested 50,000 deep and integers of 100,000 digits (YAML and JSON) ended the run
+    with a traceback; now each is a failure in the summary, and every good file is ingested."""
+    from click.testing import CliRunner
+
+    from kg.cli import main as cli
+
+    _feed(tmp_path / "feed", good)
+    store = str(tmp_path / "var")
+    result = CliRunner().invoke(cli, ["ingest", "--store", store, str(tmp_path / "feed")])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert f"ingested {good} studies from {good} of {good + 3} files" in result.output
+    for name in BAD_FILES:
+        assert f"{name}:" in result.output  # one line per failed file, naming it
+    assert "nested too deeply" in result.output and "Traceback" not in result.output
+    with KnowledgeGraph.open(store) as kg:
+        assert kg.stats()["studies"] == good

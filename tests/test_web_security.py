@@ -282,46 +282,39 @@ def test_update_token_never_logged_nor_echoed(tmp_path, caplog, monkeypatch):
     assert all(TOKEN not in body for body in bodies)
 
 
-def test_gunicorn_access_log_leaves_out_the_authorization_header():
-    from datetime import timedelta
+def test_access_log_leaves_out_the_authorization_header():
+    """`tkg serve`'s access log (web.server.AccessLog) writes one line per request, without the token."""
+    from web.server import AccessLog
 
-    from gunicorn.config import Config
-    from gunicorn.glogging import Logger
-
-    from web.cli import gunicorn_options
-
-    cfg = Config()
-    for key, value in gunicorn_options("127.0.0.1", 5000, 2, 10.0).items():
-        cfg.set(key, value)
-    logger = Logger(cfg)
     lines: list[str] = []
 
     class Capture(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             lines.append(record.getMessage())
 
-    logger.access_log.addHandler(Capture())
-
-    class Resp:
-        status = "204 No Content"
-        sent = 0
-        headers: list[tuple[str, str]] = []
-
-    class Req:
-        headers = [("AUTHORIZATION", f"Bearer {TOKEN}")]
-
+    logger = logging.getLogger("test.access")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(Capture())
+    app = make_app(rate_limit="0", update_token=TOKEN)
+    logged = AccessLog(app.wsgi_app, logger)
     environ = {
         "REQUEST_METHOD": "POST",
-        "RAW_URI": "/sparql",
         "PATH_INFO": "/sparql",
         "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "5000",
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/sparql-update",
+        "CONTENT_LENGTH": "0",
         "HTTP_AUTHORIZATION": f"Bearer {TOKEN}",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
     }
-    logger.access(Resp(), Req(), environ, timedelta(milliseconds=3))
-    assert lines and "POST /sparql" in lines[0]
-    assert TOKEN not in "\n".join(lines)
+    body = b"".join(logged(environ, lambda status, headers, exc_info=None: None))
+    assert lines and '"POST /sparql HTTP/1.1"' in lines[0]
+    assert TOKEN not in "\n".join(lines) and TOKEN.encode() not in body
 
 
 # -- pages: injection, escaping, traversal -----------------------------------------------------
@@ -499,3 +492,34 @@ def test_download_names_cannot_traverse(hostile_app, path):
     assert r.status_code in (400, 404), (path, r.status_code)
     body = r.get_data(as_text=True)
     assert "root:" not in body and "/bin/" not in body
+
+
+# -- issue 13, low: absolute links from the configured base URL; /sparql in a browser ----------
+def test_absolute_links_come_from_the_base_url_not_the_host_header(graph):
+    app = create_app({"store": "memory:", "TKG_GRAPH": graph, "rate_limit": "0", "base_url": "https://kg.example.org/"})
+    client = app.test_client()
+    void = client.get("/void", headers={"Host": "evil.example", "Accept": "text/turtle"})
+    assert void.status_code == 200
+    assert b"evil.example" not in void.data and b"https://kg.example.org/downloads/" in void.data
+    description = client.get("/sparql", headers={"Host": "evil.example", "Accept": "text/turtle"})
+    assert b"evil.example" not in description.data and b"https://kg.example.org/sparql" in description.data
+
+
+def test_serve_takes_the_base_url_from_the_bind_address_unless_given(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    import web.cli
+
+    seen = {}
+    monkeypatch.setattr(web.cli, "run_server", lambda app, settings: seen.update(base=app.config["TKG"].base_url))
+    monkeypatch.delenv("TKG_BASE_URL", raising=False)
+    store = str(tmp_path / "var")
+    assert CliRunner().invoke(web.cli.serve, ["--store", store, "--port", "5009"]).exit_code == 0
+    assert seen["base"] == "http://127.0.0.1:5009/"
+    assert CliRunner().invoke(web.cli.serve, ["--store", store, "--base-url", "https://kg.example.org/"]).exit_code == 0
+    assert seen["base"] == "https://kg.example.org/"
+
+
+def test_a_browser_at_the_endpoint_is_sent_to_the_query_editor(app):
+    response = app.test_client().get("/sparql", headers={"Accept": "text/html"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/query")

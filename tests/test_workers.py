@@ -133,7 +133,7 @@ def test_p33_http_timeout_while_another_request_is_served(store):
 
         def runaway() -> None:
             t0 = time.monotonic()
-            r = app.test_client().get("/sparql?query=" + quote(RUNAWAY, safe=""))
+            r = app.test_client().get("/sparql?query=" + quote(RUNAWAY, safe=""), environ_base={"REMOTE_ADDR": "127.0.0.2"})
             results["runaway"] = (r.status_code, r.data.decode(), time.monotonic() - t0)
 
         thread = threading.Thread(target=runaway)
@@ -170,11 +170,13 @@ def test_p34_http_truncation_header(store):
 def test_serve_command_binds_settings():
     from click.testing import CliRunner
 
-    from web.cli import gunicorn_options, serve
+    from kg.config import resolve
+    from web.cli import serve, server_options
 
-    options = gunicorn_options("127.0.0.1", 5001, 3, 7.5)
-    assert options["bind"] == "127.0.0.1:5001" and options["worker_class"] == "gthread" and options["workers"] == 1
-    assert options["threads"] >= 3 and options["timeout"] > 7.5
+    options = server_options(resolve({"port": 5001, "workers": 3, "request_timeout": 7.5, "max_body": 5000}, environ={}))
+    assert options["host"] == "127.0.0.1" and options["port"] == 5001
+    assert options["threads"] >= 3 + 1 + 4 * 3  # running + waiting queries, and threads left for pages
+    assert options["channel_timeout"] == 7 and options["max_request_body_size"] > 5000
     help_text = CliRunner().invoke(serve, ["--help"]).output
-    for flag in ("--host", "--port", "--workers", "--timeout", "--dev", "TKG_QUERY_TIMEOUT", "TKG_WORKERS"):
+    for flag in ("--host", "--port", "--workers", "--timeout", "--dev", "--base-url", "TKG_QUERY_TIMEOUT", "TKG_WORKERS"):
         assert flag in help_text

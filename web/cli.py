@@ -1,8 +1,9 @@
-"""`tkg serve`: serve the published graph over HTTP with gunicorn.
+"""`tkg serve`: serve the published graph over HTTP with waitress (:mod:`web.server`).
 
-One gunicorn process with threads (``gthread``) answers requests; SPARQL
-queries are dispatched to the query worker pool (:mod:`kg.workers`), which is
-started once in that process after it is forked and stopped when it exits.
+One process: waitress's event loop reads every request whole before one of
+its threads runs the app (slow clients cost a socket, not a thread); SPARQL
+queries go to the query worker pool (:mod:`kg.workers`), started once in this
+process before the first request and stopped when it exits.
 """
 
 from __future__ import annotations
@@ -19,57 +20,54 @@ _HELP = {s.name: s for s in SETTINGS}
 
 def _setting_help(name: str, extra: str = "") -> str:
     setting = _HELP[name]
-    return f"{setting.help.rstrip('.')}{extra} (default {setting.default}; {setting.env})."
+    default = setting.default if setting.default != "" else "empty"
+    return f"{setting.help.rstrip('.')}{extra} (default {default}; {setting.env})."
 
 
 def threads_for(workers: int) -> int:
-    """HTTP threads: enough to keep every query worker busy and still answer pages."""
-    return max(8, 4 * workers)
+    """HTTP threads: the queries running (workers + 1) and waiting (at most 4 x workers, kg.workers.Admission)
+    still leave threads for pages."""
+    return max(16, 8 * workers)
 
 
-def gunicorn_options(host: str, port: int, workers: int, query_timeout: float) -> dict[str, Any]:
-    return {
-        "bind": f"{host}:{port}",
-        "workers": 1,  # one process: it owns the query worker pool
-        "worker_class": "gthread",
-        "threads": threads_for(workers),
-        # gunicorn restarts a worker that stops answering its heartbeat; queries
-        # are bounded by the pool's time limit, so this only catches real hangs.
-        "timeout": int(query_timeout) + 30,
-        "graceful_timeout": 10,
-        "accesslog": "-",
-        "errorlog": "-",
-        "loglevel": "info",
-        "control_socket_disable": True,  # no admin socket in the user's home directory
-    }
+def server_options(settings: Any) -> dict[str, Any]:
+    from .server import server_options as options
+
+    return options(
+        settings.host,
+        settings.port,
+        threads=threads_for(settings.workers),
+        max_body=settings.max_body,
+        request_timeout=settings.request_timeout,
+        connections=settings.connections,
+    )
 
 
-def run_gunicorn(app: Any, options: dict[str, Any]) -> None:
-    from gunicorn.app.base import BaseApplication
-
+def run_server(app: Any, settings: Any) -> None:
+    from . import server
     from .sparql import get_endpoint
 
-    def post_worker_init(worker: Any) -> None:
-        endpoint = get_endpoint(app)
+    endpoint = get_endpoint(app)
+
+    def on_start() -> None:
         endpoint.start()  # the pool lives in the serving process, started once
+        app.config["TKG_BACKGROUND_DOWNLOADS"] = True  # never build every export in a request thread
+        with app.app_context():
+            from .state import get_graph
+
+            try:
+                app.extensions["tkg_downloads"].start(get_graph())
+            except Exception as exc:  # noqa: BLE001 - no release yet, or a store error: pages say so
+                server.log.warning("downloads not prepared at start-up: %s", exc)
         status = endpoint.isolation_status()
         if status:
-            (worker.log.info if status.startswith("query workers have no network") else worker.log.warning)(status)
+            (server.log.info if status.startswith("query workers have no network") else server.log.warning)(status)
 
-    def worker_exit(server: Any, worker: Any) -> None:
-        get_endpoint(app).close()
+    def on_stop() -> None:
+        app.extensions["tkg_downloads"].close()
+        endpoint.close()
 
-    class Server(BaseApplication):
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-            self.cfg.set("post_worker_init", post_worker_init)
-            self.cfg.set("worker_exit", worker_exit)
-
-        def load(self) -> Any:
-            return app
-
-    Server().run()
+    server.run(app, server_options(settings), settings.request_timeout, on_start=on_start, on_stop=on_stop)
 
 
 @click.command()
@@ -94,7 +92,7 @@ def run_gunicorn(app: Any, options: dict[str, Any]) -> None:
 @click.option(
     "--dev",
     is_flag=True,
-    help="Use Flask's development server instead of gunicorn (debugging only: single process, not for production).",
+    help="Use Flask's development server instead of waitress (debugging only: not for production).",
 )
 def serve(
     store: str,
@@ -109,8 +107,10 @@ def serve(
 ) -> None:
     """Serve the published graph: dashboard, SPARQL endpoint, pages and downloads.
 
-    Runs gunicorn (threads) in one process that owns a pool of query worker
-    processes; a query past the time limit is stopped by killing its worker.
+    Runs waitress in one process that owns a pool of query worker processes:
+    requests are read whole before a thread runs them (a request must arrive
+    within TKG_REQUEST_TIMEOUT seconds), and a query past the time limit is
+    stopped by killing its worker.
     With an http(s) --store, queries are forwarded to that SPARQL server and
     the process keeps no graph state (run as many as the server allows).
     """
@@ -120,6 +120,9 @@ def serve(
     overrides = {"store": store, "host": host, "port": port, "workers": workers, "query_timeout": query_timeout}
     overrides |= {"update_url": update_url, "gsp_url": gsp_url, "base_url": base_url}
     settings = resolve(overrides)
+    if not settings.base_url:  # absolute links never come from the request's Host header
+        shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+        settings["base_url"] = overrides["base_url"] = f"http://{shown}:{settings.port}/"
     app = create_app({k: settings[k] for k in overrides})
     limits = f"{settings.workers} query workers, {settings.query_timeout:g} s limit"
     click.echo(f"serving {settings.store} on http://{settings.host}:{settings.port}/ ({limits})")
@@ -133,4 +136,4 @@ def serve(
         finally:
             endpoint.close()
         return
-    run_gunicorn(app, gunicorn_options(settings.host, settings.port, settings.workers, settings.query_timeout))
+    run_server(app, settings)

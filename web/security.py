@@ -18,6 +18,18 @@
   ``trusted_proxies`` reverse proxies in ``X-Forwarded-For`` (never a header
   a client can forge when no proxy is trusted).
 
+* **Absolute links from the configured base URL**: with ``base_url`` set
+  (``tkg serve`` sets it from the bind address unless given), the request's
+  ``Host`` header is replaced by it before the app runs, so ``/void``
+  dataDump links, ``url_for(_external=True)`` and redirect ``Location``s never
+  repeat what a client wrote in ``Host``.
+* **Downloads built in the background** (``tkg serve``): the first request
+  for the downloads of a new release used to build every export in its
+  request thread (minutes at 100,000 studies, one thread per impatient
+  client). Under ``tkg serve`` the exports are built once, in one background
+  process (low priority), at start-up and when a new release appears; meanwhile the
+  downloads routes answer ``503`` with ``Retry-After``.
+
 Nothing here logs request headers, so the update token is never logged.
 """
 
@@ -182,6 +194,119 @@ def _buffer_chunked_body(max_body: int) -> None:
     request.environ["wsgi.input_terminated"] = True  # a finite buffer now: Werkzeug may read it to the end
 
 
+# -- base URL ----------------------------------------------------------------------------
+class BaseUrl:
+    """WSGI middleware: the scheme and host of every request come from ``base_url`` (its path is not a
+    mount point: the app's own links stay root-relative; a proxy that mounts it elsewhere says so itself)."""
+
+    def __init__(self, app, base_url: str):
+        import urllib.parse
+
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ConfigError(f"invalid base_url {base_url!r}", expected="an http(s) URL such as https://kg.example.org/ (no query)")
+        self.app = app
+        self.scheme = parts.scheme
+        self.host = parts.netloc
+        self.server_name = parts.hostname or ""
+        self.server_port = str(parts.port or (443 if parts.scheme == "https" else 80))
+
+    def __call__(self, environ, start_response):
+        environ["HTTP_HOST"] = self.host
+        environ["wsgi.url_scheme"] = self.scheme
+        environ["SERVER_NAME"] = self.server_name
+        environ["SERVER_PORT"] = self.server_port
+        return self.app(environ, start_response)
+
+
+# -- downloads, built once in the background --------------------------------------------
+#: Routes that would build every export of a release on first use (web/pages.py).
+DOWNLOAD_ENDPOINTS = frozenset({"pages.download", "pages.downloads_page", "pages.downloads_json"})
+DOWNLOADS_RETRY_AFTER = 30
+
+
+class DownloadBuilder:
+    """Builds a release's downloads in one background thread; ``ready()`` never builds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ready: set[str] = set()
+        self._building: dict[str, threading.Thread] = {}
+
+    def ready(self, graph) -> bool:
+        from kg.views import downloads as dl
+        from kg.views.cache import release_key
+
+        release = release_key(graph, exact=True)
+        if release in self._ready:
+            return True
+        folder = dl._folder(graph, release)  # noqa: SLF001 - the same folder the downloads view reads
+        try:
+            import json
+
+            files = json.loads((folder / dl.MANIFEST).read_text(encoding="utf-8")).get("files", {})
+        except (OSError, ValueError):
+            files = {}
+        done = all(name in files and (files[name].get("error") or (folder / name).is_file()) for name in dl.formats())
+        if done:
+            with self._lock:
+                self._ready.add(release)
+            return True
+        self.start(graph, release)
+        return False
+
+    def start(self, graph, release: str | None = None) -> None:
+        """Build the downloads of ``release`` in a separate process (one at a time per release).
+
+        A process, not a thread: the exporters are Python (rdflib, networkx) and would hold the
+        serving process's GIL for minutes at 10,000 studies, stalling every page."""
+        import multiprocessing
+
+        from kg.views.cache import release_key
+
+        release = release or release_key(graph, exact=True)
+        url = getattr(graph.store, "url", None)
+        if not isinstance(url, str) or url.startswith("memory:"):
+            return  # nothing another process can open: the downloads view builds on first use
+        with self._lock:
+            process = self._building.get(release)
+            if process is not None and process.is_alive():
+                return
+            if process is not None:
+                process.join(0)
+            process = multiprocessing.get_context("spawn").Process(
+                target=_build_downloads, args=(url,), name=f"tkg-downloads-{release}", daemon=True
+            )
+            self._building[release] = process
+            process.start()
+
+    def close(self) -> None:
+        with self._lock:
+            for process in self._building.values():
+                if process.is_alive():
+                    process.kill()
+                process.join(5)
+            self._building.clear()
+
+
+def _build_downloads(url: str) -> None:
+    """In a process of its own, at low priority: write every export of the current release."""
+    import contextlib
+    import logging
+    import os
+
+    from kg import KnowledgeGraph
+    from kg.views.downloads import downloads
+
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
+    try:
+        with KnowledgeGraph.open(url, mode="read") as kg:
+            downloads(kg)
+    except Exception as exc:  # noqa: BLE001 - logged; the next request starts a new attempt
+        logging.getLogger(__name__).error("building the downloads failed: %s", exc)
+
+
 # -- registration ------------------------------------------------------------------
 def init_security(app: Flask, settings: Settings) -> None:
     """Security headers, body limit and rate limit for ``app`` (call before blueprints)."""
@@ -193,6 +318,8 @@ def init_security(app: Flask, settings: Settings) -> None:
         raise ConfigError(f"invalid value {hops} for setting trusted_proxies", expected="0 or the number of reverse proxies in front")
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
+    if str(settings.get("base_url", "") or ""):
+        app.wsgi_app = BaseUrl(app.wsgi_app, str(settings.base_url))  # type: ignore[method-assign]
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     max_body = int(settings.max_body)
 
@@ -217,6 +344,20 @@ def init_security(app: Flask, settings: Settings) -> None:
             f"per client; retry after {retry} s"
         )
         return error_response(429, "Too Many Requests", message, {"Retry-After": str(retry), "Access-Control-Allow-Origin": "*"})
+
+    builder = DownloadBuilder()
+    app.extensions["tkg_downloads"] = builder
+
+    @app.before_request
+    def _downloads_ready():
+        if not app.config.get("TKG_BACKGROUND_DOWNLOADS") or request.endpoint not in DOWNLOAD_ENDPOINTS:
+            return None
+        from .state import get_graph
+
+        if builder.ready(get_graph()):
+            return None
+        message = f"the downloads of this release are being prepared; retry after {DOWNLOADS_RETRY_AFTER} s"
+        return error_response(503, "Service Unavailable", message, {"Retry-After": str(DOWNLOADS_RETRY_AFTER)})
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -20,6 +20,8 @@ the app's settings. What it does (see docs/sparql.md):
 from __future__ import annotations
 
 import hmac
+import os
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -31,7 +33,7 @@ from rdflib.namespace import DCTERMS, RDF, RDFS
 from kg.errors import NoReleaseError, QueryError, QueryRefused, QueryTimeout, StoreError
 from kg.sparql_guard import Analysis, analyze_update, unknown_graphs
 from kg.stores import Store
-from kg.workers import EndpointJob, InProcessExecutor, QueryPool, RemoteExecutor, WorkersBusy
+from kg.workers import Admission, EndpointJob, InProcessExecutor, QueryPool, QueryTooLarge, RemoteExecutor, TooManyQueries, WorkersBusy
 
 from . import negotiation as neg
 from .errors import error_response
@@ -77,6 +79,7 @@ _TITLES = {
     406: "Not Acceptable",
     413: "Payload Too Large",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
     503: "Service Unavailable",
 }
 
@@ -195,6 +198,9 @@ class SparqlEndpoint:
         workers: int = 2,
         update_url: str = "",
         gsp_url: str = "",
+        client_queries: int = 1,
+        queue_timeout: float = 5.0,
+        worker_memory: int | None = None,
     ):
         self.query_timeout = float(query_timeout)
         self.max_rows = int(max_rows)
@@ -212,7 +218,26 @@ class SparqlEndpoint:
         elif self.in_process:
             self.executor = InProcessExecutor(self._store)  # type: ignore[arg-type]
         else:
-            self.executor = QueryPool(str(Path(self.store_url).expanduser()), size=workers, timeout=self.query_timeout)
+            # one worker more than `workers`: the slot Admission keeps for the shipped queries
+            memory = worker_memory if worker_memory else None
+            self.executor = QueryPool(str(Path(self.store_url).expanduser()), size=workers + 1, timeout=self.query_timeout, memory=memory)
+        self.admission = Admission(workers, reserved=1, per_client=client_queries, queue_timeout=min(queue_timeout, self.query_timeout))
+        from kg.queries import list_queries
+
+        #: Texts of the shipped named queries: they may use the reserved worker, and their answers
+        #: are kept per release (a published release never changes; a few answers per query and format).
+        self.shipped = frozenset(named.sparql.strip() for named in list_queries())
+        self._answers: dict[tuple[str | None, str], tuple[str, Any]] = {}
+        self._answers_lock = threading.Lock()
+
+    def _release(self) -> str | None:
+        """The release the query workers serve now (None when answers must not be kept)."""
+        if not isinstance(self.executor, QueryPool):
+            return None
+        try:
+            return os.readlink(Path(self.store_url).expanduser() / "current")
+        except OSError:
+            return None
 
     @property
     def updates_enabled(self) -> bool:
@@ -260,7 +285,21 @@ class SparqlEndpoint:
             self.max_rows,
             base,
         )
-        kind, outcome = self.executor.run_endpoint(job, timeout=self.query_timeout)
+        client = request.remote_addr or "unknown"  # the socket peer, or the address a trusted proxy gave (ProxyFix)
+        shipped = text.strip() in self.shipped
+        key = (self._release(), repr(job)) if shipped else None  # repr: the job holds a dict, it is not hashable
+        answer = self._answers.get(key) if key and key[0] else None
+        if answer is None:
+            with self.admission.slot(client, shipped=shipped) as ticket:
+                if isinstance(self.executor, QueryPool):
+                    answer = self.executor.run_endpoint(job, timeout=self.query_timeout, cancel=ticket.cancel)
+                else:
+                    answer = self.executor.run_endpoint(job, timeout=self.query_timeout)
+            if key and key[0]:
+                with self._answers_lock:
+                    self._answers = {k: v for k, v in self._answers.items() if k[0] == key[0]}  # drop older releases
+                    self._answers[key] = answer
+        kind, outcome = answer
         if outcome is None:
             raise refusals[kind]
         fmt, mimetype = formats[kind]
@@ -429,7 +468,11 @@ def sparql_blueprint(endpoint: SparqlEndpoint, *, name: str = "sparql", url: str
         except QueryTimeout as exc:
             return _error(503, str(exc), {"Retry-After": "5"})
         except WorkersBusy as exc:
-            return _error(503, str(exc), {"Retry-After": "5"})
+            return _error(503, str(exc), {"Retry-After": str(exc.retry_after)})
+        except TooManyQueries as exc:
+            return _error(429, str(exc), {"Retry-After": str(exc.retry_after)})
+        except QueryTooLarge as exc:
+            return _error(503, str(exc))
         except QueryRefused as exc:
             return _error(403, str(exc))
         except NoReleaseError:
@@ -496,8 +539,8 @@ def sparql_blueprint(endpoint: SparqlEndpoint, *, name: str = "sparql", url: str
         return _send(body, fmt, mimetype, params)
 
     def _editor_link() -> Any:
-        if "pages.query_editor" in current_app.view_functions:
-            response = redirect(url_for("pages.query_editor"), code=303)
+        if any(rule.rule == QUERY_EDITOR and "GET" in (rule.methods or ()) for rule in current_app.url_map.iter_rules()):
+            response = redirect(QUERY_EDITOR, code=303)  # the app serves the editor (web/query.py)
         else:
             html = (
                 "<!doctype html><html lang=en><head><meta charset=utf-8><title>SPARQL endpoint · tcell-kg</title></head>"
@@ -527,6 +570,9 @@ def make_blueprint(app: Flask) -> Blueprint:
         workers=settings.workers,
         update_url=settings.update_url,
         gsp_url=settings.gsp_url,
+        client_queries=settings.client_queries,
+        queue_timeout=settings.queue_timeout,
+        worker_memory=settings.worker_memory,
     )
     app.extensions["tkg_sparql"] = endpoint
     return sparql_blueprint(endpoint)

@@ -22,8 +22,14 @@ QUERY_FORMATS = ("table", "json", "csv", "tsv", "turtle", "xml")
 @click.command()
 @store_option
 @remote_options
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=DATA_DIR, show_default="data/ of the project", help="Directory with studies/*.yaml.")
-@click.option("--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR, show_default="ontology/ of the project", help="Directory with the ontology Turtle files and shapes.ttl.")
+@click.option(
+    "--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=DATA_DIR,
+    show_default="data/ of the project", help="Directory with studies/*.yaml.",
+)
+@click.option(
+    "--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR,
+    show_default="ontology/ of the project", help="Directory with the ontology Turtle files and shapes.ttl.",
+)
 @click.option("--no-validate", is_flag=True, help="Skip the SHACL and quote checks (not recommended).")
 @click.option("--no-publish", is_flag=True, help="Leave the new graph in the work store without publishing it.")
 @keep_option
@@ -88,27 +94,38 @@ class ReaderChoice(click.Choice):
 @remote_options
 @click.option("--format", "fmt", type=ReaderChoice(), help="Force a format instead of detecting it.")
 @click.option("--no-publish", is_flag=True, help="Do not publish a release after ingesting (batch several commands).")
+@click.option("--follow-symlinks", is_flag=True, help="Read symbolic links in a directory that lead outside it (refused by default).")
 @keep_option
-def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: bool, keep: int) -> None:
+def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: bool, follow_symlinks: bool, keep: int) -> None:
     """Read study files into the graph: study cards (.txt), PubMed XML,
     ClinicalTrials.gov API v2 JSON, or curated YAML records.
 
-    Directories are searched for such files. Each study replaces its own named
-    graph; a file that cannot be read writes nothing and is reported, the
-    other files still go in. Exits with status 1 if any file failed.
+    Directories are searched for such files; symbolic links that lead outside
+    a directory are refused unless --follow-symlinks. Each study replaces its
+    own named graph; a file that cannot be read writes nothing and is
+    reported, the other files still go in; a study id found in two files is
+    reported as a conflict (the later file's version stays). Exits with
+    status 1 if any file failed.
     """
     suffixes = study_suffixes()  # what the registered readers read
     paths: list[Path] = []
     skipped: list[Path] = []
+    outside: list[Path] = []
     for item in files:
         if item.is_dir():
+            root = item.resolve()
             found = sorted(p for p in item.rglob("*") if p.is_file() and not p.name.startswith("."))
+            if not follow_symlinks:  # a link inside DIR must not read a file elsewhere on the machine
+                outside.extend(p for p in found if not p.resolve().is_relative_to(root))
+                found = [p for p in found if p.resolve().is_relative_to(root)]
             paths.extend(p for p in found if p.suffix.lower() in suffixes)
             skipped.extend(p for p in found if p.suffix.lower() not in suffixes)
         else:
             paths.append(item)
     for path in skipped:
         click.echo(f"skipped: {path}: not a study file (expected {', '.join(suffixes)})", err=True)
+    for path in outside:
+        click.echo(f"refused: {path}: a symbolic link to {path.resolve()}, outside the directory (--follow-symlinks reads it)", err=True)
     if not paths:
         fail("no study files found in the given directories")
 
@@ -119,7 +136,16 @@ def ingest(files: tuple[Path, ...], store: str, fmt: str | None, no_publish: boo
     with KnowledgeGraph.open(store, mode="write") as kg:
         report = kg.ingest(paths, fmt=fmt, progress=True, on_error=on_error)
         release = kg.publish(keep=keep) if report.loaded and not no_publish else None
-    click.echo(f"ingested {report.studies} studies from {len(report.loaded)} of {len(paths)} files ({report.quads} quads); {len(report.failed)} failed")
+    conflicts = report.conflicts
+    summary = f"ingested {report.studies} studies from {len(report.loaded)} of {len(paths)} files ({report.quads} quads)"
+    summary += f"; {len(report.failed)} failed"
+    if outside:
+        summary += f"; {len(outside)} symbolic links leading outside the directory refused"
+    if conflicts:
+        summary += f"; {len(conflicts)} study ids in more than one file"
+    click.echo(summary)
+    for study, owners in conflicts:
+        click.echo(f"conflict: study id {study!r} is in {', '.join(owners)}; the store holds the version of {owners[-1]}", err=True)
     if report.failed:
         click.echo("failed: " + ", ".join(path for path, _ in report.failed), err=True)
     if release:
@@ -146,8 +172,8 @@ def _table(result) -> str:
     def fit(cell: str, width: int) -> str:
         return cell if len(cell) <= width else cell[: width - 1] + "…"
 
-    lines = ["  ".join(v.ljust(w) for v, w in zip(variables, widths)).rstrip(), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(fit(c, w).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(variables, widths, strict=True)).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(fit(c, w).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines)
 
@@ -272,7 +298,10 @@ def ontology() -> None:
 
 
 @ontology.command("check")
-@click.option("--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR, show_default="ontology/ of the project")
+@click.option(
+    "--ontology", "ontology_dir", type=click.Path(file_okay=False, path_type=Path), default=ONTOLOGY_DIR,
+    show_default="ontology/ of the project",
+)
 @click.option("--store", default=None, help="Check the schema part of this built graph (its ontology graph) instead of the Turtle sources.")
 def ontology_check(ontology_dir: Path, store: str | None) -> None:
     """Load the ontology with owlready2 and run the HermiT reasoner (needs Java).
