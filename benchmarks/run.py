@@ -231,7 +231,7 @@ def _tree_hwm_mib(pid: int) -> float:
 
 
 def serve_and_measure(store: str) -> dict:
-    """Start `tkg serve` on the release (gunicorn, default workers) and measure
+    """Start `tkg serve` on the release (waitress, default workers) and measure
     /sparql with a small SELECT, the dashboard, a matrix cell, the entity page
     of CAR-T and the neighborhood of a CAR-T product in the graph explorer (first view and
     throughput)."""
@@ -411,7 +411,7 @@ def render(results: list[dict], systems: list[str], command: str) -> str:
                         lines.append(f"| {system} | {label} | | {figures[what] * 1000:,.0f} | | |")
         serving = r["http"].get("embedded", {}).get("memory_mib")
         if serving is not None:
-            what = "Peak memory of `tkg serve` after the HTTP runs (sum of VmHWM over gunicorn and its query workers)"
+            what = "Peak memory of `tkg serve` after the HTTP runs (sum of VmHWM over the serving process and its query workers)"
             lines += ["", f"{what}: {serving:.0f} MiB."]
         if r["startup"] is not None:
             lines += ["", f"Startup from the published release (open + first query, fresh process): {r['startup']:.2f} s; "
