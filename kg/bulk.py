@@ -35,13 +35,14 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
 
-from .errors import IngestError, TkgError
+from .errors import IngestError, TkgError, unexpected_file_error
+from .progress import progress_bar
 
 CHUNK_FILES = 50
 #: Chunks per worker converted ahead of the loader.
@@ -82,8 +83,6 @@ def _convert_file(path: str, fmt: str | None) -> Converted:
     except TkgError as exc:
         return Converted(path, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - whatever one file raises, it is reported and the others go in
-        from .graph import unexpected_file_error
-
         return Converted(path, error=str(unexpected_file_error(path, exc)))
     return Converted(path, tuple(r.id for r in records), tuple(graphs), "".join(parts).encode("utf-8"), len(parts))
 
@@ -150,22 +149,32 @@ def convert(
             yield from pending.popleft().result()
 
 
-def _progress(total: int, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="ingest", unit="file", file=sys.stderr, disable=not (enabled and sys.stderr.isatty()))
-
-
 @dataclass
-class BulkReport:
-    loaded: list[tuple[str, list[str]]]
-    failed: list[tuple[str, str]]
+class IngestReport:
+    """What an ingest did: studies written per file, and files that failed."""
+
+    loaded: list[tuple[str, list[str]]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
     quads: int = 0
+
+    @property
+    def conflicts(self) -> list[tuple[str, list[str]]]:
+        """Study ids written by more than one file of this run, with those files in order
+        (the last one's version is what the store holds)."""
+        files: dict[str, list[str]] = {}
+        for path, ids in self.loaded:
+            for study in dict.fromkeys(ids):
+                files.setdefault(study, []).append(path)
+        return [(study, paths) for study, paths in files.items() if len(paths) > 1]
+
+    @property
+    def studies(self) -> int:
+        return sum(len(ids) for _, ids in self.loaded)
 
 
 def _batches(
     converted: Iterable[Converted],
-    report: BulkReport,
+    report: IngestReport,
     *,
     total: int,
     progress: bool,
@@ -189,7 +198,7 @@ def _batches(
             batch.clear()
             names.clear()
 
-    with _progress(total, progress) as bar:
+    with progress_bar(total=total, desc="ingest", unit="file", enabled=progress) as bar:
         for item in converted:
             bar.update(1)
             if item.error is not None:
@@ -229,9 +238,9 @@ def load(
     progress: bool = False,
     on_error: Callable[[str, TkgError], None] | None = None,
     batch_files: int = BATCH_FILES,
-) -> BulkReport:
+) -> IngestReport:
     """Write converted files into a pyoxigraph store, one batch at a time."""
-    report = BulkReport([], [])
+    report = IngestReport()
     for batch in _batches(converted, report, total=total, progress=progress, on_error=on_error, batch_files=batch_files):
         try:
             store.update(replacement(batch))
@@ -265,7 +274,7 @@ def load_remote(
     on_error: Callable[[str, TkgError], None] | None = None,
     connections: int = REMOTE_CONNECTIONS,
     batch_files: int = REMOTE_BATCH_FILES,
-) -> BulkReport:
+) -> IngestReport:
     """Write converted files to a remote SPARQL server (``RemoteStore``): each
     study's graph with one atomic ``PUT`` (or ``DROP; INSERT DATA``), several
     requests in flight at once, one batch at a time. A failed request stops the
@@ -273,7 +282,7 @@ def load_remote(
     is whole) and re-running completes the rest."""
     from concurrent.futures import ThreadPoolExecutor
 
-    report = BulkReport([], [])
+    report = IngestReport()
     with ThreadPoolExecutor(max_workers=connections) as pool:
         for batch in _batches(converted, report, total=total, progress=progress, on_error=on_error, batch_files=batch_files):
             list(pool.map(lambda part: store.put_ntriples(*part), [part for c in batch for part in _split_graphs(c)]))
@@ -288,6 +297,6 @@ def bulk_ingest(
     progress: bool = False,
     on_error: Callable[[str, TkgError], None] | None = None,
     workers: int | None = None,
-) -> BulkReport:
+) -> IngestReport:
     """Convert ``paths`` on every core and load them into ``store``."""
     return load(store, convert(paths, fmt, workers=workers), total=len(paths), progress=progress, on_error=on_error)

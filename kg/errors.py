@@ -56,3 +56,15 @@ class ValidationError(TkgError):
 
 class ConfigError(TkgError):
     """A setting has an invalid value."""
+
+
+def unexpected_file_error(path: object, exc: BaseException) -> IngestError:
+    """One clear message for a file whose reading failed with something other than a TkgError
+    (a YAML nested 50,000 deep: RecursionError; an integer of 100,000 digits: ValueError)."""
+    if isinstance(exc, RecursionError):
+        what = "the file is nested too deeply to read"
+    elif isinstance(exc, MemoryError):
+        what = "the file needs too much memory to read"
+    else:
+        what = f"the file could not be read ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+    return IngestError(what, where=str(path), expected="a study file the readers accept")

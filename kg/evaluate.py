@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -605,8 +604,8 @@ def evaluate_real(directory: Path, names: Iterable[str] = (), ontology: Ontology
     vocabulary = Vocabulary(ontology)
     items: Iterable[RealText] = texts
     if progress:
-        from tqdm import tqdm
+        from .progress import progress_bar
 
-        items = tqdm(texts, desc="eval", unit="text", file=sys.stderr, disable=not sys.stderr.isatty())
+        items = progress_bar(texts, desc="eval", unit="text")
     scores = [score_text(text, directory, ontology, vocabulary) for text in items]
     return RealEvaluation(directory, scores, time.perf_counter() - started)

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
 from rdflib import Graph
 from rdflib.term import Node
 
-from .errors import IngestError, TkgError, ValidationError
+from .bulk import IngestReport
+from .errors import IngestError, TkgError, ValidationError, unexpected_file_error
 from .model import StudyRecord
 from .namespaces import ONTOLOGY_GRAPH
 from .ontology import ONTOLOGY_DIR, Ontology, load_ontology_graph
+from .progress import progress_bar
 from .stores import QueryResult, Store, open_store
 from .to_rdf import record_graph_iri, record_to_graph
 
@@ -39,49 +40,6 @@ def _default() -> Ontology:
 
 def default_store_url() -> str:
     return os.environ.get("TKG_STORE") or DEFAULT_STORE
-
-
-@dataclass
-class IngestReport:
-    """What an ingest did: studies written per file, and files that failed."""
-
-    loaded: list[tuple[str, list[str]]] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    quads: int = 0
-
-    @property
-    def conflicts(self) -> list[tuple[str, list[str]]]:
-        """Study ids written by more than one file of this run, with those files in order
-        (the last one's version is what the store holds)."""
-        files: dict[str, list[str]] = {}
-        for path, ids in self.loaded:
-            for study in dict.fromkeys(ids):
-                files.setdefault(study, []).append(path)
-        return [(study, paths) for study, paths in files.items() if len(paths) > 1]
-
-    @property
-    def studies(self) -> int:
-        return sum(len(ids) for _, ids in self.loaded)
-
-
-def unexpected_file_error(path: str | Path, exc: BaseException) -> IngestError:
-    """One clear message for a file whose reading failed with something other than a TkgError
-    (a YAML nested 50,000 deep: RecursionError; an integer of 100,000 digits: ValueError)."""
-    if isinstance(exc, RecursionError):
-        what = "the file is nested too deeply to read"
-    elif isinstance(exc, MemoryError):
-        what = "the file needs too much memory to read"
-    else:
-        what = f"the file could not be read ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
-    return IngestError(what, where=str(path), expected="a study file the readers accept")
-
-
-def _progress(items: Sequence[Any], enabled: bool, desc: str) -> Iterable[Any]:
-    if not enabled:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
 
 
 class KnowledgeGraph:
@@ -132,22 +90,14 @@ class KnowledgeGraph:
         report = IngestReport()
         self.ensure_ontology()
         files = [Path(p) for p in paths]
-        native = self.store.native()  # the pyoxigraph store of an embedded store
-        if len(files) >= BULK_THRESHOLD and native is not None and not self.store.read_only and self.ontology is _default():
-            from .bulk import bulk_ingest
-            from .namespaces import study_graph
+        # Many files: converted on every core (the workers load the default ontology) and
+        # written the way the store writes many studies at once, if it offers one.
+        writer = self.store.bulk_writer() if len(files) >= BULK_THRESHOLD and self.ontology is _default() else None
+        if writer is not None:
+            from .bulk import convert
 
-            token = self.store.begin_changes()  # the native loader writes past the store's change journal
-            bulk = bulk_ingest(native, files, fmt=fmt, progress=progress, on_error=on_error)
-            self.store.end_changes(token, (str(study_graph(i)) for _, ids in bulk.loaded for i in ids))
-            return IngestReport(loaded=bulk.loaded, failed=bulk.failed, quads=bulk.quads)
-        remote = hasattr(self.store, "put_ntriples")
-        if len(files) >= BULK_THRESHOLD and remote and not self.store.read_only and self.ontology is _default():
-            from .bulk import convert, load_remote
-
-            bulk = load_remote(self.store, convert(files, fmt), total=len(files), progress=progress, on_error=on_error)
-            return IngestReport(loaded=bulk.loaded, failed=bulk.failed, quads=bulk.quads)
-        for path in _progress(files, progress, "ingest"):
+            return writer(convert(files, fmt), total=len(files), progress=progress, on_error=on_error)
+        for path in progress_bar(files, desc="ingest", unit="file", enabled=progress):
             try:
                 records = records_from_file(path, fmt, self.ontology)
                 graphs = [(str(record_graph_iri(r)), record_to_graph(r)) for r in records]
@@ -184,7 +134,7 @@ class KnowledgeGraph:
         graphs: list[tuple[str, Graph]] = [(str(ONTOLOGY_GRAPH), ontology.graph)]
         report = IngestReport()
         seen: dict[str, str] = {}
-        for path in _progress(files, progress, "build"):
+        for path in progress_bar(files, desc="build", unit="file", enabled=progress):
             records = records_from_file(path, None, ontology)
             for record in records:
                 if record.id in seen:

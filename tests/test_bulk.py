@@ -55,14 +55,14 @@ def test_knowledge_graph_ingest_takes_the_bulk_path_above_the_threshold(cards, t
     calls: list[int] = []
     import kg.bulk
 
-    real = kg.bulk.bulk_ingest
+    real = kg.bulk.load
 
-    def spy(store, paths, **kwargs):
-        calls.append(len(paths))
-        return real(store, paths, **kwargs)
+    def spy(store, converted, **kwargs):
+        calls.append(kwargs["total"])
+        return real(store, converted, **kwargs)
 
     monkeypatch.setattr("kg.graph.BULK_THRESHOLD", 10)
-    monkeypatch.setattr(kg.bulk, "bulk_ingest", spy)
+    monkeypatch.setattr(kg.bulk, "load", spy)  # the embedded store's bulk writer
     with KnowledgeGraph.open(str(tmp_path / "t"), mode="write") as graph:
         report = graph.ingest(cards)
         graph.publish()

@@ -118,6 +118,7 @@ class Journal:
 
 
 def progress_bar(total: int | None, desc: str, enabled: bool) -> Any:
-    from tqdm import tqdm
+    """A bar counting records (:func:`kg.progress.progress_bar`)."""
+    from ..progress import progress_bar as bar
 
-    return tqdm(total=total, desc=desc, unit="record", file=sys.stderr, disable=not (enabled and sys.stderr.isatty()))
+    return bar(total=total, desc=desc, unit="record", enabled=enabled)

@@ -111,6 +111,12 @@ class Store(ABC):
         """Keep a release whatever the retention policy says; a store without releases refuses."""
         raise StoreError(f"{self.url} has no releases: only an embedded store (a directory) publishes releases")
 
+    def bulk_writer(self) -> Callable[..., Any] | None:
+        """How this store writes many converted study files at once (``kg.bulk``):
+        a function ``(converted, *, total, progress, on_error) -> IngestReport``, or
+        None when it has no faster way than one study at a time."""
+        return None
+
     def query_serialized(self, sparql: str, fmt: str, *, bindings: dict[str, Node] | None = None) -> tuple[str, bytes]:
         """Run a query and serialize its result: (kind, bytes). Backends override it with a native serializer."""
         result = self.query(sparql, bindings=bindings)

@@ -202,6 +202,22 @@ class DirectoryStore(Store):
     def native(self) -> ox.Store:
         return self.store
 
+    def bulk_writer(self) -> Any:
+        """Batches of studies, each batch one native update (one transaction), past the change
+        journal: the changes are marked unknown first, then named once written."""
+        if self.read_only:
+            return None
+        from ..bulk import load
+        from ..namespaces import study_graph
+
+        def write(converted: Any, **options: Any) -> Any:
+            token = self.begin_changes()
+            report = load(self.store, converted, **options)
+            self.end_changes(token, (str(study_graph(i)) for _, ids in report.loaded for i in ids))
+            return report
+
+        return write
+
     def local_root(self) -> Path:
         return self.root
 

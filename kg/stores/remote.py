@@ -39,6 +39,7 @@ it runs; an interrupted rebuild is completed by running it again.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tempfile
@@ -366,6 +367,14 @@ class RemoteStore(Store):
             self.drop_graph(graph)
             return
         self.put_ntriples(graph, triples.serialize(format="nt", encoding="utf-8"))
+
+    def bulk_writer(self) -> Any:
+        """Each study's graph with one atomic Graph Store Protocol PUT, several in flight (``kg.bulk.load_remote``)."""
+        if self.read_only:
+            return None
+        from ..bulk import load_remote
+
+        return functools.partial(load_remote, self)
 
     def put_ntriples(self, graph: str, body: bytes) -> None:
         """Replace ``graph`` with the N-Triples ``body`` in one atomic request."""
