@@ -733,11 +733,11 @@ class InProcessExecutor:
 
     def run(self, job: QueryJob, timeout: float | None = None) -> QueryOutcome:
         from .stores.memory import MemoryStore
-        from .stores.oxigraph import DirectoryStore
 
-        if isinstance(self.store, DirectoryStore):
-            return execute_oxigraph(self.store.store, job)
-        if not isinstance(self.store, MemoryStore):
+        native = self.store.native()
+        if native is not None:  # an embedded Oxigraph store
+            return execute_oxigraph(native, job)
+        if not isinstance(self.store, MemoryStore):  # rdflib's dataset (tests), the one other in-process engine
             raise StoreError(f"the SPARQL endpoint cannot run queries on a {type(self.store).__name__}")
         known = set(self.store.graph_names())
         missing = [iri for iri in job.required_graphs if iri not in known]

@@ -398,15 +398,12 @@ class SparqlEndpoint:
 
 
 def _is_remote(store: Any) -> bool:
-    from kg.stores.remote import RemoteStore
-
-    return isinstance(store, RemoteStore)
+    return store is not None and store.is_remote
 
 
 def _is_directory(store: Any) -> bool:
-    from kg.stores.oxigraph import DirectoryStore
-
-    return isinstance(store, DirectoryStore)
+    """An embedded store: releases in a folder on this machine, served by query worker processes."""
+    return store is not None and store.local_root() is not None
 
 
 def _update_directory_store(url: str, text: str, base: str) -> None:

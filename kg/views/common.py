@@ -157,34 +157,6 @@ def vocabulary(kg: KnowledgeGraph) -> Vocabulary:
     return memo(kg, ("vocabulary",), lambda: Vocabulary(kg))
 
 
-def study_summaries(kg: KnowledgeGraph, studies: set[str]) -> dict[str, dict[str, Any]]:
-    """Title, year, level and type of the given studies (one query per study
-    through bindings; callers pass the studies of one page, not the corpus)."""
-    out: dict[str, dict[str, Any]] = {}
-    sparql = (
-        SPARQL_PREFIXES
-        + """SELECT ?s ?title ?year ?level ?type WHERE {
-      ?s a tkg:Study . OPTIONAL { ?s dcterms:title ?title } OPTIONAL { ?s tkg:publicationYear ?year }
-      OPTIONAL { ?s tkg:evidenceLevel ?level } OPTIONAL { ?s a ?type FILTER(?type != tkg:Study) }
-    }"""
-    )
-    for iri in sorted(studies):
-        rows = kg.query(sparql, bindings={"s": URIRef(iri)}).rows
-        if not rows:
-            continue
-        row = rows[0]
-        types = sorted({local_name(str(r["type"])) for r in rows if r.get("type") is not None})
-        out[iri] = {
-            "id": local_name(iri),
-            "iri": iri,
-            "title": value(row.get("title")) or local_name(iri),
-            "year": int_or_none(row.get("year")),
-            "level": int_or_none(row.get("level")),
-            "type": types[0] if types else "Study",
-        }
-    return out
-
-
 def min_level(levels: list[int | None]) -> int | None:
     known = [lv for lv in levels if lv is not None]
     return min(known) if known else None
