@@ -355,3 +355,24 @@ def test_context_is_served(client):
     response = client.get("/context.jsonld")
     assert response.status_code == 200 and response.mimetype == "application/ld+json"
     assert response.get_json()["@context"]["tkg"] == "https://w3id.org/tcell-kg/"
+
+
+def test_analytics_page_is_rendered_once_per_release_without_a_question(client, monkeypatch):
+    import web.analytics as page_module
+
+    calls: list[str] = []
+    real = page_module.render_template
+
+    def counting(name, **context):
+        calls.append(name)
+        return real(name, **context)
+
+    monkeypatch.setattr(page_module, "render_template", counting)
+    from kg.artifacts import clear_memo
+
+    clear_memo()
+    first = client.get("/analytics").get_data(as_text=True)
+    second = client.get("/analytics").get_data(as_text=True)
+    assert first == second and calls == ["analytics.html"]  # rendered once, then kept for the release
+    asked = client.get("/analytics?therapy=Tisagenlecleucel").get_data(as_text=True)
+    assert asked != first and calls[-1] == "analytics.html"  # a path question is answered, not the kept page

@@ -77,20 +77,30 @@ def page():
     kg = get_graph()
     data = _report(kg)
     graph = data["graph"]
-    paths = _paths(graph, request.args)
-    therapies = sorted(
-        ((n, d.get("label", n)) for n, d in graph.nodes(data=True) if d.get("category") == "Therapy"), key=lambda x: x[1].lower()
-    )
-    entities = sorted(((n, d.get("label", n)) for n, d in graph.nodes(data=True)), key=lambda x: x[1].lower())
-    return render_template(
-        "analytics.html",
-        r=data["report"],
-        paths=paths,
-        therapies=therapies,
-        entities=entities,
-        args={k: request.args.get(k, "") for k in PARAMS},
-        release=cache.release_key(kg),
-    )
+    paths = _paths(graph, request.args)  # unknown parameters are refused before anything is kept
+    args = {k: request.args.get(k, "").strip() for k in PARAMS}
+
+    def render() -> str:
+        therapies = sorted(
+            ((n, d.get("label", n)) for n, d in graph.nodes(data=True) if d.get("category") == "Therapy"), key=lambda x: x[1].lower()
+        )
+        entities = sorted(((n, d.get("label", n)) for n, d in graph.nodes(data=True)), key=lambda x: x[1].lower())
+        return render_template(
+            "analytics.html",
+            r=data["report"],
+            paths=paths,
+            therapies=therapies,
+            entities=entities,
+            args=args,
+            release=cache.release_key(kg),
+        )
+
+    if any(args.values()):
+        return render()
+    # The page without a path question is the same for everyone until the next release: rendered
+    # once (its tables and selects take about 0.3 s of one core at 10,000 studies; under 16 clients
+    # that held every other page behind it). The template has no per-request parts (no CSP nonce).
+    return cache.memo(kg, ("analytics-html",), render)
 
 
 @bp.get("/analytics.json")
