@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -50,15 +51,17 @@ def build(store: str, data_dir: Path, ontology_dir: Path, no_validate: bool, no_
 
 
 
-class ExportChoice(click.Choice):
-    """The registered export formats' names, read when the option is used (plugins included)."""
+class RegistryChoice(click.Choice):
+    """The names a registry holds, read when the option is used (plugins included),
+    not when the command is imported."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: Callable[[], list[str]]) -> None:
+        self._names = names
         super().__init__([])
 
     @property
     def choices(self) -> list[str]:  # type: ignore[override]
-        return export_formats()
+        return self._names()
 
     @choices.setter
     def choices(self, value: object) -> None:
@@ -73,26 +76,11 @@ class ExportFormatOption(click.Option):
         return super().get_help_record(ctx)
 
 
-class ReaderChoice(click.Choice):
-    """The registered readers' names, read when the option is used (plugins included)."""
-
-    def __init__(self) -> None:
-        super().__init__([])
-
-    @property
-    def choices(self) -> list[str]:  # type: ignore[override]
-        return formats()
-
-    @choices.setter
-    def choices(self, value: object) -> None:
-        pass
-
-
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @store_option
 @remote_options
-@click.option("--format", "fmt", type=ReaderChoice(), help="Force a format instead of detecting it.")
+@click.option("--format", "fmt", type=RegistryChoice(formats), help="Force a format instead of detecting it.")
 @click.option("--no-publish", is_flag=True, help="Do not publish a release after ingesting (batch several commands).")
 @click.option("--follow-symlinks", is_flag=True, help="Read symbolic links in a directory that lead outside it (refused by default).")
 @keep_option
@@ -234,7 +222,7 @@ def query(sparql: str | None, file, name: str | None, list_: bool, fmt: str, all
     "--format",
     "fmt",
     required=True,
-    type=ExportChoice(),
+    type=RegistryChoice(export_formats),
     cls=ExportFormatOption,
 )
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
