@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
-from .core import ReaderChoice
+from ..readers import formats
+from .core import RegistryChoice
 
 
 @click.command("explain")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=ReaderChoice(), help="Force a format instead of detecting it.")
+@click.option("--format", "fmt", type=RegistryChoice(formats), help="Force a format instead of detecting it.")
 @click.option("--findings-only", is_flag=True, help="Show only the sentences where a finding was made or rejected.")
 def explain(file: Path, fmt: str | None, findings_only: bool) -> None:
     """Show, sentence by sentence, how FILE is read: the mentions and the lexicon
