@@ -119,21 +119,7 @@ def _nodes(kg: KnowledgeGraph) -> dict[str, dict[str, Any]]:
     parents: dict[str, set[str]] = defaultdict(set)
     for row in kg.query(NODE_QUERY).rows:
         iri = str(row["x"])
-        node = nodes.setdefault(
-            iri,
-            {
-                "id": local_id(iri),
-                "iri": iri,
-                "label": local_id(iri),
-                "category": "Other",
-                "parent": None,
-                "modality": None,
-                "tumor_kind": None,
-                "is_modality": False,
-                "is_product": False,
-                "is_barrier_category": False,
-            },
-        )
+        node = nodes.setdefault(iri, _default_node(iri))
         label = row.get("label")
         if label is not None and (node["label"] == node["id"] or getattr(label, "language", None) == "en"):
             node["label"] = str(label)

@@ -115,3 +115,12 @@ def memory_graph() -> KnowledgeGraph:
     kg = KnowledgeGraph.open("memory:", mode="write")
     kg.ensure_ontology()
     return kg
+
+
+@pytest.fixture(scope="session")
+def extractor():
+    """The extractor over the shipped ontology, for tests that extract from their own sentences."""
+    from kg.extract import Extractor
+    from kg.ontology import default_ontology
+
+    return Extractor(default_ontology())

@@ -8,15 +8,9 @@ import pytest
 
 from kg.extract import Extractor
 from kg.model import REFUTE, SUPPORT, StudyRecord, TextBlock
-from kg.ontology import default_ontology
 from kg.pipeline import records_from_file
 
 EXAMPLE_CARD = Path(__file__).resolve().parents[2] / "shared" / "examples" / "card-tarlatamab.txt"
-
-
-@pytest.fixture(scope="module")
-def extractor() -> Extractor:
-    return Extractor(default_ontology())
 
 
 def triples(extractor: Extractor, text: str, study_type: str = "narrative review", title: str = "") -> set[tuple[str, str, str, str]]:

@@ -4,20 +4,9 @@ by a strategy, the main therapy of a primary report. Every sentence is written f
 from __future__ import annotations
 
 import pytest
+from extraction import found
 
-from kg.extract import Extractor
 from kg.model import StudyRecord, TextBlock
-from kg.ontology import default_ontology
-
-
-@pytest.fixture(scope="module")
-def extractor() -> Extractor:
-    return Extractor(default_ontology())
-
-
-def found(extractor: Extractor, text: str, study_type: str = "narrative review", title: str = "") -> dict[tuple[str, str, str, str], str]:
-    record = StudyRecord(id="t", title=title, study_type=study_type, source="test", texts=(TextBlock("abstract", text),))
-    return {(f.subject, f.relation, f.object, f.support): f.rule for f in extractor.extract(record)}
 
 
 def test_its_refers_to_the_therapy_of_the_sentence_before(extractor):

@@ -10,29 +10,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from extraction import found, record
 
 import kg.extract as extract_module
 from kg.cli import main
-from kg.extract import Extractor
 from kg.model import StudyRecord, TextBlock
 from kg.namespaces import TKG
-from kg.ontology import default_ontology
 from kg.rules import RULE_BY_NAME, RULES, VARIANTS, Rule
 from kg.to_rdf import record_to_graph
-
-
-@pytest.fixture(scope="module")
-def extractor() -> Extractor:
-    return Extractor(default_ontology())
-
-
-def record(text: str, study_type: str = "narrative review", title: str = "") -> StudyRecord:
-    return StudyRecord(id="t", title=title, study_type=study_type, source="test", texts=(TextBlock("abstract", text),))
-
-
-def found(extractor: Extractor, text: str, **kw) -> dict[tuple[str, str, str, str], str]:
-    """(subject, relation, object, support) -> the rule that made it."""
-    return {(f.subject, f.relation, f.object, f.support): f.rule for f in extractor.extract(record(text, **kw))}
 
 
 def test_one_rule_per_relation_and_every_relation_has_one():

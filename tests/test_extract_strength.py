@@ -6,20 +6,9 @@ Every sentence here is written for the test; none comes from ../shared.
 from __future__ import annotations
 
 import pytest
+from extraction import found
 
-from kg.extract import Extractor
 from kg.model import StudyRecord, TextBlock
-from kg.ontology import default_ontology
-
-
-@pytest.fixture(scope="module")
-def extractor() -> Extractor:
-    return Extractor(default_ontology())
-
-
-def found(extractor: Extractor, text: str, study_type: str = "narrative review", title: str = "") -> dict[tuple[str, str, str, str], str]:
-    record = StudyRecord(id="t", title=title, study_type=study_type, source="test", texts=(TextBlock("abstract", text),))
-    return {(f.subject, f.relation, f.object, f.support): f.rule for f in extractor.extract(record)}
 
 
 @pytest.mark.parametrize(
