@@ -127,7 +127,10 @@ class KnowledgeGraph:
         """
         from .pipeline import records_from_file
 
-        ontology = Ontology(load_ontology_graph(ontology_dir))
+        # The shipped ontology is the shared default object: ingest bulk-loads (its
+        # workers read that ontology) only when the graph's ontology is the default one.
+        default = Path(ontology_dir).resolve() == ONTOLOGY_DIR.resolve()
+        ontology = _default() if default else Ontology(load_ontology_graph(ontology_dir))
         files = sorted((data_dir / "studies").glob("*.yaml"))
         if not files:
             raise IngestError("no curated records found", where=str(data_dir / "studies"), expected="*.yaml files")

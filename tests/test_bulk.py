@@ -72,6 +72,29 @@ def test_knowledge_graph_ingest_takes_the_bulk_path_above_the_threshold(cards, t
         assert reader.stats()["studies"] == 24
 
 
+def test_ingest_after_build_still_bulk_loads(monkeypatch, tmp_path):
+    """build() used to keep its own copy of the shipped ontology, and ingest only
+    bulk-loads with the default one: a build then an ingest in one process
+    (benchmarks/incremental.py, million.py) went one file at a time on one core."""
+    import kg.bulk
+
+    cards = write_cards(tmp_path / "cards", 12, seed=5)
+    calls: list[int] = []
+    real = kg.bulk.load
+
+    def spy(store, converted, **kwargs):
+        calls.append(kwargs["total"])
+        return real(store, converted, **kwargs)
+
+    monkeypatch.setattr("kg.graph.BULK_THRESHOLD", 10)
+    monkeypatch.setattr(kg.bulk, "load", spy)
+    with KnowledgeGraph.open(str(tmp_path / "t"), mode="write") as graph:
+        graph.build()
+        report = graph.ingest(cards)
+    assert calls == [12]
+    assert report.studies == 12
+
+
 def test_conversion_runs_only_a_few_chunks_ahead_of_a_slow_loader(monkeypatch, tmp_path):
     """pool.map submitted every chunk at once: with a remote server as the
     loader, the N-Quads of all files piled up in memory (2 GB at 10,000)."""
