@@ -53,6 +53,9 @@ MEMO_SIZE = 512
 #: Entry point group of the precompute steps run at publish.
 ENTRY_POINT_GROUP = "tcell_kg.publish_steps"
 CACHE = "cache"
+#: Folder under the cache root for files that releases share (each release's
+#: files list the ones they use; :func:`prune` leaves it alone).
+SHARED = "shared"
 
 
 # -- release key and cache folder -------------------------------------------------
@@ -352,11 +355,11 @@ def on_publish(kg: KnowledgeGraph, release: str, changed: set[str] | None = None
 
 
 def prune(kg: KnowledgeGraph) -> None:
-    """Remove the cache folders of releases that no longer exist."""
+    """Remove the cache folders of releases that no longer exist (not :data:`SHARED`)."""
     base = cache_root(kg)
     releases = Path(kg.store.root) / "releases"  # type: ignore[attr-defined]
     if base is None or not base.is_dir():
         return
     for folder in base.iterdir():
-        if folder.is_dir() and not (releases / folder.name).is_dir():
+        if folder.is_dir() and folder.name != SHARED and not (releases / folder.name).is_dir():
             shutil.rmtree(folder, ignore_errors=True)
