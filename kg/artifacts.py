@@ -33,6 +33,7 @@ import sqlite3
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -277,23 +278,53 @@ def previous_release(kg: KnowledgeGraph, release: str) -> str | None:
 
 def ensure_tables(db: sqlite3.Connection, tables: dict[str, str], *, drop: bool = False) -> bool:
     """Create a step's tables (name -> column definitions) in the index; with
-    ``drop``, or where a table's columns differ (an older version of the step),
-    start them empty. Returns True if they were (re)created empty, so that the
-    step must load every graph's rows."""
+    ``drop``, or where a table is missing or its columns differ (an older
+    version of the step), start them all empty. Returns True if they were
+    (re)created empty, so that the step must load every graph's rows."""
     fresh = drop
     for name, columns in tables.items():
         wanted = [c.split()[0] for c in columns.split(",")]
         have = [row[1] for row in db.execute(f"PRAGMA table_info({name})")]
-        if have and have != wanted:
+        if have != wanted:
             fresh = True
     for name, columns in tables.items():
         if fresh:
             db.execute(f"DROP TABLE IF EXISTS {name}")
-        exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
-        if not exists:
-            fresh = True
-            db.execute(f"CREATE TABLE {name} ({columns})")
+        db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
     return fresh
+
+
+#: Columns of a table of running counts (:func:`add_counts`); give it a unique index on (kind, key).
+COUNTS_COLUMNS = "kind TEXT, key TEXT, n INTEGER"
+
+
+def add_counts(db: sqlite3.Connection, table: str, kind: str, deltas: dict[str, int], *, fresh: bool = False) -> Counter[str]:
+    """Add ``deltas`` (key -> change) to the running counts of ``kind`` in
+    ``table`` (:data:`COUNTS_COLUMNS`, unique on kind and key; a count that falls
+    to 0 is removed). Returns key -> 1 where a count rose from 0 and -1 where it
+    fell to 0, so that a caller can count distinct keys in turn. ``fresh``: the
+    counts are empty (a full publish), so every key is inserted at once."""
+    moved: Counter[str] = Counter()
+    items = [(key, d) for key, d in deltas.items() if d]
+    if fresh:
+        db.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", [(kind, key, d) for key, d in items])
+        moved.update({key: 1 for key, d in items if d > 0})
+        return moved
+    for key, d in items:
+        row = db.execute(f"SELECT n FROM {table} WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        old = row[0] if row else 0
+        new = old + d
+        if new < 0:
+            raise TkgError(f"the publication index's count {kind} {key[:80]!r} went below zero (the next publish recomputes in full)")
+        if new == 0:
+            db.execute(f"DELETE FROM {table} WHERE kind = ? AND key = ?", (kind, key))
+        else:
+            db.execute(f"INSERT INTO {table} VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET n = excluded.n", (kind, key, new))
+        if old == 0 < new:
+            moved[key] += 1
+        elif new == 0 < old:
+            moved[key] -= 1
+    return moved
 
 
 def _open_index(path: Path) -> sqlite3.Connection:

@@ -167,7 +167,9 @@ def test_an_update_through_the_endpoint_recomputes_in_full(store):
     pattern = "?f a <https://w3id.org/tcell-kg/Finding> ; <http://www.w3.org/ns/prov#wasDerivedFrom> <https://w3id.org/tcell-kg/study/bargou-2008>"
     with KnowledgeGraph.open(store) as kg:
         assert kg.query(f"ASK {{ {pattern} }}").boolean
-    _update_directory_store(store, f"DELETE {{ GRAPH ?g {{ ?f ?p ?o }} }} WHERE {{ GRAPH ?g {{ {pattern} ; ?p ?o }} }}", "https://w3id.org/tcell-kg/")
+    _update_directory_store(
+        store, f"DELETE {{ GRAPH ?g {{ ?f ?p ?o }} }} WHERE {{ GRAPH ?g {{ {pattern} ; ?p ?o }} }}", "https://w3id.org/tcell-kg/"
+    )
     with KnowledgeGraph.open(store) as kg:
         assert not kg.query(f"ASK {{ {pattern} }}").boolean
     assert assert_equals_full(store)["incremental"] is False

@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..artifacts import Publication, ensure_tables, link_or_copy, read_json, select, write_json_atomic
+from ..artifacts import COUNTS_COLUMNS, Publication, add_counts, ensure_tables, link_or_copy, read_json, select, write_json_atomic
 from ..errors import TkgError
 from ..namespaces import SPARQL_PREFIXES, local_name
 from . import cache
@@ -56,7 +56,7 @@ _TABLES = {
     "v_cells": "g TEXT, m TEXT, c TEXT, finding TEXT, study TEXT, level INTEGER, ks INTEGER, kl INTEGER, ky INTEGER, kstudy TEXT,"
     " kstart INTEGER, kfinding TEXT",
     # kind, key (a JSON list) -> count; see _KINDS
-    "v_counts": "kind TEXT, key TEXT, n INTEGER",
+    "v_counts": COUNTS_COLUMNS,
     # a cell's pages: the order key of the page's first finding (JSON; the first page starts before any), size, file
     "v_pages": "m TEXT, c TEXT, lo TEXT, n INTEGER, name TEXT",
 }
@@ -232,29 +232,9 @@ def _study_counts(db: sqlite3.Connection, vocab: Vocabulary, studies: set[str]) 
 
 # -- running counts ---------------------------------------------------------------------
 def _add(db: sqlite3.Connection, kind: str, deltas: Counter, fresh: bool) -> Counter:
-    """Add ``deltas`` to the counts of ``kind``; returns key -> 1 where a count
-    rose from 0, -1 where it fell to 0."""
-    moved: Counter = Counter()
-    items = [(key, d) for key, d in deltas.items() if d]
-    if fresh:  # the counts are empty: every key is new
-        db.executemany("INSERT INTO v_counts VALUES (?, ?, ?)", [(kind, json.dumps(key), d) for key, d in items])
-        return Counter({key: 1 for key, d in items if d > 0})
-    for key, d in items:
-        text = json.dumps(key)
-        row = db.execute("SELECT n FROM v_counts WHERE kind = ? AND key = ?", (kind, text)).fetchone()
-        old = row[0] if row else 0
-        new = old + d
-        if new < 0:
-            raise TkgError(f"the publication index's counts went below zero ({kind} {text}): it will be rebuilt at the next publish")
-        if new == 0:
-            db.execute("DELETE FROM v_counts WHERE kind = ? AND key = ?", (kind, text))
-        else:
-            db.execute("INSERT INTO v_counts VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET n = excluded.n", (kind, text, new))
-        if old == 0 and new > 0:
-            moved[key] += 1
-        elif old > 0 and new == 0:
-            moved[key] -= 1
-    return moved
+    """:func:`kg.artifacts.add_counts` with tuples for keys (stored as JSON)."""
+    moved = add_counts(db, "v_counts", kind, {json.dumps(key): d for key, d in deltas.items()}, fresh=fresh)
+    return Counter({tuple(json.loads(key)): d for key, d in moved.items()})
 
 
 def _apply(db: sqlite3.Connection, deltas: dict[str, Counter], fresh: bool) -> None:
