@@ -173,3 +173,29 @@ def test_an_update_through_the_endpoint_recomputes_in_full(store):
     with KnowledgeGraph.open(store) as kg:
         assert not kg.query(f"ASK {{ {pattern} }}").boolean
     assert assert_equals_full(store)["incremental"] is False
+
+
+def test_a_cell_reads_only_the_pages_a_slice_covers(tmp_path):
+    pool = tmp_path / "pool"
+    findings = [f"https://w3id.org/tcell-kg/finding/f{i}" for i in range(7)]
+    pages = [[cache.write_page(pool, page), len(page)] for page in (findings[:3], findings[3:5], findings[5:])]
+
+    def whole() -> list[str]:
+        raise AssertionError("the whole list was computed")
+
+    (pool / f"{pages[2][0]}.json").unlink()  # the last page is not needed for these slices
+    cells = cache.CellFindings(pool, pages, whole)
+    assert len(cells) == 7 and cells[1:5] == findings[1:5] and cells[3] == findings[3] and cells[:0] == []
+    # a missing page: the cell's list is computed instead
+    cells = cache.CellFindings(pool, pages, lambda: findings)
+    assert cells[4:7] == findings[4:7] and list(cells) == findings
+
+
+def test_pages_no_release_lists_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "PAGE_GRACE", 0.0)
+    root = tmp_path / "cache"
+    pool = root / PAGES_DIR
+    kept, listed, gone = (cache.write_page(pool, [f"https://w3id.org/tcell-kg/finding/{n}"]) for n in ("a", "b", "c"))
+    cache.write_cell(root / "20260101T000000Z", ("CART", "SafetyBarrier"), {"studies": 1}, [(listed, 1)])
+    assert cache.collect_pages(root, keep=[kept]) == 1
+    assert {p.stem for p in pool.iterdir()} == {kept, listed}
