@@ -291,6 +291,17 @@ def _read_edges(db: Any) -> dict[tuple[str, str, str], dict[str, Any]]:
     return edges
 
 
+def _migrate(db: Any) -> bool:
+    """An index of the step's previous version (edge rows, no counts): create the
+    counts table, to be filled from the rows (not from the store again). True if it did."""
+    have = [row[1] for row in db.execute("PRAGMA table_info(p_edges)")]
+    if have != [c.split()[0] for c in _EDGE_TABLE[1].split(",")] or db.execute(f"PRAGMA table_info({_COUNTS})").fetchone():
+        return False
+    db.execute(f"CREATE TABLE {_COUNTS} ({COUNTS_COLUMNS})")
+    db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS p_counts_key ON {_COUNTS} (kind, key)")
+    return True
+
+
 def publish_step(publication: Publication) -> None:
     """The ``projection`` publish step: store the new release's projection.
 
@@ -307,7 +318,12 @@ def publish_step(publication: Publication) -> None:
         raise TkgError("the projection step needs the publication's index")
     previous = _read_projection(publication.previous / PROJECTION_FILE) if publication.previous is not None else None
     tables = {_EDGE_TABLE[0]: _EDGE_TABLE[1], _COUNTS: COUNTS_COLUMNS}
-    fresh = ensure_tables(db, tables, drop=not (publication.incremental and previous is not None))
+    incremental = publication.incremental and previous is not None
+    if incremental and _migrate(db):
+        counted: dict[str, Counter[str]] = defaultdict(Counter)
+        _count_rows(db.execute("SELECT * FROM p_edges").fetchall(), 1, counted)
+        _apply_counts(db, counted, True)
+    fresh = ensure_tables(db, tables, drop=not incremental)
     db.execute("CREATE INDEX IF NOT EXISTS p_edges_g ON p_edges (g)")
     db.execute("DROP INDEX IF EXISTS p_edges_edge")  # of an earlier version, which aggregated the rows of an edge
     db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS p_counts_key ON {_COUNTS} (kind, key)")

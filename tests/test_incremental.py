@@ -199,3 +199,29 @@ def test_pages_no_release_lists_are_removed(tmp_path, monkeypatch):
     cache.write_cell(root / "20260101T000000Z", ("CART", "SafetyBarrier"), {"studies": 1}, [(listed, 1)])
     assert cache.collect_pages(root, keep=[kept]) == 1
     assert {p.stem for p in pool.iterdir()} == {kept, listed}
+
+
+def test_an_index_of_the_previous_version_is_brought_up_to_date_from_its_rows(store, tmp_path, monkeypatch):
+    """An index kept by the steps' previous version (cell rows without order keys,
+    no running counts nor pages) is converted from its own rows, not recomputed from the store."""
+    import sqlite3
+
+    from kg.artifacts import INDEX
+    from kg.views import publish
+
+    db = sqlite3.connect(Path(store) / "cache" / INDEX, isolation_level=None)
+    db.executescript(
+        """CREATE TABLE v_cells_v2 AS SELECT g, m, c, finding, CASE ks WHEN 0 THEN 'SUPPORT' ELSE 'REFUTE' END AS support, level,
+             CASE ky WHEN 0 THEN NULL ELSE -ky END AS year, study, CASE kstart WHEN 1073741824 THEN NULL ELSE kstart END AS start,
+             kstudy AS study_local, kfinding AS finding_local FROM v_cells ORDER BY rowid;
+           DROP TABLE v_cells; ALTER TABLE v_cells_v2 RENAME TO v_cells; DROP TABLE v_counts; DROP TABLE v_pages; DROP TABLE p_counts;"""
+    )
+    db.close()
+    read = []
+    monkeypatch.setattr(publish._Rows, "from_store", lambda *args, _f=publish._Rows.from_store: read.append(args[1]) or _f(*args))
+    cards = write_cards(tmp_path / "cards", 3, seed=5)
+    with KnowledgeGraph.open(store, mode="write") as kg:
+        kg.ingest(cards)
+        kg.publish()
+    assert len(read) == 1 and read[0] is not None and len(read[0]) == 3  # only the changed graphs were read from the store
+    assert assert_equals_full(store)["incremental"] is True

@@ -332,18 +332,67 @@ def _page_list(db: sqlite3.Connection, m: str, c: str) -> list[tuple[str, int]]:
     return [(name, n) for _lo, n, name in rows]
 
 
+def _count_all(db: sqlite3.Connection, vocab: Vocabulary, rows: _Rows, pool: Path, modalities: list[str], cats: list[str]) -> None:
+    """The running counts and every cell's pages from ``rows``, all of the index's rows (the counts are empty)."""
+    deltas: dict[str, Counter] = defaultdict(Counter)
+    rows.count(deltas, 1)
+    by_type, by_year = study_counts(vocab, [row[1:] for row in rows.studies])
+    deltas["ty"].update({(k,): n for k, n in by_type.items()})
+    deltas["yr"].update({(y,): n for y, n in by_year.items()})
+    _apply(db, deltas, True)
+    for m in modalities:
+        for c in cats:
+            _full_pages(db, pool, m, c)
+
+
+#: v_cells of the step's previous version (before running counts and pages).
+_V2_CELLS = ["g", "m", "c", "finding", "support", "level", "year", "study", "start", "study_local", "finding_local"]
+
+
+def _migrate(db: sqlite3.Connection, vocab: Vocabulary, pool: Path, modalities: list[str], cats: list[str]) -> bool:
+    """Bring an index the previous version of the step kept (for the previous
+    release) to this version from its own rows: the cells' order keys, the
+    running counts and the pages, without reading the store again (at 100,000
+    studies a full recomputation takes tens of minutes). True if it did."""
+    if [row[1] for row in db.execute("PRAGMA table_info(v_cells)")] != _V2_CELLS:
+        return False
+    for table in ("v_graphs", "v_studies", "v_modality"):
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
+            return False
+    db.execute("DROP TABLE IF EXISTS v_cells_v2")
+    db.execute("ALTER TABLE v_cells RENAME TO v_cells_v2")
+    for table in ("v_cells", "v_counts", "v_pages"):
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+        db.execute(f"CREATE TABLE {table} ({_TABLES[table]})")
+    # the first row of a finding in a cell counts (as the previous version ordered them)
+    db.execute(
+        """INSERT INTO v_cells SELECT g, m, c, finding, study, level, support != 'SUPPORT', COALESCE(level, 99), -COALESCE(year, 0),
+        study_local, COALESCE(start, 1073741824), finding_local FROM v_cells_v2
+        WHERE rowid IN (SELECT MIN(rowid) FROM v_cells_v2 GROUP BY m, c, finding) ORDER BY rowid"""
+    )
+    db.execute("DROP TABLE v_cells_v2")
+    _create(db, False)
+    rows = _Rows()
+    rows.studies = db.execute("SELECT * FROM v_studies").fetchall()
+    rows.modality = db.execute("SELECT * FROM v_modality").fetchall()
+    rows.cells = db.execute("SELECT * FROM v_cells").fetchall()
+    _count_all(db, vocab, rows, pool, modalities, cats)
+    return True
+
+
 def publish_views(publication: Publication, *, version: int, views_file: str, cells_dir: str) -> None:
     """Write ``views_file`` and the cell files of the new release (see the module docstring)."""
     kg, db, folder = publication.kg, publication.index, publication.folder
     if db is None:
         raise TkgError("the views step needs the publication's index")
-    fresh = _create(db, publication.full)
     vocab = Vocabulary(kg)  # once: the work store has no release key to memoize it by
     modalities, cats, rolls, categories = matrix_axes(kg, vocab)
     pool = folder.parent / PAGES_DIR
+    migrated = publication.incremental and _migrate(db, vocab, pool, modalities, cats)
+    fresh = _create(db, publication.full)
     previous = read_json(publication.previous / views_file, version) if publication.previous is not None else None
     deltas: dict[str, Counter] = defaultdict(Counter)
-    if publication.incremental and previous is not None and not fresh:
+    if publication.incremental and (previous is not None or migrated) and not fresh:
         changed = publication.changed or set()
         old = _Rows.from_index(db, changed)
         new = _Rows.from_store(kg, changed, rolls, categories)
@@ -369,14 +418,7 @@ def publish_views(publication: Publication, *, version: int, views_file: str, ce
             _create(db, True)
         new = _Rows.from_store(kg, None, rolls, categories)
         new.insert(db)
-        new.count(deltas, 1)
-        by_type, by_year = study_counts(vocab, [row[1:] for row in new.studies])
-        deltas["ty"].update({(k,): n for k, n in by_type.items()})
-        deltas["yr"].update({(y,): n for y, n in by_year.items()})
-        _apply(db, deltas, True)
-        for m in modalities:
-            for c in cats:
-                _full_pages(db, pool, m, c)
+        _count_all(db, vocab, new, pool, modalities, cats)
         touched = {(m, c): [] for m in modalities for c in cats}
     cell_studies, refuting = _counts(db, "cS"), _counts(db, "cr")
     levels: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -396,7 +438,7 @@ def publish_views(publication: Publication, *, version: int, views_file: str, ce
             counts[f"{key[0]}/{key[1]}"] = (summary["studies"], summary["best_level"])
             name = f"{key[0]}--{key[1]}.json"
             old_file = publication.previous / cells_dir / name if publication.previous is not None else None
-            if (m, c) not in touched and old_file is not None and old_file.is_file():
+            if (m, c) not in touched and previous is not None and old_file is not None and old_file.is_file():
                 link_or_copy(old_file, folder / cells_dir / name)
             else:
                 write_cell(folder, key, summary, _page_list(db, m, c))
