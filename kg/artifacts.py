@@ -25,6 +25,7 @@ and readers compute what is missing on first use.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -298,28 +299,38 @@ def ensure_tables(db: sqlite3.Connection, tables: dict[str, str], *, drop: bool 
 COUNTS_COLUMNS = "kind TEXT, key TEXT, n INTEGER"
 
 
-def add_counts(db: sqlite3.Connection, table: str, kind: str, deltas: dict[str, int], *, fresh: bool = False) -> Counter[str]:
+def add_counts(
+    db: sqlite3.Connection, table: str, kind: str, deltas: dict[str, int], *, fresh: bool = False, hashed: bool = False
+) -> Counter[str]:
     """Add ``deltas`` (key -> change) to the running counts of ``kind`` in
     ``table`` (:data:`COUNTS_COLUMNS`, unique on kind and key; a count that falls
     to 0 is removed). Returns key -> 1 where a count rose from 0 and -1 where it
     fell to 0, so that a caller can count distinct keys in turn. ``fresh``: the
-    counts are empty (a full publish), so every key is inserted at once."""
+    counts are empty (a full publish), so every key is inserted at once.
+    ``hashed``: store a 96-bit hash of each key instead of the key (for kinds
+    that are only counted, never listed: keys of two IRIs each make the index
+    several times larger)."""
     moved: Counter[str] = Counter()
     items = [(key, d) for key, d in deltas.items() if d]
+
+    def stored(key: str) -> str | bytes:
+        return hashlib.blake2b(key.encode("utf-8"), digest_size=12).digest() if hashed else key
+
     if fresh:
-        db.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", [(kind, key, d) for key, d in items])
+        db.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", [(kind, stored(key), d) for key, d in items])
         moved.update({key: 1 for key, d in items if d > 0})
         return moved
     for key, d in items:
-        row = db.execute(f"SELECT n FROM {table} WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        skey = stored(key)
+        row = db.execute(f"SELECT n FROM {table} WHERE kind = ? AND key = ?", (kind, skey)).fetchone()
         old = row[0] if row else 0
         new = old + d
         if new < 0:
             raise TkgError(f"the publication index's count {kind} {key[:80]!r} went below zero (the next publish recomputes in full)")
         if new == 0:
-            db.execute(f"DELETE FROM {table} WHERE kind = ? AND key = ?", (kind, key))
+            db.execute(f"DELETE FROM {table} WHERE kind = ? AND key = ?", (kind, skey))
         else:
-            db.execute(f"INSERT INTO {table} VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET n = excluded.n", (kind, key, new))
+            db.execute(f"INSERT INTO {table} VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET n = excluded.n", (kind, skey, new))
         if old == 0 < new:
             moved[key] += 1
         elif new == 0 < old:

@@ -177,7 +177,7 @@ _EDGE_TABLE = (
     "p_edges",
     "g TEXT, s TEXT, rel TEXT, o TEXT, ctx TEXT, study TEXT, support TEXT, level INTEGER, year INTEGER, method TEXT, n INTEGER",
 )
-_COUNTS = "p_counts"
+_COUNTS = "p_tally"
 _G_EDGES = (
     EDGE_QUERY.split("SELECT", 1)[0]
     + """SELECT ?g ?s ?rel ?o ?ctx ?study ?support ?level ?year ?method (COUNT(?f) AS ?n) WHERE { @VALUES@
@@ -190,7 +190,7 @@ _G_EDGES = (
 GROUP BY ?g ?s ?rel ?o ?ctx ?study ?support ?level ?year ?method"""
 )
 #: Counted per edge (key: the edge's :func:`_edge_key`, then the item): "es"
-#: rows per (refuted 0/1, study) and, where such a key comes and goes, "eS"
+#: rows per (refuted 0/1, study) (stored hashed, as "ec") and, where such a key comes and goes, "eS"
 #: studies per refuted 0/1; "ec" supporting rows per (context, study) and "eC"
 #: studies per context; "el" and "ey" supporting rows per level and per year;
 #: "em" rows per extraction method; "ef" findings.
@@ -226,7 +226,7 @@ def _count_rows(rows: Iterable[tuple], sign: int, deltas: dict[str, Counter[str]
 
 def _apply_counts(db: Any, deltas: dict[str, Counter[str]], fresh: bool) -> None:
     for kind, counts in deltas.items():
-        moved = add_counts(db, _COUNTS, kind, counts, fresh=fresh)
+        moved = add_counts(db, _COUNTS, kind, counts, fresh=fresh, hashed=kind in _DISTINCT)
         if kind in _DISTINCT:
             per: Counter[str] = Counter()
             for key, d in moved.items():
@@ -298,7 +298,7 @@ def _migrate(db: Any) -> bool:
     if have != [c.split()[0] for c in _EDGE_TABLE[1].split(",")] or db.execute(f"PRAGMA table_info({_COUNTS})").fetchone():
         return False
     db.execute(f"CREATE TABLE {_COUNTS} ({COUNTS_COLUMNS})")
-    db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS p_counts_key ON {_COUNTS} (kind, key)")
+    db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS p_tally_key ON {_COUNTS} (kind, key)")
     return True
 
 
@@ -326,7 +326,7 @@ def publish_step(publication: Publication) -> None:
     fresh = ensure_tables(db, tables, drop=not incremental)
     db.execute("CREATE INDEX IF NOT EXISTS p_edges_g ON p_edges (g)")
     db.execute("DROP INDEX IF EXISTS p_edges_edge")  # of an earlier version, which aggregated the rows of an edge
-    db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS p_counts_key ON {_COUNTS} (kind, key)")
+    db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS p_tally_key ON {_COUNTS} (kind, key)")
     vocabulary = node_vocabulary(kg)
     deltas: dict[str, Counter[str]] = defaultdict(Counter)
     if previous is not None and not fresh:

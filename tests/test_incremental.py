@@ -214,7 +214,7 @@ def test_an_index_of_the_previous_version_is_brought_up_to_date_from_its_rows(st
         """CREATE TABLE v_cells_v2 AS SELECT g, m, c, finding, CASE ks WHEN 0 THEN 'SUPPORT' ELSE 'REFUTE' END AS support, level,
              CASE ky WHEN 0 THEN NULL ELSE -ky END AS year, study, CASE kstart WHEN 1073741824 THEN NULL ELSE kstart END AS start,
              kstudy AS study_local, kfinding AS finding_local FROM v_cells ORDER BY rowid;
-           DROP TABLE v_cells; ALTER TABLE v_cells_v2 RENAME TO v_cells; DROP TABLE v_counts; DROP TABLE v_pages; DROP TABLE p_counts;"""
+           DROP TABLE v_cells; ALTER TABLE v_cells_v2 RENAME TO v_cells; DROP TABLE v_tally; DROP TABLE v_pages; DROP TABLE p_tally;"""
     )
     db.close()
     read = []

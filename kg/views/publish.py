@@ -5,7 +5,7 @@ The step keeps, in the publication's index (:class:`kg.artifacts.Publication`,
 SQLite), the rows each named graph contributes: its quads and findings, its
 studies' types and years, its supporting findings per modality, and its
 findings in each matrix cell with what orders them. Beside the rows it keeps
-running counts (``v_counts``): how many rows name each (modality, study),
+running counts (``v_tally``): how many rows name each (modality, study),
 (modality, finding), (cell, study), (cell, level) ..., and how many of those
 keys each modality and cell has, studies by type and by year. On an
 incremental publish only the changed graphs' rows are replaced (read from the
@@ -56,7 +56,7 @@ _TABLES = {
     "v_cells": "g TEXT, m TEXT, c TEXT, finding TEXT, study TEXT, level INTEGER, ks INTEGER, kl INTEGER, ky INTEGER, kstudy TEXT,"
     " kstart INTEGER, kfinding TEXT",
     # kind, key (a JSON list) -> count; see _KINDS
-    "v_counts": COUNTS_COLUMNS,
+    "v_tally": COUNTS_COLUMNS,
     # a cell's pages: the order key of the page's first finding (JSON; the first page starts before any), size, file
     "v_pages": "m TEXT, c TEXT, lo TEXT, n INTEGER, name TEXT",
 }
@@ -66,7 +66,7 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS v_modality_g ON v_modality (g)",
     "CREATE INDEX IF NOT EXISTS v_cells_g ON v_cells (g)",
     "CREATE INDEX IF NOT EXISTS v_cells_order ON v_cells (m, c, ks, kl, ky, kstudy, kstart, kfinding, finding)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS v_counts_key ON v_counts (kind, key)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS v_tally_key ON v_tally (kind, key)",
     "CREATE INDEX IF NOT EXISTS v_pages_cell ON v_pages (m, c)",
     # indexes of an earlier version (the counts were scans of v_modality then)
     "DROP INDEX IF EXISTS v_modality_study",
@@ -76,9 +76,9 @@ _INDEXES = (
 )
 _ORDER = "ks, kl, ky, kstudy, kstart, kfinding, finding"
 
-#: The running counts. Keyed kinds count the rows that name a key; where a
-#: key's count rises from 0 or falls to 0, the kind after the arrow counts
-#: keys (distinct studies or findings) per modality or cell.
+#: The running counts. Keyed kinds count the rows that name a key (stored
+#: hashed); where a key's count rises from 0 or falls to 0, the kind after the
+#: arrow counts keys (distinct studies or findings) per modality or cell.
 _KINDS = {
     "ms": "mS",  # (modality, study) of supporting findings -> modality: studies
     "mf": "mF",  # (modality, finding) -> modality: findings
@@ -242,7 +242,7 @@ def _study_counts(db: sqlite3.Connection, vocab: Vocabulary, studies: set[str]) 
 # -- running counts ---------------------------------------------------------------------
 def _add(db: sqlite3.Connection, kind: str, deltas: Counter, fresh: bool) -> Counter:
     """:func:`kg.artifacts.add_counts` with tuples for keys (stored as JSON)."""
-    moved = add_counts(db, "v_counts", kind, {json.dumps(key): d for key, d in deltas.items()}, fresh=fresh)
+    moved = add_counts(db, "v_tally", kind, {json.dumps(key): d for key, d in deltas.items()}, fresh=fresh, hashed=kind in _KINDS)
     return Counter({tuple(json.loads(key)): d for key, d in moved.items()})
 
 
@@ -258,7 +258,7 @@ def _apply(db: sqlite3.Connection, deltas: dict[str, Counter], fresh: bool) -> N
 
 
 def _counts(db: sqlite3.Connection, kind: str) -> dict[tuple, int]:
-    return {tuple(json.loads(key)): n for key, n in db.execute("SELECT key, n FROM v_counts WHERE kind = ?", (kind,))}
+    return {tuple(json.loads(key)): n for key, n in db.execute("SELECT key, n FROM v_tally WHERE kind = ?", (kind,))}
 
 
 def _stats(kg: KnowledgeGraph, db: sqlite3.Connection, studies: int) -> dict[str, int]:
@@ -370,7 +370,7 @@ def _migrate(db: sqlite3.Connection, vocab: Vocabulary, pool: Path, modalities: 
             return False
     db.execute("DROP TABLE IF EXISTS v_cells_v2")
     db.execute("ALTER TABLE v_cells RENAME TO v_cells_v2")
-    for table in ("v_cells", "v_counts", "v_pages"):
+    for table in ("v_cells", "v_tally", "v_pages"):
         db.execute(f"DROP TABLE IF EXISTS {table}")
         db.execute(f"CREATE TABLE {table} ({_TABLES[table]})")
     # the first row of a finding in a cell counts (as the previous version ordered them)
