@@ -327,8 +327,12 @@ def publish_step(publication: Publication) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS p_edges_g ON p_edges (g)")
     db.execute("DROP INDEX IF EXISTS p_edges_edge")  # of an earlier version, which aggregated the rows of an edge
     db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS p_tally_key ON {_COUNTS} (kind, key)")
-    vocabulary = node_vocabulary(kg)
     deltas: dict[str, Counter[str]] = defaultdict(Counter)
+    classes = previous[0].graph.get("classes") if previous is not None and not fresh else None
+    if classes:  # the ontology did not change (else the publish is full): its classes are the previous projection's
+        vocabulary = {BASE + cid: {"id": cid, "iri": BASE + cid, **attrs} for cid, attrs in classes.items()}
+    else:
+        vocabulary = node_vocabulary(kg)
     if previous is not None and not fresh:
         changed = publication.changed or set()
         old_rows = [row for g in sorted(changed) for row in db.execute("SELECT * FROM p_edges WHERE g = ?", (g,))]
