@@ -18,8 +18,9 @@ from kg.artifacts import COMPLETE, cache_dir
 from kg.generate import write_cards
 from kg.graphview import PROJECTION_FILE, compute_projection
 from kg.namespaces import ONTOLOGY_GRAPH, study_graph
-from kg.views import cache
-from kg.views.cache import CELLS_DIR, PAGES_DIR, VIEWS_FILE
+from kg.views import cells
+from kg.views.cache import CELLS_DIR, VIEWS_FILE
+from kg.views.cells import PAGES_DIR
 from kg.views.dashboard import dashboard, matrix_and_cells
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +87,7 @@ def _card(path: Path, level: int, barrier_from: str, barrier_to: str) -> None:
 
 def test_incremental_publish_equals_full_recomputation(store, tmp_path, monkeypatch):
     # pages of 2 findings from here on (the build wrote pages of 100): pages are split, emptied and dropped
-    monkeypatch.setattr(cache, "PAGE_SIZE", 2)
+    monkeypatch.setattr(cells, "PAGE_SIZE", 2)
     assert assert_equals_full(store)["incremental"] is False  # the build's publish
     cards = write_cards(tmp_path / "cards", 8, seed=7)
 
@@ -178,26 +179,26 @@ def test_an_update_through_the_endpoint_recomputes_in_full(store):
 def test_a_cell_reads_only_the_pages_a_slice_covers(tmp_path):
     pool = tmp_path / "pool"
     findings = [f"https://w3id.org/tcell-kg/finding/f{i}" for i in range(7)]
-    pages = [[cache.write_page(pool, page), len(page)] for page in (findings[:3], findings[3:5], findings[5:])]
+    pages = [[cells.write_page(pool, page), len(page)] for page in (findings[:3], findings[3:5], findings[5:])]
 
     def whole() -> list[str]:
         raise AssertionError("the whole list was computed")
 
     (pool / f"{pages[2][0]}.json").unlink()  # the last page is not needed for these slices
-    cells = cache.CellFindings(pool, pages, whole)
-    assert len(cells) == 7 and cells[1:5] == findings[1:5] and cells[3] == findings[3] and cells[:0] == []
+    listed = cells.CellFindings(pool, pages, whole)
+    assert len(listed) == 7 and listed[1:5] == findings[1:5] and listed[3] == findings[3] and listed[:0] == []
     # a missing page: the cell's list is computed instead
-    cells = cache.CellFindings(pool, pages, lambda: findings)
-    assert cells[4:7] == findings[4:7] and list(cells) == findings
+    listed = cells.CellFindings(pool, pages, lambda: findings)
+    assert listed[4:7] == findings[4:7] and list(listed) == findings
 
 
 def test_pages_no_release_lists_are_removed(tmp_path, monkeypatch):
-    monkeypatch.setattr(cache, "PAGE_GRACE", 0.0)
+    monkeypatch.setattr(cells, "PAGE_GRACE", 0.0)
     root = tmp_path / "cache"
     pool = root / PAGES_DIR
-    kept, listed, gone = (cache.write_page(pool, [f"https://w3id.org/tcell-kg/finding/{n}"]) for n in ("a", "b", "c"))
-    cache.write_cell(root / "20260101T000000Z", ("CART", "SafetyBarrier"), {"studies": 1}, [(listed, 1)])
-    assert cache.collect_pages(root, keep=[kept]) == 1
+    kept, listed, gone = (cells.write_page(pool, [f"https://w3id.org/tcell-kg/finding/{n}"]) for n in ("a", "b", "c"))
+    cells.write_cell(root / "20260101T000000Z", ("CART", "SafetyBarrier"), {"studies": 1}, [(listed, 1)])
+    assert cells.collect_pages(root, keep=[kept]) == 1
     assert {p.stem for p in pool.iterdir()} == {kept, listed}
 
 

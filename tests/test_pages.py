@@ -449,7 +449,7 @@ def test_views_written_at_publish(built_store):
 def test_cell_indexes_written_at_publish_equal_the_ones_computed_on_request(built_store, graph):
     """Every matrix cell's index (counts, findings in page order) is stored with
     the release, and is what the store gives when asked for that cell alone."""
-    from kg.views.cache import PAGES_DIR
+    from kg.views.cells import PAGES_DIR
     from kg.views.dashboard import cell_index
 
     folder = Path(built_store) / "cache" / (Path(built_store) / "current").resolve().name / "cells"
@@ -468,7 +468,7 @@ def test_cell_indexes_written_at_publish_equal_the_ones_computed_on_request(buil
 def test_cell_page_reads_the_stored_index_and_shows_only_its_page(tmp_path, monkeypatch):
     from kg.generate import write_cards
     from kg.views import dashboard
-    from kg.views.cache import PAGES_DIR, write_page
+    from kg.views.cells import PAGES_DIR, write_page
 
     store = str(tmp_path / "var")
     with KnowledgeGraph.open(store, mode="write") as kg:

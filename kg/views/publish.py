@@ -11,10 +11,10 @@ keys each modality and cell has, studies by type and by year. On an
 incremental publish only the changed graphs' rows are replaced (read from the
 store with the graphs listed in ``VALUES``): their old rows are subtracted
 from the counts and their new rows added, so that nothing is summed over the
-whole store. A cell's findings are stored in pages (:mod:`kg.views.cache`):
+whole store. A cell's findings are stored in pages (:mod:`kg.views.cells`):
 only the pages where a changed graph's findings were or are now are read
 back in order and written again (split in two where they grew past twice
-:data:`kg.views.cache.PAGE_SIZE`, dropped where empty); the other pages, and
+:data:`kg.views.cells.PAGE_SIZE`, dropped where empty); the other pages, and
 the cells no changed graph touches, are the previous release's. A full
 publish reads every graph's rows once. Either way the result equals
 :func:`kg.views.dashboard.dashboard` and :func:`kg.views.dashboard.matrix_and_cells`
@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any
 from ..artifacts import COUNTS_COLUMNS, Publication, add_counts, ensure_tables, link_or_copy, read_json, select, write_json_atomic
 from ..errors import TkgError
 from ..namespaces import SPARQL_PREFIXES, local_name
-from . import cache
-from .cache import PAGES_DIR, chunks, collect_pages, write_cell, write_page
+from . import cells
+from .cells import PAGES_DIR, chunks, collect_pages, write_cell, write_page
 from .common import Vocabulary, int_or_none, min_level
 from .dashboard import assemble_dashboard, assemble_matrix, cell_facts, cell_targets, matrix_axes, study_counts
 
@@ -300,7 +300,7 @@ def _paginate(pool: Path, rows: list[tuple], lo: tuple | None) -> list[tuple[str
     """Pages (first order key as JSON, size, file name) of ``rows`` (order keys, in
     order); the first page keeps ``lo`` where given (the start of the range it covers)."""
     out = []
-    for index, chunk in enumerate(chunks(rows, cache.PAGE_SIZE)):
+    for index, chunk in enumerate(chunks(rows, cells.PAGE_SIZE)):
         first = lo if index == 0 and lo is not None else chunk[0]
         out.append((json.dumps(first), len(chunk), write_page(pool, [row[-1] for row in chunk])))
     return out
@@ -327,7 +327,7 @@ def _update_pages(db: sqlite3.Connection, pool: Path, m: str, c: str, keys: list
         lo = los[index] if index > 0 else None  # the first page starts before any finding
         hi = los[index + 1] if index + 1 < len(los) else None
         rows = _rows_between(db, m, c, lo, hi)
-        if len(rows) <= 2 * cache.PAGE_SIZE:  # kept whole (or dropped, when empty); else split
+        if len(rows) <= 2 * cells.PAGE_SIZE:  # kept whole (or dropped, when empty); else split
             added += [(json.dumps(lo or rows[0]), len(rows), write_page(pool, [row[-1] for row in rows]))] if rows else []
         else:
             added += _paginate(pool, rows, lo)
