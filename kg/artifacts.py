@@ -200,6 +200,8 @@ class Publication:
     changed: set[str] | None = None
     index: sqlite3.Connection | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: What a step says about how it worked (e.g. that it converted an index of an earlier version).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def incremental(self) -> bool:

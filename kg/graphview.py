@@ -320,6 +320,7 @@ def publish_step(publication: Publication) -> None:
     tables = {_EDGE_TABLE[0]: _EDGE_TABLE[1], _COUNTS: COUNTS_COLUMNS}
     incremental = publication.incremental and previous is not None
     if incremental and _migrate(db):
+        publication.notes.append("projection: the running counts were built from the index's edge rows (previous version)")
         counted: dict[str, Counter[str]] = defaultdict(Counter)
         _count_rows(db.execute("SELECT * FROM p_edges").fetchall(), 1, counted)
         _apply_counts(db, counted, True)

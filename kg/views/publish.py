@@ -398,6 +398,8 @@ def publish_views(publication: Publication, *, version: int, views_file: str, ce
     modalities, cats, rolls, categories = matrix_axes(kg, vocab)
     pool = folder.parent / PAGES_DIR
     migrated = publication.incremental and _migrate(db, vocab, pool, modalities, cats)
+    if migrated:
+        publication.notes.append("views: the index of the step's previous version was converted from its rows")
     fresh = _create(db, publication.full)
     previous = read_json(publication.previous / views_file, version) if publication.previous is not None else None
     deltas: dict[str, Counter] = defaultdict(Counter)
