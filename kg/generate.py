@@ -111,19 +111,20 @@ def generate_card(rng: random.Random, index: int, ontology: Ontology, vocab: dic
     return f"synthetic-{index:06d}.txt", text
 
 
-def generate_cards(n: int, seed: int = 0, ontology: Ontology | None = None) -> Iterator[tuple[str, str]]:
-    """(file name, card text) for ``n`` synthetic cards; the same seed gives the same cards."""
+def generate_cards(n: int, seed: int = 0, ontology: Ontology | None = None, *, start: int = 0) -> Iterator[tuple[str, str]]:
+    """(file name, card text) for ``n`` synthetic cards numbered from ``start``
+    (the number names the file, and so the study); the same seed gives the same cards."""
     ontology = ontology or default_ontology()
     vocab = _vocabulary(ontology)
     rng = random.Random(seed)
-    for index in range(n):
+    for index in range(start, start + n):
         yield generate_card(rng, index, ontology, vocab)
 
 
-def write_cards(directory: Path, n: int, seed: int = 0) -> list[Path]:
+def write_cards(directory: Path, n: int, seed: int = 0, *, start: int = 0) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in generate_cards(n, seed):
+    for name, text in generate_cards(n, seed, start=start):
         path = directory / name
         path.write_text(text, encoding="utf-8")
         paths.append(path)

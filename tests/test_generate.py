@@ -25,6 +25,16 @@ def test_cards_are_reproducible_and_parse():
         assert {b.section for b in record.texts} >= {"key takeaway", "clinician summary", "abstract"}
 
 
+def test_shards_numbered_from_start_give_distinct_studies():
+    """benchmarks/million.py ingests in shards: a shard numbered from ``start``
+    must not reuse the file names or study ids of an earlier shard."""
+    first = [parse_card(text, name) for name, text in generate_cards(3, seed=1)]
+    later = list(generate_cards(3, seed=2, start=3))
+    assert [name for name, _ in later] == ["synthetic-000003.txt", "synthetic-000004.txt", "synthetic-000005.txt"]
+    ids = {r.id for r in first} | {parse_card(text, name).id for name, text in later}
+    assert len(ids) == 6
+
+
 def test_generated_cards_yield_every_kind_of_finding_the_matrix_needs():
     """The benchmark's CQs (the evidence matrix above all) must have data to
     chew on: every relation the matrix and the gap report use is extracted."""

@@ -1,0 +1,201 @@
+"""The 1,000,000-study run, staged and resumable (issue 17).
+
+One working session is shorter than the whole run, so it is cut into stages
+that each record their figures in ``WORKDIR/state.json`` when they finish; a
+second invocation skips what is done and carries on:
+
+* ``shard-K`` (K = 0 .. studies/shard - 1): write the shard's synthetic cards
+  (numbered from K * shard, so study ids never collide between shards), ingest
+  them into the work store without publishing (the store's bulk writer), then
+  delete the cards. A shard interrupted half-way is ingested again: each study
+  replaces its own named graph, so nothing is counted twice.
+* ``publish``: one full publish (checkpoint and every precompute step).
+* ``measure``: store size on disk, startup, every competency query (each in a
+  child process stopped after ``--cq-timeout`` seconds), and the pages' first
+  and later views (``benchmarks/pages.py`` when present) with serving memory.
+
+Before each shard the free disk space is checked against what the shard will
+need (``--min-free-gib``); the run stops with a message instead of filling the
+disk. Figures, not tests: nothing is asserted.
+
+    .venv/bin/python benchmarks/million.py --workdir /work/m1 [--studies 1000000] [--shard 50000] [--stages shards,publish,measure]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kg import KnowledgeGraph  # noqa: E402
+from kg.artifacts import write_json_atomic  # noqa: E402
+from kg.generate import write_cards  # noqa: E402
+from kg.queries import list_queries  # noqa: E402
+
+STATE = "state.json"
+STAGES = ("shards", "publish", "measure")
+
+
+def load_state(work: Path) -> dict[str, Any]:
+    try:
+        return json.loads((work / STATE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {"done": {}}
+
+
+def save_state(work: Path, state: dict[str, Any]) -> None:
+    write_json_atomic(work / STATE, state)  # a stage is recorded whole or not at all
+
+
+def disk_gib(path: Path) -> float:
+    """Bytes the files under ``path`` occupy (hard links counted once), in GiB."""
+    done = subprocess.run(["du", "-s", "--block-size=1", str(path)], capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[0]) / (1 << 30)
+
+
+def free_gib(path: Path) -> float:
+    usage = shutil.disk_usage(path)
+    return usage.free / (1 << 30)
+
+
+def run_shards(work: Path, state: dict[str, Any], studies: int, shard: int, min_free: float) -> None:
+    store = str(work / "store")
+    count = -(-studies // shard)
+    for k in range(count):
+        name = f"shard-{k}"
+        if name in state["done"]:
+            continue
+        if free_gib(work) < min_free:
+            raise SystemExit(f"million: stopping before {name}: {free_gib(work):.1f} GiB free in {work}, expected at least {min_free} GiB")
+        start_index, n = k * shard, min(shard, studies - k * shard)
+        cards = work / "cards"
+        shutil.rmtree(cards, ignore_errors=True)
+        began = time.perf_counter()
+        paths = write_cards(cards, n, seed=1_000_000 + k, start=start_index)
+        written = time.perf_counter()
+        with KnowledgeGraph.open(store, mode="write") as kg:
+            if "build" not in state["done"]:  # the ontology and the curated corpus, as `tkg build --no-publish`
+                kg.build(progress=True)
+                state["done"]["build"] = {"at": time.strftime("%Y-%m-%d %H:%M:%S")}
+            report = kg.ingest(paths, progress=True)
+        ingested = time.perf_counter()
+        shutil.rmtree(cards, ignore_errors=True)
+        state["done"][name] = {
+            "studies": report.studies,
+            "quads": report.quads,
+            "failed": len(report.failed),
+            "generate_s": round(written - began, 1),
+            "ingest_s": round(ingested - written, 1),
+            "store_gib": round(disk_gib(Path(store)), 2),
+            "at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        save_state(work, state)
+        print(f"{name}: {report.studies} studies, {report.quads} quads, ingest {ingested - written:.0f} s", flush=True)
+
+
+def run_publish(work: Path, state: dict[str, Any]) -> None:
+    if "publish" in state["done"]:
+        return
+    from kg.artifacts import on_publish
+
+    store = str(work / "store")
+    with KnowledgeGraph.open(store, mode="write") as kg:
+        began = time.perf_counter()
+        release = kg.store.publish()
+        checkpoint = time.perf_counter()
+        publication = on_publish(kg, release, None, full=True)
+        done = time.perf_counter()
+    state["done"]["publish"] = {
+        "release": release,
+        "checkpoint_s": round(checkpoint - began, 1),
+        "steps_s": {k: round(v, 1) for k, v in (publication.timings if publication else {}).items()},
+        "total_s": round(done - began, 1),
+        "store_gib": round(disk_gib(Path(store)), 2),
+    }
+    save_state(work, state)
+
+
+def _child(code: str, timeout: float) -> tuple[str | None, str]:
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return None, f"stopped after {timeout:.0f} s"
+    if done.returncode != 0:
+        return None, (done.stderr.strip().splitlines() or ["failed"])[-1][:200]
+    return done.stdout.strip(), ""
+
+
+def run_measure(work: Path, state: dict[str, Any], cq_timeout: float) -> None:
+    store = str(work / "store")
+    figures: dict[str, Any] = state["done"].get("measure", {})
+    figures["store_gib"] = round(disk_gib(Path(store)), 2)
+    if "startup_s" not in figures:
+        out, _ = _child(
+            "import time; t=time.perf_counter(); from kg import KnowledgeGraph; "
+            f"g=KnowledgeGraph.open({store!r}); g.query('ASK {{ ?s ?p ?o }}'); print(time.perf_counter()-t)",
+            120,
+        )
+        figures["startup_s"] = None if out is None else round(float(out), 2)
+    cqs = figures.setdefault("cqs", {})
+    for q in list_queries():
+        if not q.is_competency_question or q.name in cqs:
+            continue
+        code = (
+            "import time; from kg import KnowledgeGraph; from kg.queries import load_query; "
+            f"g=KnowledgeGraph.open({store!r}); q=load_query({q.name!r}); t=time.perf_counter(); g.query(q.sparql); "
+            "w=time.perf_counter()-t; t=time.perf_counter(); g.query(q.sparql); print(w, time.perf_counter()-t)"
+        )
+        out, why = _child(code, cq_timeout)
+        cqs[q.name] = {"first_s": round(float(out.split()[0]), 2), "second_s": round(float(out.split()[1]), 2)} if out else {"error": why}
+        state["done"]["measure"] = figures
+        save_state(work, state)
+        print(f"{q.name}: {cqs[q.name]}", flush=True)
+    pages = ROOT / "benchmarks" / "pages.py"
+    if pages.is_file() and "pages" not in figures:
+        done = subprocess.run([sys.executable, str(pages), "--store", store], capture_output=True, text=True, cwd=ROOT, check=False)
+        figures["pages"] = done.stdout if done.returncode == 0 else f"failed: {done.stderr.strip()[-300:]}"
+    state["done"]["measure"] = figures
+    save_state(work, state)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, required=True, help="store, cards and state.json (kept between invocations)")
+    parser.add_argument("--studies", type=int, default=1_000_000)
+    parser.add_argument("--shard", type=int, default=50_000, help="studies per ingest stage")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"which of {', '.join(STAGES)} to run (done stages are skipped)")
+    parser.add_argument("--min-free-gib", type=float, default=8.0, help="stop before a shard when less disk than this is free")
+    parser.add_argument("--cq-timeout", type=float, default=300.0, help="seconds before a competency query's child process is stopped")
+    args = parser.parse_args(argv)
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        parser.error(f"unknown stage {unknown[0]!r}: expected some of {', '.join(STAGES)}")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    state = load_state(args.workdir)
+    state.setdefault("plan", {"studies": args.studies, "shard": args.shard})
+    if state["plan"] != {"studies": args.studies, "shard": args.shard}:
+        parser.error(f"{args.workdir} holds a run of {state['plan']}; use another --workdir or the same --studies and --shard")
+    save_state(args.workdir, state)
+    if "shards" in stages:
+        run_shards(args.workdir, state, args.studies, args.shard, args.min_free_gib)
+    if "publish" in stages:
+        run_publish(args.workdir, state)
+    if "measure" in stages:
+        run_measure(args.workdir, state, args.cq_timeout)
+    print(json.dumps(state, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
