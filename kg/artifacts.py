@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -301,6 +301,16 @@ def ensure_tables(db: sqlite3.Connection, tables: dict[str, str], *, drop: bool 
 COUNTS_COLUMNS = "kind TEXT, key TEXT, n INTEGER"
 
 
+def _stored_key(key: str, hashed: bool) -> str | bytes:
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=12).digest() if hashed else key
+
+
+def load_counts(db: sqlite3.Connection, table: str, kind: str, items: Iterable[tuple[str, int]], *, hashed: bool = False) -> None:
+    """Insert the counts of ``kind`` into ``table`` where it has none (a full
+    publish): (key, count) pairs, streamed (e.g. from a GROUP BY over the index)."""
+    db.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", ((kind, _stored_key(key, hashed), n) for key, n in items if n))
+
+
 def add_counts(
     db: sqlite3.Connection, table: str, kind: str, deltas: dict[str, int], *, fresh: bool = False, hashed: bool = False
 ) -> Counter[str]:
@@ -314,16 +324,12 @@ def add_counts(
     several times larger)."""
     moved: Counter[str] = Counter()
     items = [(key, d) for key, d in deltas.items() if d]
-
-    def stored(key: str) -> str | bytes:
-        return hashlib.blake2b(key.encode("utf-8"), digest_size=12).digest() if hashed else key
-
     if fresh:
-        db.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", [(kind, stored(key), d) for key, d in items])
+        load_counts(db, table, kind, items, hashed=hashed)
         moved.update({key: 1 for key, d in items if d > 0})
         return moved
     for key, d in items:
-        skey = stored(key)
+        skey = _stored_key(key, hashed)
         row = db.execute(f"SELECT n FROM {table} WHERE kind = ? AND key = ?", (kind, skey)).fetchone()
         old = row[0] if row else 0
         new = old + d

@@ -39,6 +39,7 @@ from .artifacts import (
     add_counts,
     cache_dir,
     ensure_tables,
+    load_counts,
     read_json,
     release_key,
     select,
@@ -234,6 +235,29 @@ def _apply_counts(db: Any, deltas: dict[str, Counter[str]], fresh: bool) -> None
             add_counts(db, _COUNTS, _DISTINCT[kind], per, fresh=fresh)
 
 
+#: The running counts of every edge row (a full publish), grouped by SQLite and
+#: streamed in, keyed as :func:`_count_rows` keys them: kind -> the query giving (key, count).
+_E = "s || char(31) || rel || char(31) || o || char(30)"
+_SUPPORTING = "WHERE support != 'REFUTE'"
+_ALL_COUNTS = {
+    "es": f"SELECT {_E} || (support = 'REFUTE') || char(31) || study, COUNT(*) FROM p_edges GROUP BY 1",
+    "eS": f"SELECT {_E} || (support = 'REFUTE'), COUNT(DISTINCT study) FROM p_edges GROUP BY 1",
+    "ef": f"SELECT {_E}, SUM(n) FROM p_edges GROUP BY 1",
+    "em": f"SELECT {_E} || method, COUNT(*) FROM p_edges WHERE method IS NOT NULL GROUP BY 1",
+    "ec": f"SELECT {_E} || COALESCE(ctx, '') || char(31) || study, COUNT(*) FROM p_edges {_SUPPORTING} GROUP BY 1",
+    "eC": f"SELECT {_E} || COALESCE(ctx, ''), COUNT(DISTINCT study) FROM p_edges {_SUPPORTING} GROUP BY 1",
+    "el": f"SELECT {_E} || level, COUNT(*) FROM p_edges {_SUPPORTING} AND level IS NOT NULL GROUP BY 1",
+    "ey": f"SELECT {_E} || year, COUNT(*) FROM p_edges {_SUPPORTING} AND year IS NOT NULL GROUP BY 1",
+}
+
+
+def _count_all(db: Any) -> None:
+    """The running counts of all the index's edge rows (the counts are empty),
+    summed by SQLite so that a million studies' keys are never held in memory at once."""
+    for kind, sql in _ALL_COUNTS.items():
+        load_counts(db, _COUNTS, kind, db.execute(sql), hashed=kind in _DISTINCT)
+
+
 def _edge_attributes(rel: str, counts: Iterable[tuple[str, str, int]]) -> dict[str, Any] | None:
     """An edge's (stripped) attributes, as :func:`kg.projection.fold_edges` and
     :func:`_strip` give them, from its counts ((kind, item, count)); None when it has no findings."""
@@ -321,9 +345,7 @@ def publish_step(publication: Publication) -> None:
     incremental = publication.incremental and previous is not None
     if incremental and _migrate(db):
         publication.notes.append("projection: the running counts were built from the index's edge rows (previous version)")
-        counted: dict[str, Counter[str]] = defaultdict(Counter)
-        _count_rows(db.execute("SELECT * FROM p_edges").fetchall(), 1, counted)
-        _apply_counts(db, counted, True)
+        _count_all(db)
     fresh = ensure_tables(db, tables, drop=not incremental)
     db.execute("CREATE INDEX IF NOT EXISTS p_edges_g ON p_edges (g)")
     db.execute("DROP INDEX IF EXISTS p_edges_edge")  # of an earlier version, which aggregated the rows of an edge
@@ -357,8 +379,7 @@ def publish_step(publication: Publication) -> None:
     else:
         rows = [(str(r["g"]), *edge_row(r)) for r in select(kg, _G_EDGES, None)]
         db.executemany("INSERT INTO p_edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        _count_rows(rows, 1, deltas)
-        _apply_counts(db, deltas, True)
+        _count_all(db)
         edges = _read_edges(db)
     graph = assemble(vocabulary, edges)
     store_projection(publication.folder, (graph, _synonyms(kg, graph)))

@@ -37,7 +37,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..artifacts import COUNTS_COLUMNS, Publication, add_counts, ensure_tables, link_or_copy, read_json, select, write_json_atomic
+from ..artifacts import (
+    COUNTS_COLUMNS,
+    Publication,
+    add_counts,
+    ensure_tables,
+    link_or_copy,
+    load_counts,
+    read_json,
+    select,
+    write_json_atomic,
+)
 from ..errors import TkgError
 from ..namespaces import SPARQL_PREFIXES, local_name
 from . import cells
@@ -341,14 +351,30 @@ def _page_list(db: sqlite3.Connection, m: str, c: str) -> list[tuple[str, int]]:
     return [(name, n) for _lo, n, name in rows]
 
 
-def _count_all(db: sqlite3.Connection, vocab: Vocabulary, rows: _Rows, pool: Path, modalities: list[str], cats: list[str]) -> None:
-    """The running counts and every cell's pages from ``rows``, all of the index's rows (the counts are empty)."""
-    deltas: dict[str, Counter] = defaultdict(Counter)
-    rows.count(deltas, 1)
-    by_type, by_year = study_counts(vocab, [row[1:] for row in rows.studies])
-    deltas["ty"].update({(k,): n for k, n in by_type.items()})
-    deltas["yr"].update({(y,): n for y, n in by_year.items()})
-    _apply(db, deltas, True)
+#: The running counts of every row in the index (a full publish), grouped by
+#: SQLite and streamed in: kind -> the query giving (*key, count).
+_ALL_COUNTS = {
+    "ms": "SELECT m, study, COUNT(*) FROM v_modality GROUP BY m, study",
+    "mS": "SELECT m, COUNT(DISTINCT study) FROM v_modality GROUP BY m",
+    "mf": "SELECT m, finding, COUNT(*) FROM v_modality GROUP BY m, finding",
+    "mF": "SELECT m, COUNT(DISTINCT finding) FROM v_modality GROUP BY m",
+    "mr": "SELECT m, relation, COUNT(*) FROM v_modality GROUP BY m, relation",
+    "cs": "SELECT m, c, study, COUNT(*) FROM v_cells WHERE ks = 0 GROUP BY m, c, study",
+    "cS": "SELECT m, c, COUNT(DISTINCT study) FROM v_cells WHERE ks = 0 GROUP BY m, c",
+    "cl": "SELECT m, c, level, COUNT(*) FROM v_cells WHERE ks = 0 AND level IS NOT NULL GROUP BY m, c, level",
+    "cr": "SELECT m, c, COUNT(*) FROM v_cells WHERE ks != 0 GROUP BY m, c",
+}
+
+
+def _count_all(db: sqlite3.Connection, vocab: Vocabulary, pool: Path, modalities: list[str], cats: list[str]) -> None:
+    """The running counts and every cell's pages from all of the index's rows
+    (the counts are empty). What :meth:`_Rows.count` would add, summed by SQLite
+    so that a million studies' keys are never held in memory at once."""
+    for kind, sql in _ALL_COUNTS.items():
+        load_counts(db, "v_tally", kind, ((json.dumps(row[:-1]), row[-1]) for row in db.execute(sql)), hashed=kind in _KINDS)
+    by_type, by_year = study_counts(vocab, db.execute("SELECT study, type, year FROM v_studies").fetchall())
+    _add(db, "ty", Counter({(k,): n for k, n in by_type.items()}), True)
+    _add(db, "yr", Counter({(y,): n for y, n in by_year.items()}), True)
     for m in modalities:
         for c in cats:
             _full_pages(db, pool, m, c)
@@ -381,11 +407,7 @@ def _migrate(db: sqlite3.Connection, vocab: Vocabulary, pool: Path, modalities: 
     )
     db.execute("DROP TABLE v_cells_v2")
     _create(db, False)
-    rows = _Rows()
-    rows.studies = db.execute("SELECT * FROM v_studies").fetchall()
-    rows.modality = db.execute("SELECT * FROM v_modality").fetchall()
-    rows.cells = db.execute("SELECT * FROM v_cells").fetchall()
-    _count_all(db, vocab, rows, pool, modalities, cats)
+    _count_all(db, vocab, pool, modalities, cats)
     return True
 
 
@@ -429,7 +451,7 @@ def publish_views(publication: Publication, *, version: int, views_file: str, ce
             _create(db, True)
         new = _Rows.from_store(kg, None, rolls, categories)
         new.insert(db)
-        _count_all(db, vocab, new, pool, modalities, cats)
+        _count_all(db, vocab, pool, modalities, cats)
         touched = {(m, c): [] for m in modalities for c in cats}
     cell_studies, refuting = _counts(db, "cS"), _counts(db, "cr")
     levels: dict[tuple[str, str], list[int]] = defaultdict(list)
