@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import networkx as nx
@@ -198,7 +199,14 @@ def test_pages_no_release_lists_are_removed(tmp_path, monkeypatch):
     pool = root / PAGES_DIR
     kept, listed, gone = (cells.write_page(pool, [f"https://w3id.org/tcell-kg/finding/{n}"]) for n in ("a", "b", "c"))
     cells.write_cell(root / "20260101T000000Z", ("CART", "SafetyBarrier"), {"studies": 1}, [(listed, 1)])
+    assert cells.collect_pages(root, keep=[kept], background=False) == 1
+    assert {p.stem for p in pool.iterdir()} == {kept, listed}
+    # by default a detached process removes them
+    cells.write_page(pool, ["https://w3id.org/tcell-kg/finding/d"])
     assert cells.collect_pages(root, keep=[kept]) == 1
+    deadline = time.monotonic() + 30
+    while {p.stem for p in pool.iterdir()} != {kept, listed} and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert {p.stem for p in pool.iterdir()} == {kept, listed}
 
 
