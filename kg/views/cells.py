@@ -126,6 +126,8 @@ def _detached(work: Callable[[], None]) -> bool:
     if pid == 0:  # the child: fork again and leave at once; the grandchild works, then leaves without cleanup
         try:
             if os.fork() == 0:
+                # no file of the parent's stays open here: its store lock (flock) would outlive the publish
+                os.closerange(3, os.sysconf("SC_OPEN_MAX"))
                 work()
         finally:
             os._exit(0)
