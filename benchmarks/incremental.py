@@ -2,7 +2,7 @@
 
 Sets up (once, kept in --workdir) a store with the shipped corpus plus N
 synthetic studies from kg.generate, published in full; then measures, in
-rounds, ingesting CHANGED studies (half new cards, half existing cards
+rounds (--rounds), ingesting CHANGED studies (half new cards, half existing cards
 changed: another evidence level and barrier sentence) and publishing them:
 once in this process with a breakdown (ingest, checkpoint, each precompute
 step), once end to end through ``tkg ingest`` in a fresh process. Prints the
@@ -71,16 +71,10 @@ def mib(size: int) -> str:
     return f"{size / (1 << 20):,.1f} MiB"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--studies", type=int, default=10_000, help="synthetic studies in the published store")
-    parser.add_argument("--changed", type=int, default=100, help="new or changed studies per round")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/tkg-incremental"))
-    args = parser.parse_args(argv)
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    store = setup(args.workdir, args.studies)
-    existing = len(list((Path(store) / "releases").iterdir()))
-
+def measure(args: argparse.Namespace, store: str) -> None:
+    """One round: CHANGED cards ingested and published in this process (with a
+    breakdown), then CHANGED other cards through ``tkg ingest`` in a fresh process."""
+    existing = len(list(args.workdir.glob(f"changes-{args.studies}-*")))  # a new round number: other cards each round
     folder = changes(args.workdir, args.studies, args.changed, existing)
     files = sorted(folder.iterdir())
     start = time.perf_counter()
@@ -100,12 +94,27 @@ def main(argv: list[str] | None = None) -> int:
         f"ingest {ingested - opened:.2f} s, checkpoint {checkpoint - ingested:.2f} s, steps {done - checkpoint:.2f} s ({steps}); "
         f"total {done - start:.2f} s"
     )
+    for note in publication.notes:
+        print(f"  ({note})")
 
     folder = changes(args.workdir, args.studies, args.changed, existing + 1)
     tkg = str(Path(sys.executable).with_name("tkg"))
     start = time.perf_counter()
     subprocess.run([tkg, "ingest", str(folder), "--store", store], check=True, stdout=subprocess.DEVNULL)
     print(f"end to end (tkg ingest DIR of {args.changed} files, publish included, fresh process): {time.perf_counter() - start:.2f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--studies", type=int, default=10_000, help="synthetic studies in the published store")
+    parser.add_argument("--changed", type=int, default=100, help="new or changed studies per round")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/tkg-incremental"))
+    parser.add_argument("--rounds", type=int, default=1, help="rounds to measure (each: one publish in process, one end to end)")
+    args = parser.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    store = setup(args.workdir, args.studies)
+    for _ in range(args.rounds):
+        measure(args, store)
 
     with KnowledgeGraph.open(store) as kg:
         usage = kg.store.release_usage()

@@ -25,6 +25,7 @@ and readers compute what is missing on first use.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -33,7 +34,8 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -53,6 +55,9 @@ MEMO_SIZE = 512
 #: Entry point group of the precompute steps run at publish.
 ENTRY_POINT_GROUP = "tcell_kg.publish_steps"
 CACHE = "cache"
+#: Folder under the cache root for files that releases share (each release's
+#: files list the ones they use; :func:`prune` leaves it alone).
+SHARED = "shared"
 
 
 # -- release key and cache folder -------------------------------------------------
@@ -195,6 +200,8 @@ class Publication:
     changed: set[str] | None = None
     index: sqlite3.Connection | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: What a step says about how it worked (e.g. that it converted an index of an earlier version).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def incremental(self) -> bool:
@@ -274,23 +281,69 @@ def previous_release(kg: KnowledgeGraph, release: str) -> str | None:
 
 def ensure_tables(db: sqlite3.Connection, tables: dict[str, str], *, drop: bool = False) -> bool:
     """Create a step's tables (name -> column definitions) in the index; with
-    ``drop``, or where a table's columns differ (an older version of the step),
-    start them empty. Returns True if they were (re)created empty, so that the
-    step must load every graph's rows."""
+    ``drop``, or where a table is missing or its columns differ (an older
+    version of the step), start them all empty. Returns True if they were
+    (re)created empty, so that the step must load every graph's rows."""
     fresh = drop
     for name, columns in tables.items():
         wanted = [c.split()[0] for c in columns.split(",")]
         have = [row[1] for row in db.execute(f"PRAGMA table_info({name})")]
-        if have and have != wanted:
+        if have != wanted:
             fresh = True
     for name, columns in tables.items():
         if fresh:
             db.execute(f"DROP TABLE IF EXISTS {name}")
-        exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
-        if not exists:
-            fresh = True
-            db.execute(f"CREATE TABLE {name} ({columns})")
+        db.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
     return fresh
+
+
+#: Columns of a table of running counts (:func:`add_counts`); give it a unique index on (kind, key).
+COUNTS_COLUMNS = "kind TEXT, key TEXT, n INTEGER"
+
+
+def _stored_key(key: str, hashed: bool) -> str | bytes:
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=12).digest() if hashed else key
+
+
+def load_counts(db: sqlite3.Connection, table: str, kind: str, items: Iterable[tuple[str, int]], *, hashed: bool = False) -> None:
+    """Insert the counts of ``kind`` into ``table`` where it has none (a full
+    publish): (key, count) pairs, streamed (e.g. from a GROUP BY over the index)."""
+    db.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", ((kind, _stored_key(key, hashed), n) for key, n in items if n))
+
+
+def add_counts(
+    db: sqlite3.Connection, table: str, kind: str, deltas: dict[str, int], *, fresh: bool = False, hashed: bool = False
+) -> Counter[str]:
+    """Add ``deltas`` (key -> change) to the running counts of ``kind`` in
+    ``table`` (:data:`COUNTS_COLUMNS`, unique on kind and key; a count that falls
+    to 0 is removed). Returns key -> 1 where a count rose from 0 and -1 where it
+    fell to 0, so that a caller can count distinct keys in turn. ``fresh``: the
+    counts are empty (a full publish), so every key is inserted at once.
+    ``hashed``: store a 96-bit hash of each key instead of the key (for kinds
+    that are only counted, never listed: keys of two IRIs each make the index
+    several times larger)."""
+    moved: Counter[str] = Counter()
+    items = [(key, d) for key, d in deltas.items() if d]
+    if fresh:
+        load_counts(db, table, kind, items, hashed=hashed)
+        moved.update({key: 1 for key, d in items if d > 0})
+        return moved
+    for key, d in items:
+        skey = _stored_key(key, hashed)
+        row = db.execute(f"SELECT n FROM {table} WHERE kind = ? AND key = ?", (kind, skey)).fetchone()
+        old = row[0] if row else 0
+        new = old + d
+        if new < 0:
+            raise TkgError(f"the publication index's count {kind} {key[:80]!r} went below zero (the next publish recomputes in full)")
+        if new == 0:
+            db.execute(f"DELETE FROM {table} WHERE kind = ? AND key = ?", (kind, skey))
+        else:
+            db.execute(f"INSERT INTO {table} VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET n = excluded.n", (kind, skey, new))
+        if old == 0 < new:
+            moved[key] += 1
+        elif new == 0 < old:
+            moved[key] -= 1
+    return moved
 
 
 def _open_index(path: Path) -> sqlite3.Connection:
@@ -352,11 +405,11 @@ def on_publish(kg: KnowledgeGraph, release: str, changed: set[str] | None = None
 
 
 def prune(kg: KnowledgeGraph) -> None:
-    """Remove the cache folders of releases that no longer exist."""
+    """Remove the cache folders of releases that no longer exist (not :data:`SHARED`)."""
     base = cache_root(kg)
     releases = Path(kg.store.root) / "releases"  # type: ignore[attr-defined]
     if base is None or not base.is_dir():
         return
     for folder in base.iterdir():
-        if folder.is_dir() and not (releases / folder.name).is_dir():
+        if folder.is_dir() and folder.name != SHARED and not (releases / folder.name).is_dir():
             shutil.rmtree(folder, ignore_errors=True)

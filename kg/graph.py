@@ -68,7 +68,7 @@ class KnowledgeGraph:
 
     # -- writing ------------------------------------------------------------
     def ensure_ontology(self) -> None:
-        if str(ONTOLOGY_GRAPH) not in self.store.graph_names():
+        if not self.store.has_graph(str(ONTOLOGY_GRAPH)):
             self.store.replace_graph(str(ONTOLOGY_GRAPH), self.ontology.graph)
 
     def add_records(self, records: Iterable[StudyRecord]) -> int:

@@ -22,7 +22,7 @@ Unknown node ids raise :class:`NodeNotFound`; malformed parameters raise
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
@@ -32,7 +32,19 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 from rdflib import URIRef
 
-from .artifacts import Publication, ReleaseMemo, cache_dir, ensure_tables, read_json, release_key, select, write_json_atomic
+from .artifacts import (
+    COUNTS_COLUMNS,
+    Publication,
+    ReleaseMemo,
+    add_counts,
+    cache_dir,
+    ensure_tables,
+    load_counts,
+    read_json,
+    release_key,
+    select,
+    write_json_atomic,
+)
 from .errors import TkgError
 from .model import RELATIONS as MODEL_RELATIONS
 from .namespaces import BASE, local_name
@@ -160,11 +172,13 @@ def clear_cache() -> None:
 
 
 #: The projection step's rows in the publication's index: the grouped rows of
-#: :data:`kg.projection.EDGE_QUERY` that each named graph contributes.
+#: :data:`kg.projection.EDGE_QUERY` that each named graph contributes, and the
+#: running counts each edge's attributes are read from (:func:`_count_rows`).
 _EDGE_TABLE = (
     "p_edges",
     "g TEXT, s TEXT, rel TEXT, o TEXT, ctx TEXT, study TEXT, support TEXT, level INTEGER, year INTEGER, method TEXT, n INTEGER",
 )
+_COUNTS = "p_tally"
 _G_EDGES = (
     EDGE_QUERY.split("SELECT", 1)[0]
     + """SELECT ?g ?s ?rel ?o ?ctx ?study ?support ?level ?year ?method (COUNT(?f) AS ?n) WHERE { @VALUES@
@@ -176,94 +190,197 @@ _G_EDGES = (
 }
 GROUP BY ?g ?s ?rel ?o ?ctx ?study ?support ?level ?year ?method"""
 )
+#: Counted per edge (key: the edge's :func:`_edge_key`, then the item): "es"
+#: rows per (refuted 0/1, study) (stored hashed, as "ec") and, where such a key comes and goes, "eS"
+#: studies per refuted 0/1; "ec" supporting rows per (context, study) and "eC"
+#: studies per context; "el" and "ey" supporting rows per level and per year;
+#: "em" rows per extraction method; "ef" findings.
+_DISTINCT = {"es": "eS", "ec": "eC"}
+_EDGE_KINDS = ("eS", "eC", "el", "ey", "em", "ef")
 
 
-def _load_edges(kg: KnowledgeGraph, db: Any, graphs: set[str] | None) -> set[tuple[str, str, str]]:
-    rows = [(str(r["g"]), *edge_row(r)) for r in select(kg, _G_EDGES, graphs)]
-    db.executemany("INSERT INTO p_edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    return {(r[1], r[2], r[3]) for r in rows}
+def _edge_key(s: str, rel: str, o: str) -> str:
+    # IRIs hold no control characters: the separators keep an edge's keys together in the index
+    return f"{s}\x1f{rel}\x1f{o}\x1e"
 
 
-#: What :func:`kg.projection.fold_edges` computes per edge, less the lists of
-#: study ids (:func:`_strip`), aggregated by SQLite over the edges in ``t_edges``.
-_AGGREGATE = """SELECT e.s, e.rel, e.o,
-  COUNT(DISTINCT CASE WHEN support != 'REFUTE' THEN study END), MIN(CASE WHEN support != 'REFUTE' THEN level END),
-  MIN(CASE WHEN support != 'REFUTE' THEN year END), MAX(CASE WHEN support != 'REFUTE' THEN year END), SUM(n),
-  COUNT(DISTINCT CASE WHEN support = 'REFUTE' THEN study END)
-FROM p_edges e JOIN t_edges t ON e.s = t.s AND e.rel = t.rel AND e.o = t.o GROUP BY e.s, e.rel, e.o"""
-_CONTEXTS = """SELECT e.s, e.rel, e.o, COALESCE(ctx, ''), COUNT(DISTINCT study)
-FROM p_edges e JOIN t_edges t ON e.s = t.s AND e.rel = t.rel AND e.o = t.o WHERE support != 'REFUTE' GROUP BY e.s, e.rel, e.o, ctx"""
-_METHODS = """SELECT DISTINCT e.s, e.rel, e.o, method
-FROM p_edges e JOIN t_edges t ON e.s = t.s AND e.rel = t.rel AND e.o = t.o WHERE method IS NOT NULL"""
-
-
-def _aggregate_edges(db: Any, touched: set[tuple[str, str, str]] | None) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """The (stripped) attributes of the ``touched`` edges (None: every edge) from the index."""
-    db.execute("DROP TABLE IF EXISTS temp.t_edges")
-    db.execute("CREATE TEMP TABLE t_edges (s TEXT, rel TEXT, o TEXT, PRIMARY KEY (s, rel, o))")
-    if touched is None:
-        db.execute("INSERT INTO t_edges SELECT DISTINCT s, rel, o FROM p_edges")
-    else:
-        db.executemany("INSERT INTO t_edges VALUES (?, ?, ?)", sorted(touched))
-    edges: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for s, rel, o, weight, level, first, last, findings, refuted in db.execute(_AGGREGATE):
-        edges[(s, rel, o)] = {
-            "relation": local_id(rel),
-            "weight": weight,
-            "best_level": level,
-            "first_year": first,
-            "last_year": last,
-            "contexts": {},
-            "findings": findings,
-            "methods": [],
-            "refuted": refuted,
-        }
-    for s, rel, o, ctx, studies in db.execute(_CONTEXTS):
-        edges[(s, rel, o)]["contexts"][local_id(ctx) if ctx else ""] = studies
-    for s, rel, o, method in db.execute(_METHODS):
-        edges[(s, rel, o)]["methods"].append(method)
-    for edge in edges.values():
-        edge["contexts"] = dict(sorted(edge["contexts"].items()))
-        edge["methods"].sort()
-    db.execute("DROP TABLE temp.t_edges")
+def _count_rows(rows: Iterable[tuple], sign: int, deltas: dict[str, Counter[str]]) -> set[tuple[str, str, str]]:
+    """Add (``sign`` 1) or take away (-1) the part of ``rows`` (of p_edges) in the
+    running counts; returns the edges they are on."""
+    edges: set[tuple[str, str, str]] = set()
+    for _g, s, rel, o, ctx, study, support, level, year, method, n in rows:
+        edges.add((s, rel, o))
+        e = _edge_key(s, rel, o)
+        refute = support == "REFUTE"
+        deltas["es"][f"{e}{int(refute)}\x1f{study}"] += sign
+        deltas["ef"][e] += sign * n
+        if method is not None:
+            deltas["em"][e + method] += sign
+        if not refute:
+            deltas["ec"][f"{e}{ctx or ''}\x1f{study}"] += sign
+            if level is not None:
+                deltas["el"][f"{e}{level}"] += sign
+            if year is not None:
+                deltas["ey"][f"{e}{year}"] += sign
     return edges
+
+
+def _apply_counts(db: Any, deltas: dict[str, Counter[str]], fresh: bool) -> None:
+    for kind, counts in deltas.items():
+        moved = add_counts(db, _COUNTS, kind, counts, fresh=fresh, hashed=kind in _DISTINCT)
+        if kind in _DISTINCT:
+            per: Counter[str] = Counter()
+            for key, d in moved.items():
+                per[key.rsplit("\x1f", 1)[0]] += d
+            add_counts(db, _COUNTS, _DISTINCT[kind], per, fresh=fresh)
+
+
+#: The running counts of every edge row (a full publish), grouped by SQLite and
+#: streamed in, keyed as :func:`_count_rows` keys them: kind -> the query giving (key, count).
+_E = "s || char(31) || rel || char(31) || o || char(30)"
+_SUPPORTING = "WHERE support != 'REFUTE'"
+_ALL_COUNTS = {
+    "es": f"SELECT {_E} || (support = 'REFUTE') || char(31) || study, COUNT(*) FROM p_edges GROUP BY 1",
+    "eS": f"SELECT {_E} || (support = 'REFUTE'), COUNT(DISTINCT study) FROM p_edges GROUP BY 1",
+    "ef": f"SELECT {_E}, SUM(n) FROM p_edges GROUP BY 1",
+    "em": f"SELECT {_E} || method, COUNT(*) FROM p_edges WHERE method IS NOT NULL GROUP BY 1",
+    "ec": f"SELECT {_E} || COALESCE(ctx, '') || char(31) || study, COUNT(*) FROM p_edges {_SUPPORTING} GROUP BY 1",
+    "eC": f"SELECT {_E} || COALESCE(ctx, ''), COUNT(DISTINCT study) FROM p_edges {_SUPPORTING} GROUP BY 1",
+    "el": f"SELECT {_E} || level, COUNT(*) FROM p_edges {_SUPPORTING} AND level IS NOT NULL GROUP BY 1",
+    "ey": f"SELECT {_E} || year, COUNT(*) FROM p_edges {_SUPPORTING} AND year IS NOT NULL GROUP BY 1",
+}
+
+
+def _count_all(db: Any) -> None:
+    """The running counts of all the index's edge rows (the counts are empty),
+    summed by SQLite so that a million studies' keys are never held in memory at once."""
+    for kind, sql in _ALL_COUNTS.items():
+        load_counts(db, _COUNTS, kind, db.execute(sql), hashed=kind in _DISTINCT)
+
+
+def _edge_attributes(rel: str, counts: Iterable[tuple[str, str, int]]) -> dict[str, Any] | None:
+    """An edge's (stripped) attributes, as :func:`kg.projection.fold_edges` and
+    :func:`_strip` give them, from its counts ((kind, item, count)); None when it has no findings."""
+    weight = refuted = findings = 0
+    levels, years, methods, contexts = [], [], [], {}
+    for kind, item, n in counts:
+        if kind == "ef":
+            findings = n
+        elif kind == "eS":
+            weight, refuted = (n, refuted) if item == "0" else (weight, n)
+        elif kind == "el":
+            levels.append(int(item))
+        elif kind == "ey":
+            years.append(int(item))
+        elif kind == "em":
+            methods.append(item)
+        elif kind == "eC":
+            contexts[local_id(item) if item else ""] = n
+    if not findings:
+        return None
+    return {
+        "relation": local_id(rel),
+        "weight": weight,
+        "best_level": min(levels, default=None),
+        "first_year": min(years, default=None),
+        "last_year": max(years, default=None),
+        "contexts": dict(sorted(contexts.items())),
+        "findings": findings,
+        "methods": sorted(methods),
+        "refuted": refuted,
+    }
+
+
+_KIND_LIST = ", ".join(f"'{k}'" for k in _EDGE_KINDS)
+
+
+def _read_edge(db: Any, edge: tuple[str, str, str]) -> dict[str, Any] | None:
+    e = _edge_key(*edge)
+    rows = db.execute(f"SELECT kind, key, n FROM {_COUNTS} WHERE kind IN ({_KIND_LIST}) AND key >= ? AND key < ?", (e, e[:-1] + "\x1f"))
+    return _edge_attributes(edge[1], [(kind, key[len(e) :], n) for kind, key, n in rows])
+
+
+def _read_edges(db: Any) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Every edge's attributes from the counts."""
+    grouped: dict[str, list[tuple[str, str, int]]] = {}
+    for kind, key, n in db.execute(f"SELECT kind, key, n FROM {_COUNTS} WHERE kind IN ({_KIND_LIST})"):
+        e, item = key.split("\x1e", 1)
+        grouped.setdefault(e, []).append((kind, item, n))
+    edges = {}
+    for e, counts in grouped.items():
+        s, rel, o = e.split("\x1f")
+        attributes = _edge_attributes(rel, counts)
+        if attributes is not None:
+            edges[(s, rel, o)] = attributes
+    return edges
+
+
+def _migrate(db: Any) -> bool:
+    """An index of the step's previous version (edge rows, no counts): create the
+    counts table, to be filled from the rows (not from the store again). True if it did."""
+    have = [row[1] for row in db.execute("PRAGMA table_info(p_edges)")]
+    if have != [c.split()[0] for c in _EDGE_TABLE[1].split(",")] or db.execute(f"PRAGMA table_info({_COUNTS})").fetchone():
+        return False
+    db.execute(f"CREATE TABLE {_COUNTS} ({COUNTS_COLUMNS})")
+    db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS p_tally_key ON {_COUNTS} (kind, key)")
+    return True
 
 
 def publish_step(publication: Publication) -> None:
     """The ``projection`` publish step: store the new release's projection.
 
-    The step keeps each named graph's edge rows in the publication's index.
-    On an incremental publish it replaces the rows of the changed graphs,
-    aggregates again (in SQLite) only the edges those graphs touch (before or
+    The step keeps each named graph's edge rows in the publication's index and,
+    per edge, running counts of what its attributes are made of (studies per
+    support, per context, levels, years, methods, findings). On an incremental
+    publish it takes the changed graphs' old rows out of the counts and adds
+    their new rows, reads again only the edges those graphs touch (before or
     after), and takes every other edge from the previous release's projection;
-    a full publish aggregates every row. Both equal :func:`compute_projection` over the whole
-    store (tests/test_incremental.py)."""
+    a full publish counts every row. Both equal :func:`compute_projection` over
+    the whole store (tests/test_incremental.py)."""
     kg, db = publication.kg, publication.index
     if db is None:
         raise TkgError("the projection step needs the publication's index")
     previous = _read_projection(publication.previous / PROJECTION_FILE) if publication.previous is not None else None
-    fresh = ensure_tables(db, {_EDGE_TABLE[0]: _EDGE_TABLE[1]}, drop=not (publication.incremental and previous is not None))
+    tables = {_EDGE_TABLE[0]: _EDGE_TABLE[1], _COUNTS: COUNTS_COLUMNS}
+    incremental = publication.incremental and previous is not None
+    if incremental and _migrate(db):
+        publication.notes.append("projection: the running counts were built from the index's edge rows (previous version)")
+        _count_all(db)
+    fresh = ensure_tables(db, tables, drop=not incremental)
     db.execute("CREATE INDEX IF NOT EXISTS p_edges_g ON p_edges (g)")
-    db.execute("CREATE INDEX IF NOT EXISTS p_edges_edge ON p_edges (s, rel, o)")
-    vocabulary = node_vocabulary(kg)
+    db.execute("DROP INDEX IF EXISTS p_edges_edge")  # of an earlier version, which aggregated the rows of an edge
+    db.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS p_tally_key ON {_COUNTS} (kind, key)")
+    deltas: dict[str, Counter[str]] = defaultdict(Counter)
+    classes = previous[0].graph.get("classes") if previous is not None and not fresh else None
+    if classes:  # the ontology did not change (else the publish is full): its classes are the previous projection's
+        vocabulary = {BASE + cid: {"id": cid, "iri": BASE + cid, **attrs} for cid, attrs in classes.items()}
+    else:
+        vocabulary = node_vocabulary(kg)
     if previous is not None and not fresh:
         changed = publication.changed or set()
-        touched: set[tuple[str, str, str]] = set()
-        for g in changed:
-            touched.update(db.execute("SELECT DISTINCT s, rel, o FROM p_edges WHERE g = ?", (g,)).fetchall())
+        old_rows = [row for g in sorted(changed) for row in db.execute("SELECT * FROM p_edges WHERE g = ?", (g,))]
+        touched = _count_rows(old_rows, -1, deltas)
         db.executemany("DELETE FROM p_edges WHERE g = ?", [(g,) for g in changed])
-        touched |= _load_edges(kg, db, changed)
+        rows = [(str(r["g"]), *edge_row(r)) for r in select(kg, _G_EDGES, changed)]
+        db.executemany("INSERT INTO p_edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        touched |= _count_rows(rows, 1, deltas)
+        _apply_counts(db, deltas, False)
         old_graph, _old_synonyms = previous
         edges = {
             (old_graph.nodes[u]["iri"], BASE + key, old_graph.nodes[v]["iri"]): dict(data)
             for u, v, key, data in old_graph.edges(keys=True, data=True)
         }
-        for key in touched:
-            edges.pop(key, None)
-        edges.update(_aggregate_edges(db, touched))
+        for edge in touched:
+            attributes = _read_edge(db, edge)
+            if attributes is None:
+                edges.pop(edge, None)
+            else:
+                edges[edge] = attributes
     else:
-        _load_edges(kg, db, None)
-        edges = _aggregate_edges(db, None)
+        rows = [(str(r["g"]), *edge_row(r)) for r in select(kg, _G_EDGES, None)]
+        db.executemany("INSERT INTO p_edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        _count_all(db)
+        edges = _read_edges(db)
     graph = assemble(vocabulary, edges)
     store_projection(publication.folder, (graph, _synonyms(kg, graph)))
 

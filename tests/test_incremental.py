@@ -6,8 +6,10 @@ synthetic studies from kg.generate)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import networkx as nx
@@ -18,7 +20,9 @@ from kg.artifacts import COMPLETE, cache_dir
 from kg.generate import write_cards
 from kg.graphview import PROJECTION_FILE, compute_projection
 from kg.namespaces import ONTOLOGY_GRAPH, study_graph
+from kg.views import cells
 from kg.views.cache import CELLS_DIR, VIEWS_FILE
+from kg.views.cells import PAGES_DIR
 from kg.views.dashboard import dashboard, matrix_and_cells
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +39,22 @@ def _projection_parts(graph: nx.MultiDiGraph, synonyms) -> tuple:
     return nodes, edges, _plain(graph.graph), _plain(synonyms)
 
 
+def stored_cell(folder: Path, name: str) -> dict:
+    """A stored cell's index with its pages' findings put together (each page listed exists and holds what it says)."""
+    data = json.loads((folder / CELLS_DIR / name).read_text())
+    data.pop("version")
+    data["findings"] = []
+    for page, n in data.pop("pages"):
+        findings = json.loads((folder.parent / PAGES_DIR / f"{page}.json").read_text())["findings"]
+        assert len(findings) == n > 0, (name, page)
+        data["findings"] += findings
+    return data
+
+
+def listed_pages(folder: Path) -> set[str]:
+    return {page for path in (folder / CELLS_DIR).iterdir() for page, _n in json.loads(path.read_text())["pages"]}
+
+
 def assert_equals_full(store: str) -> dict:
     """What the current release's publish stored equals a full recomputation from its store."""
     with KnowledgeGraph.open(store) as kg:
@@ -46,9 +66,7 @@ def assert_equals_full(store: str) -> dict:
         files = {p.name for p in (folder / CELLS_DIR).iterdir()}
         assert files == {key.replace("/", "--") + ".json" for key in cells}
         for key, index in cells.items():
-            data = json.loads((folder / CELLS_DIR / (key.replace("/", "--") + ".json")).read_text())
-            data.pop("version")
-            assert data == _plain(index), key
+            assert stored_cell(folder, key.replace("/", "--") + ".json") == _plain(index), key
         data = json.loads((folder / PROJECTION_FILE).read_text())
         got = nx.node_link_graph(data["graph"], directed=True, multigraph=True, edges="edges")
         assert _projection_parts(got, data["synonyms"]) == _projection_parts(*compute_projection(kg))
@@ -69,7 +87,9 @@ def _card(path: Path, level: int, barrier_from: str, barrier_to: str) -> None:
     path.write_text(text.replace(barrier_from, barrier_to), encoding="utf-8")
 
 
-def test_incremental_publish_equals_full_recomputation(store, tmp_path):
+def test_incremental_publish_equals_full_recomputation(store, tmp_path, monkeypatch):
+    # pages of 2 findings from here on (the build wrote pages of 100): pages are split, emptied and dropped
+    monkeypatch.setattr(cells, "PAGE_SIZE", 2)
     assert assert_equals_full(store)["incremental"] is False  # the build's publish
     cards = write_cards(tmp_path / "cards", 8, seed=7)
 
@@ -106,6 +126,9 @@ def test_incremental_publish_equals_full_recomputation(store, tmp_path):
         root = cache_dir(kg).parent
     same = [p.name for p in (root / second / CELLS_DIR).iterdir() if p.stat().st_ino == (root / first / CELLS_DIR / p.name).stat().st_ino]
     assert 0 < len(same) < len(list((root / second / CELLS_DIR).iterdir()))
+    # and of the touched cells, only the pages where findings moved were written again
+    shared = listed_pages(root / second) & listed_pages(root / first)
+    assert 0 < len(shared) < len(listed_pages(root / second))
 
 
 def test_an_ontology_change_or_an_unknown_change_recomputes_in_full(store):
@@ -147,7 +170,91 @@ def test_an_update_through_the_endpoint_recomputes_in_full(store):
     pattern = "?f a <https://w3id.org/tcell-kg/Finding> ; <http://www.w3.org/ns/prov#wasDerivedFrom> <https://w3id.org/tcell-kg/study/bargou-2008>"
     with KnowledgeGraph.open(store) as kg:
         assert kg.query(f"ASK {{ {pattern} }}").boolean
-    _update_directory_store(store, f"DELETE {{ GRAPH ?g {{ ?f ?p ?o }} }} WHERE {{ GRAPH ?g {{ {pattern} ; ?p ?o }} }}", "https://w3id.org/tcell-kg/")
+    _update_directory_store(
+        store, f"DELETE {{ GRAPH ?g {{ ?f ?p ?o }} }} WHERE {{ GRAPH ?g {{ {pattern} ; ?p ?o }} }}", "https://w3id.org/tcell-kg/"
+    )
     with KnowledgeGraph.open(store) as kg:
         assert not kg.query(f"ASK {{ {pattern} }}").boolean
     assert assert_equals_full(store)["incremental"] is False
+
+
+def test_a_cell_reads_only_the_pages_a_slice_covers(tmp_path):
+    pool = tmp_path / "pool"
+    findings = [f"https://w3id.org/tcell-kg/finding/f{i}" for i in range(7)]
+    pages = [[cells.write_page(pool, page), len(page)] for page in (findings[:3], findings[3:5], findings[5:])]
+
+    def whole() -> list[str]:
+        raise AssertionError("the whole list was computed")
+
+    (pool / f"{pages[2][0]}.json").unlink()  # the last page is not needed for these slices
+    listed = cells.CellFindings(pool, pages, whole)
+    assert len(listed) == 7 and listed[1:5] == findings[1:5] and listed[3] == findings[3] and listed[:0] == []
+    # a missing page: the cell's list is computed instead
+    listed = cells.CellFindings(pool, pages, lambda: findings)
+    assert listed[4:7] == findings[4:7] and list(listed) == findings
+
+
+def test_pages_no_release_lists_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(cells, "PAGE_GRACE", 0.0)
+    root = tmp_path / "cache"
+    pool = root / PAGES_DIR
+    kept, listed, gone = (cells.write_page(pool, [f"https://w3id.org/tcell-kg/finding/{n}"]) for n in ("a", "b", "c"))
+    cells.write_cell(root / "20260101T000000Z", ("CART", "SafetyBarrier"), {"studies": 1}, [(listed, 1)])
+    assert cells.collect_pages(root, keep=[kept], background=False) == 1
+    assert {p.stem for p in pool.iterdir()} == {kept, listed}
+    # by default a detached process removes them
+    cells.write_page(pool, ["https://w3id.org/tcell-kg/finding/d"])
+    assert cells.collect_pages(root, keep=[kept]) == 1
+    deadline = time.monotonic() + 30
+    while {p.stem for p in pool.iterdir()} != {kept, listed} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert {p.stem for p in pool.iterdir()} == {kept, listed}
+
+
+def test_an_index_of_the_previous_version_is_brought_up_to_date_from_its_rows(store, tmp_path, monkeypatch):
+    """An index kept by the steps' previous version (cell rows without order keys,
+    no running counts nor pages) is converted from its own rows, not recomputed from the store."""
+    import sqlite3
+
+    from kg.artifacts import INDEX
+    from kg.views import publish
+
+    db = sqlite3.connect(Path(store) / "cache" / INDEX, isolation_level=None)
+    db.executescript(
+        """CREATE TABLE v_cells_v2 AS SELECT g, m, c, finding, CASE ks WHEN 0 THEN 'SUPPORT' ELSE 'REFUTE' END AS support, level,
+             CASE ky WHEN 0 THEN NULL ELSE -ky END AS year, study, CASE kstart WHEN 1073741824 THEN NULL ELSE kstart END AS start,
+             kstudy AS study_local, kfinding AS finding_local FROM v_cells ORDER BY rowid;
+           DROP TABLE v_cells; ALTER TABLE v_cells_v2 RENAME TO v_cells; DROP TABLE v_tally; DROP TABLE v_pages; DROP TABLE p_tally;"""
+    )
+    db.close()
+    read = []
+    monkeypatch.setattr(publish._Rows, "from_store", lambda *args, _f=publish._Rows.from_store: read.append(args[1]) or _f(*args))
+    cards = write_cards(tmp_path / "cards", 3, seed=5)
+    with KnowledgeGraph.open(store, mode="write") as kg:
+        kg.ingest(cards)
+        kg.publish()
+    assert len(read) == 1 and read[0] is not None and len(read[0]) == 3  # only the changed graphs were read from the store
+    assert assert_equals_full(store)["incremental"] is True
+
+
+def test_the_detached_removal_keeps_none_of_the_publishing_process_files_open(tmp_path):
+    """The store's write lock (an flock) is held through a file descriptor: a
+    detached process that kept it would lock the next ingest out."""
+    import fcntl
+
+    lock = open(tmp_path / "write.lock", "w")  # noqa: SIM115 - held open like the store's lock
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    report = tmp_path / "fds.txt"
+    assert lock.fileno() > 3
+
+    def work() -> None:
+        report.with_suffix(".part").write_text(" ".join(sorted(os.listdir("/proc/self/fd"))))
+        os.replace(report.with_suffix(".part"), report)
+
+    assert cells._detached(work)
+    deadline = time.monotonic() + 30
+    while not report.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    seen = set(report.read_text().split())
+    assert str(lock.fileno()) not in seen and seen <= {"0", "1", "2", "3"}  # stdio, and the listing's own descriptor
+    lock.close()

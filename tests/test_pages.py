@@ -449,6 +449,7 @@ def test_views_written_at_publish(built_store):
 def test_cell_indexes_written_at_publish_equal_the_ones_computed_on_request(built_store, graph):
     """Every matrix cell's index (counts, findings in page order) is stored with
     the release, and is what the store gives when asked for that cell alone."""
+    from kg.views.cells import PAGES_DIR
     from kg.views.dashboard import cell_index
 
     folder = Path(built_store) / "cache" / (Path(built_store) / "current").resolve().name / "cells"
@@ -458,12 +459,16 @@ def test_cell_indexes_written_at_publish_equal_the_ones_computed_on_request(buil
         stored = json.loads((folder / f"{m}--{c}.json").read_text())
         assert (stored["studies"], stored["best_level"]) == (studies, level)
         stored.pop("version")
+        # the findings are stored in pages (kg.views.cache), shared by releases under cache/shared
+        pages = [json.loads((folder.parent.parent / PAGES_DIR / f"{page}.json").read_text()) for page, _n in stored.pop("pages")]
+        stored["findings"] = [finding for page in pages for finding in page["findings"]]
         assert stored == cell_index(graph, m, c)
 
 
 def test_cell_page_reads_the_stored_index_and_shows_only_its_page(tmp_path, monkeypatch):
     from kg.generate import write_cards
     from kg.views import dashboard
+    from kg.views.cells import PAGES_DIR, write_page
 
     store = str(tmp_path / "var")
     with KnowledgeGraph.open(store, mode="write") as kg:
@@ -471,9 +476,12 @@ def test_cell_page_reads_the_stored_index_and_shows_only_its_page(tmp_path, monk
         release = kg.publish()
     path = Path(store) / "cache" / release / "cells" / "CART--TumorMicroenvironmentBarrier.json"
     stored = json.loads(path.read_text())
-    assert len(stored["findings"]) >= 2
-    # a served cell comes from the stored index, not from the store: a marked copy shows
-    stored["findings"] = stored["findings"][::-1]
+    pool = Path(store) / "cache" / PAGES_DIR
+    findings = [f for page, _n in stored["pages"] for f in json.loads((pool / f"{page}.json").read_text())["findings"]]
+    assert len(findings) >= 2
+    # a served cell comes from the stored index and pages, not from the store: a marked copy shows
+    stored["findings"] = findings = findings[::-1]
+    stored["pages"] = [[write_page(pool, page), len(page)] for page in (findings[:1], findings[1:])]
     stored["studies"] = 999
     path.write_text(json.dumps(stored))
 

@@ -146,6 +146,10 @@ class Store(ABC):
     @abstractmethod
     def graph_names(self) -> list[str]: ...
 
+    def has_graph(self, graph: str) -> bool:
+        """Whether the named graph ``graph`` is in the store (stores that can look one up override this)."""
+        return graph in self.graph_names()
+
     @abstractmethod
     def query(self, sparql: str, *, bindings: dict[str, Node] | None = None) -> QueryResult:
         """Run a query over the union of all graphs (the default graph)."""

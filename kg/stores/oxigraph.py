@@ -474,6 +474,10 @@ class DirectoryStore(Store):
     def graph_names(self) -> list[str]:
         return sorted(g.value for g in self.store.named_graphs() if isinstance(g, ox.NamedNode))
 
+    def has_graph(self, graph: str) -> bool:
+        # one lookup: listing every graph takes seconds at 100,000 studies (each ingest asks for the ontology's)
+        return bool(self.store.contains_named_graph(ox.NamedNode(graph)))
+
     def _run(self, sparql: str, bindings: dict[str, Node] | None) -> Any:
         self.refresh()  # a long-lived reader follows new releases
         from ..sparql_guard import has_dataset_clause

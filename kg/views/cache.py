@@ -3,13 +3,13 @@ evidence matrix are computed once per published release, not on every request.
 
 Release keys, cache folders, atomic writes and the in-process memo are
 :mod:`kg.artifacts`'; this module holds what the views store there:
-``views.json`` (dashboard and matrix) and ``cells/<modality>--<category>.json``
-(each matrix cell's index: counts, findings in page order), so that a cell
-page only looks up the findings it shows. :func:`publish_step` writes them when
-a release is published (registered as the ``views`` publish step in
-``pyproject.toml``); a process that finds them missing computes and stores
-them on first use. Stores without releases (``memory:``, remote servers) are
-keyed by their quad count and a short time-to-live (:func:`kg.artifacts.release_key`).
+``views.json`` (dashboard and matrix) and each matrix cell's index in pages
+(:mod:`kg.views.cells`), so that a cell page only reads the findings it shows.
+:func:`publish_step` writes them when a release is published (registered as the
+``views`` publish step in ``pyproject.toml``); a process that finds them missing
+computes and stores them on first use. Stores without releases (``memory:``,
+remote servers) are keyed by their quad count and a short time-to-live
+(:func:`kg.artifacts.release_key`).
 """
 
 from __future__ import annotations
@@ -19,16 +19,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..artifacts import LIVE_TTL, MEMO_SIZE, Publication, cache_dir, memo, read_json, release_key, write_json_atomic
+from .cells import CELLS_DIR, PAGES_DIR, VIEWS_VERSION, CellFindings, cell_file, chunks, write_cell, write_page
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
 
-__all__ = ["LIVE_TTL", "MEMO_SIZE", "cache_dir", "cell_index", "memo", "publish_step", "release_key", "views", "write_json_atomic"]
+__all__ = [
+    "CELLS_DIR",
+    "LIVE_TTL",
+    "MEMO_SIZE",
+    "VIEWS_VERSION",
+    "cache_dir",
+    "cell_index",
+    "memo",
+    "publish_step",
+    "release_key",
+    "views",
+    "write_json_atomic",
+]
 
 VIEWS_FILE = "views.json"
-#: Format of views.json; bump when the shape of the precomputed views changes.
-VIEWS_VERSION = 2
-CELLS_DIR = "cells"
 
 _lock = threading.Lock()  # held while the views of a release are computed
 _memory: dict[tuple[int, str], dict[str, Any]] = {}
@@ -43,26 +53,31 @@ def _compute(kg: KnowledgeGraph) -> tuple[dict[str, Any], dict[str, dict[str, An
 
 
 def _write(folder: Path, data: dict[str, Any], cells: dict[str, dict[str, Any]]) -> None:
-    """The cell indexes, then views.json (which marks the folder complete)."""
+    """The cell indexes and their pages, then views.json (which marks the folder complete)."""
+    pool = folder.parent / PAGES_DIR
     for key, index in cells.items():
         modality, category = key.split("/")
-        write_json_atomic(folder / CELLS_DIR / f"{modality}--{category}.json", {"version": VIEWS_VERSION, **index})
+        pages = [(write_page(pool, page), len(page)) for page in chunks(index["findings"])]
+        write_cell(folder, (modality, category), {k: v for k, v in index.items() if k != "findings"}, pages)
     write_json_atomic(folder / VIEWS_FILE, data)
 
 
 def cell_index(kg: KnowledgeGraph, modality_id: str, category_id: str) -> dict[str, Any]:
     """A matrix cell's index (:func:`kg.views.dashboard.cell_index`): read from
-    the release's cache folder, computed from the store where there is none."""
+    the release's cache folder, computed from the store where there is none.
+    Its ``findings`` read the stored pages a slice covers (:class:`CellFindings`)."""
     from .common import check_id
     from .dashboard import cell_index as compute
 
     def load() -> dict[str, Any]:
         folder = cache_dir(kg)
         if folder is not None:
-            name = f"{check_id(modality_id)}--{check_id(category_id)}.json"
-            stored = read_json(folder / CELLS_DIR / name, VIEWS_VERSION)
-            if stored is not None:
+            stored = read_json(folder / CELLS_DIR / cell_file(check_id(modality_id), check_id(category_id)), VIEWS_VERSION)
+            if stored is not None and isinstance(stored.get("pages"), list):
+                pages = stored.pop("pages")
                 stored.pop("version")
+                whole = lambda: compute(kg, modality_id, category_id)["findings"]  # noqa: E731
+                stored["findings"] = CellFindings(folder.parent / PAGES_DIR, pages, whole)
                 return stored
         return compute(kg, modality_id, category_id)  # an unknown cell raises NotFound here
 
@@ -94,8 +109,6 @@ def views(kg: KnowledgeGraph) -> dict[str, Any]:
             del _memory[old]  # one release per store in memory
         _memory[key] = data
         return data
-
-
 
 
 def publish_step(publication: Publication) -> None:

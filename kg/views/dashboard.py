@@ -93,26 +93,26 @@ def dashboard(kg: KnowledgeGraph) -> dict[str, Any]:
     per_modality = {
         m: {"studies": len(e["studies"]), "findings": len(e["findings"]), "relations": e["relations"]} for m, e in modalities.items()
     }
+    vocab = vocabulary(kg)
     study_rows = [(str(r["s"]), _str(r.get("type")), int_or_none(r.get("year"))) for r in kg.query(_STUDIES).rows]
-    return assemble_dashboard(kg, vocabulary(kg), kg.stats(), study_rows, per_modality)
+    return assemble_dashboard(kg, vocab, kg.stats(), *study_counts(vocab, study_rows), per_modality)
 
 
 def _str(term: Any) -> str | None:
     return None if term is None else str(term)
 
 
-def assemble_dashboard(
-    kg: KnowledgeGraph,
-    vocab: Vocabulary,
-    stats: dict[str, int],
-    study_rows: Iterable[tuple[str, str | None, int | None]],
-    per_modality: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
-    """The dashboard from its parts: ``stats`` (:meth:`KnowledgeGraph.stats`),
-    ``study_rows`` (study IRI, a stated type other than tkg:Study or None,
-    publication year or None) and ``per_modality`` (modality IRI -> distinct
-    supporting studies, findings, and supporting findings per relation IRI).
-    Where a study states two years, the latest counts."""
+def study_kind(vocab: Vocabulary, kinds: Iterable[str]) -> str:
+    """What a study counts as under "studies by type": the label of its most
+    specific stated type (a narrative review is also a review), "study" for none."""
+    names = sorted(vocab.label(k) for k in kinds) or ["study"]
+    return names[-1] if len(names) > 1 and "review" in names else names[0]
+
+
+def study_counts(vocab: Vocabulary, study_rows: Iterable[tuple[str, str | None, int | None]]) -> tuple[Counter[str], Counter[int]]:
+    """Studies by type (:func:`study_kind`) and by year from ``study_rows``
+    (study IRI, a stated type other than tkg:Study or None, publication year
+    or None). Where a study states two years, the latest counts."""
     types: dict[str, set[str]] = defaultdict(set)
     years: dict[str, int] = {}
     for study, kind, year in study_rows:
@@ -122,12 +122,21 @@ def assemble_dashboard(
             types.setdefault(study, set())
         if year is not None:
             years[study] = max(year, years.get(study, year))
-    by_type: Counter[str] = Counter()
-    for kinds in types.values():
-        # the most specific stated type (a narrative review is also a review)
-        names = sorted(vocab.label(k) for k in kinds) or ["study"]
-        by_type[names[-1] if len(names) > 1 and "review" in names else names[0]] += 1
-    by_year = Counter(years.values())
+    return Counter(study_kind(vocab, kinds) for kinds in types.values()), Counter(years.values())
+
+
+def assemble_dashboard(
+    kg: KnowledgeGraph,
+    vocab: Vocabulary,
+    stats: dict[str, int],
+    by_type: Counter[str],
+    by_year: Counter[int],
+    per_modality: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The dashboard from its parts: ``stats`` (:meth:`KnowledgeGraph.stats`),
+    studies by type and by year (:func:`study_counts`) and ``per_modality``
+    (modality IRI -> distinct supporting studies, findings, and supporting
+    findings per relation IRI)."""
     products: dict[str, int] = Counter(str(r["m"]) for r in kg.query(_PRODUCTS).rows)
     rows = []
     for m in sorted(set(vocab.modality_of.values()), key=vocab.label):
@@ -146,8 +155,8 @@ def assemble_dashboard(
         )
     return {
         "stats": stats,
-        "studies_by_type": [{"type": t, "studies": n} for t, n in sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))],
-        "studies_by_year": [{"year": y, "studies": by_year[y]} for y in sorted(by_year)],
+        "studies_by_type": [{"type": t, "studies": n} for t, n in sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0])) if n],
+        "studies_by_year": [{"year": y, "studies": by_year[y]} for y in sorted(by_year) if by_year[y]],
         "modalities": rows,
     }
 
