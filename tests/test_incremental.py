@@ -6,10 +6,8 @@ synthetic studies from kg.generate)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 import networkx as nx
@@ -200,14 +198,7 @@ def test_pages_no_release_lists_are_removed(tmp_path, monkeypatch):
     pool = root / PAGES_DIR
     kept, listed, gone = (cells.write_page(pool, [f"https://w3id.org/tcell-kg/finding/{n}"]) for n in ("a", "b", "c"))
     cells.write_cell(root / "20260101T000000Z", ("CART", "SafetyBarrier"), {"studies": 1}, [(listed, 1)])
-    assert cells.collect_pages(root, keep=[kept], background=False) == 1
-    assert {p.stem for p in pool.iterdir()} == {kept, listed}
-    # by default a detached process removes them
-    cells.write_page(pool, ["https://w3id.org/tcell-kg/finding/d"])
     assert cells.collect_pages(root, keep=[kept]) == 1
-    deadline = time.monotonic() + 30
-    while {p.stem for p in pool.iterdir()} != {kept, listed} and time.monotonic() < deadline:
-        time.sleep(0.05)
     assert {p.stem for p in pool.iterdir()} == {kept, listed}
 
 
@@ -235,26 +226,3 @@ def test_an_index_of_the_previous_version_is_brought_up_to_date_from_its_rows(st
         kg.publish()
     assert len(read) == 1 and read[0] is not None and len(read[0]) == 3  # only the changed graphs were read from the store
     assert assert_equals_full(store)["incremental"] is True
-
-
-def test_the_detached_removal_keeps_none_of_the_publishing_process_files_open(tmp_path):
-    """The store's write lock (an flock) is held through a file descriptor: a
-    detached process that kept it would lock the next ingest out."""
-    import fcntl
-
-    lock = open(tmp_path / "write.lock", "w")  # noqa: SIM115 - held open like the store's lock
-    fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    report = tmp_path / "fds.txt"
-    assert lock.fileno() > 3
-
-    def work() -> None:
-        report.with_suffix(".part").write_text(" ".join(sorted(os.listdir("/proc/self/fd"))))
-        os.replace(report.with_suffix(".part"), report)
-
-    assert cells._detached(work)
-    deadline = time.monotonic() + 30
-    while not report.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    seen = set(report.read_text().split())
-    assert str(lock.fileno()) not in seen and seen <= {"0", "1", "2", "3"}  # stdio, and the listing's own descriptor
-    lock.close()

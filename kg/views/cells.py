@@ -80,12 +80,12 @@ def listed_pages(folder: Path) -> set[str]:
     return names
 
 
-def collect_pages(root: Path, keep: Iterable[str] = (), *, background: bool = True) -> int:
+def collect_pages(root: Path, keep: Iterable[str] = ()) -> int:
     """Remove the pages under ``root`` (the cache root) that no release folder's
     cells list (nor ``keep``), once older than :data:`PAGE_GRACE`; returns how
-    many. With ``background``, a detached process unlinks them: a publish
-    leaves a few hundred pages behind, and on a busy disk unlinking them took
-    0.6 s that nothing needs to wait for (what is left is found again next time)."""
+    many. They are unlinked here, while the publish waits (about 0.6 s for a few
+    hundred pages on a busy disk): a detached process would save that, but forking
+    a process that may run threads (``tkg update``) risks a child stuck on a lock."""
     pool = root / PAGES_DIR
     if not pool.is_dir():
         return 0
@@ -94,45 +94,17 @@ def collect_pages(root: Path, keep: Iterable[str] = (), *, background: bool = Tr
         if folder.is_dir() and folder.name != SHARED:
             listed |= listed_pages(folder)
     now = time.time()
-    old = []
+    removed = 0
     for path in pool.glob("*.json"):
-        if path.stem not in listed:
-            try:
-                if now - path.stat().st_mtime > PAGE_GRACE:
-                    old.append(str(path))
-            except FileNotFoundError:
-                pass
-    if background and old and _detached(lambda: _unlink(old)):
-        return len(old)
-    _unlink(old)
-    return len(old)
-
-
-def _unlink(paths: list[str]) -> None:
-    for path in paths:
+        if path.stem in listed:
+            continue
         try:
-            os.unlink(path)
+            if now - path.stat().st_mtime > PAGE_GRACE:
+                path.unlink()
+                removed += 1
         except OSError:
-            pass
-
-
-def _detached(work: Callable[[], None]) -> bool:
-    """Run ``work`` in a grandchild process that nobody waits for (forked twice,
-    so that it is no one's zombie); False where the platform cannot fork."""
-    try:
-        pid = os.fork()
-    except (AttributeError, OSError):
-        return False
-    if pid == 0:  # the child: fork again and leave at once; the grandchild works, then leaves without cleanup
-        try:
-            if os.fork() == 0:
-                # no file of the parent's stays open here: its store lock (flock) would outlive the publish
-                os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-                work()
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
-    return True
+            pass  # gone already, or not removable now: found again next time
+    return removed
 
 
 class CellFindings(Sequence[str]):
