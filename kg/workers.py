@@ -470,6 +470,12 @@ def _worker_main(conn: Connection, store_url: str, isolate: bool = True, memory:
 
     with contextlib.suppress(TkgError):  # warm up: open now if a release exists
         open_store()
+    # and import the guard and build rdflib's query grammar now (about 1 s of one core): otherwise
+    # the first query of every fresh worker, a replacement after a timeout too, pays it within its time limit
+    from .sparql_guard import analyze_query
+
+    with contextlib.suppress(TkgError):
+        analyze_query("ASK {}")
     # after the imports and the store's opening (RocksDB starts threads, whose stacks count against
     # RLIMIT_AS: under a small cap opening could fail): what a query allocates is what the cap catches
     limit_memory(memory)
