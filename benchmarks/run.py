@@ -515,7 +515,8 @@ def render(results: list[dict], systems: list[str], command: str) -> str:
             lines += ["", f"The release's download files were built before `tkg serve` started ({built:.0f} s), not during the HTTP runs."]
         sparql = {k: v["sparql"]["rps"] for k, v in r["http"].items() if v.get("sparql")}
         if "embedded" in sparql and sparql.get("oxigraph-server"):
-            lines += ["", f"/sparql small SELECT: {sparql['embedded'] / sparql['oxigraph-server']:.0%} of Oxigraph server's rate (target: 70 %)."]
+            ratio = sparql["embedded"] / sparql["oxigraph-server"]
+            lines += ["", f"/sparql small SELECT: {ratio:.0%} of Oxigraph server's rate (target: 70 %)."]
         serving = r["http"].get("embedded", {}).get("memory_mib")
         if serving is not None:
             what = "Peak memory of `tkg serve` after the HTTP runs (sum of VmHWM over the serving process and its query workers)"
