@@ -597,7 +597,8 @@ def test_kept_format_choices_follow_accept_and_format_of_each_request(client):
     ask = "/sparql?query=" + quote("ASK { ?s ?p ?o }")
     seen = []
     for _ in range(2):  # the second round is answered from the kept choices
-        for url, accept in ((select, "text/csv"), (select, "text/tab-separated-values"), (select, None), (select + "&format=xml", "text/csv")):
+        pairs = ((select, "text/csv"), (select, "text/tab-separated-values"), (select, None), (select + "&format=xml", "text/csv"))
+        for url, accept in pairs:
             r = client.get(url, headers={"Accept": accept} if accept else {})
             assert r.status_code == 200
             seen.append(r.mimetype)
