@@ -65,10 +65,10 @@ def bulk_options(command: Callable[..., Any]) -> Callable[..., Any]:
         return command(*args, **kwargs)
 
     help_dir = (
-        "Virtuoso store on this machine: a folder it may read (in DirsAllowed of virtuoso.ini). From 200 files on, the study "
-        "graphs new to the store are written there as gzip N-Quads and loaded with Virtuoso's bulk loader through isql "
-        "(password in TKG_ISQL_PASSWORD); graphs it has already are replaced with the Graph Store Protocol. "
-        "Refused for other servers."
+        "Virtuoso store on this machine: a folder it may read (in DirsAllowed of virtuoso.ini). An ingest of 200 files or more "
+        "writes the study graphs new to the store there as gzip N-Quads and loads them with Virtuoso's bulk loader through "
+        "isql (password in TKG_ISQL_PASSWORD), and refuses a server that is not Virtuoso; graphs the store has already, "
+        "and smaller ingests, go through the Graph Store Protocol."
     )
     options = [
         click.option("--bulk-dir", envvar="TKG_BULK_DIR", default=None, show_envvar=True, type=click.Path(file_okay=False), help=help_dir),
