@@ -17,7 +17,9 @@
 * **Remote servers** (``load_remote``): each study's graph goes in one
   Graph Store Protocol ``PUT`` (atomic, and a replacement), or without a GSP
   endpoint in one ``DROP; INSERT DATA`` update request, with several
-  requests in flight at once.
+  requests in flight at once. A Virtuoso store on this machine given a
+  bulk-load folder (``load_virtuoso_bulk``) takes the study graphs it does
+  not have yet through its own bulk loader instead.
 * **The conversion pool dies with its parent**: each worker asks the kernel
   for SIGKILL when the ingest process dies (``PR_SET_PDEATHSIG`` on Linux)
   and checks its parent on each chunk elsewhere, so a killed ingest leaves
@@ -286,6 +288,77 @@ def load_remote(
     with ThreadPoolExecutor(max_workers=connections) as pool:
         for batch in _batches(converted, report, total=total, progress=progress, on_error=on_error, batch_files=batch_files):
             list(pool.map(lambda part: store.put_ntriples(*part), [part for c in batch for part in _split_graphs(c)]))
+    return report
+
+
+#: Studies per N-Quads file handed to Virtuoso's bulk loader.
+VIRTUOSO_BATCH_FILES = 2000
+
+
+def load_virtuoso_bulk(
+    store: Any,
+    loader: Any,
+    converted: Iterable[Converted],
+    *,
+    total: int,
+    progress: bool = False,
+    on_error: Callable[[str, TkgError], None] | None = None,
+    connections: int = REMOTE_CONNECTIONS,
+    batch_files: int = VIRTUOSO_BATCH_FILES,
+) -> IngestReport:
+    """Write converted files to a Virtuoso store on this machine: the study
+    graphs it does not have yet as gzip N-Quads files in the bulk-load folder,
+    loaded by Virtuoso's bulk loader (``loader``, a
+    :class:`kg.stores.remote_virtuoso.VirtuosoBulkLoader`) while the next batch
+    is converted; the graphs it has already with one atomic Graph Store
+    Protocol ``PUT`` each (the bulk loader adds quads, it does not replace a
+    graph). A checkpoint at the end makes the loads durable.
+
+    A failed load stops the ingest with Virtuoso's message; a graph of the
+    failed file may be partly loaded, and re-running the ingest replaces it
+    (it then exists, so it is ``PUT``)."""
+    import gzip
+    from concurrent.futures import ThreadPoolExecutor
+
+    report = IngestReport()
+    existing = set(store.graph_names())
+    run = loader.new_run()
+    pending: list[Future[None]] = []
+    queued: set[str] = set()  # graphs in files handed to the loader, maybe not loaded yet
+
+    def wait_loads() -> None:
+        while pending:
+            pending.pop(0).result()
+
+    try:
+        with ThreadPoolExecutor(max_workers=connections) as puts, ThreadPoolExecutor(max_workers=1) as loads:
+            number = 0
+            for batch in _batches(converted, report, total=total, progress=progress, on_error=on_error, batch_files=batch_files):
+                fresh = [c for c in batch if not existing.intersection(c.graphs)]
+                known = [c for c in batch if existing.intersection(c.graphs)]
+                if known:
+                    if queued.intersection(g for c in known for g in c.graphs):
+                        wait_loads()  # a PUT must not be overtaken by the bulk load of the older version
+                    list(puts.map(lambda part: store.put_ntriples(*part), [part for c in known for part in _split_graphs(c)]))
+                if fresh:
+                    number += 1
+                    path = run / f"part-{number:05d}.nq.gz"
+                    # level 1: compressing costs this process (the converter's cores); Virtuoso reads .gz natively
+                    with gzip.open(path, "wb", compresslevel=1) as out:
+                        for c in fresh:
+                            out.write(c.nquads)
+                    while len(pending) >= 2:  # bound the files waiting on disk
+                        pending.pop(0).result()
+                    pending.append(loads.submit(loader.load, path))
+                    names = [g for c in fresh for g in c.graphs]
+                    queued.update(names)
+                    existing.update(names)
+            wait_loads()
+        loader.finish(run)
+    finally:
+        import shutil
+
+        shutil.rmtree(run, ignore_errors=True)
     return report
 
 

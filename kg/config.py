@@ -32,6 +32,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store", "var", "Store URL: a directory (embedded Oxigraph), `memory:`, or a SPARQL server URL."),
     Setting("update_url", "", "SPARQL Update endpoint of a remote server, when it differs from the store URL."),
     Setting("gsp_url", "", "Graph Store Protocol endpoint of a remote server, when it differs from the store URL."),
+    Setting(
+        "bulk_dir",
+        "",
+        "Folder on this machine that a Virtuoso store may read (in its DirsAllowed): `tkg ingest` loads the study graphs "
+        "new to the store through Virtuoso's bulk loader from there; empty: the Graph Store Protocol.",
+    ),
+    Setting("isql", "", "Virtuoso's SQL port for the bulk loader: PORT or HOST:PORT (default: the store URL's host, port 1111)."),
+    Setting("isql_user", "dba", "Virtuoso account that runs the bulk loader through isql (needs DBA rights)."),
+    Setting("isql_password", "", "Password of the isql account (environment only: no flag, so it stays out of shell history)."),
     Setting("host", "127.0.0.1", "Address `tkg serve` listens on."),
     Setting("port", 5000, "Port `tkg serve` listens on.", int),
     Setting("query_timeout", 10.0, "Seconds a SPARQL query may run before it is stopped.", float),

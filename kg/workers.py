@@ -36,6 +36,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import NoReleaseError, QueryError, QueryRefused, QueryTimeout, StoreError, TkgError
@@ -459,17 +460,32 @@ def _worker_main(conn: Connection, store_url: str, isolate: bool = True, memory:
 
 
     store: DirectoryStore | None = None
+    current = Path(store_url).expanduser() / "current"
+    seen: str | None = None  # where `current` pointed when the store was last opened or refreshed
 
     def open_store() -> DirectoryStore:
-        nonlocal store
+        nonlocal store, seen
+        # one readlink per query; the full check (resolving the path) only when the link changed:
+        # it cost about 0.3 ms of a 1-2 ms query (releases are immutable folders with unique names)
+        try:
+            link: str | None = os.readlink(current)
+        except OSError:
+            link = None
         if store is None:
             store = DirectoryStore(store_url, mode="read")
-        else:
+        elif link is None or link != seen:
             store.refresh()
+        seen = link
         return store
 
     with contextlib.suppress(TkgError):  # warm up: open now if a release exists
         open_store()
+    # and import the guard and build rdflib's query grammar now (about 1 s of one core): otherwise
+    # the first query of every fresh worker, a replacement after a timeout too, pays it within its time limit
+    from .sparql_guard import analyze_query
+
+    with contextlib.suppress(TkgError):
+        analyze_query("ASK {}")
     # after the imports and the store's opening (RocksDB starts threads, whose stacks count against
     # RLIMIT_AS: under a small cap opening could fail): what a query allocates is what the cap catches
     limit_memory(memory)

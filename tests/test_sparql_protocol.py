@@ -589,3 +589,20 @@ def test_sparqlwrapper_update_needs_token(live_server):
     check.setQuery(f"ASK {{ GRAPH <{EX}sw> {{ ?s ?p ?o }} }}")
     check.setReturnFormat("json")
     assert check.queryAndConvert()["boolean"] is True
+
+
+def test_kept_format_choices_follow_accept_and_format_of_each_request(client):
+    """The endpoint keeps its format choices per (Accept, format=) pair: each pair still gets its own answer."""
+    select = "/sparql?query=" + quote("SELECT ?s WHERE { ?s ?p ?o } LIMIT 1")
+    ask = "/sparql?query=" + quote("ASK { ?s ?p ?o }")
+    seen = []
+    for _ in range(2):  # the second round is answered from the kept choices
+        pairs = ((select, "text/csv"), (select, "text/tab-separated-values"), (select, None), (select + "&format=xml", "text/csv"))
+        for url, accept in pairs:
+            r = client.get(url, headers={"Accept": accept} if accept else {})
+            assert r.status_code == 200
+            seen.append(r.mimetype)
+        r = client.get(ask, headers={"Accept": "text/csv"})
+        assert r.status_code == 406 and "application/sparql-results+json" in json.loads(r.data)["error"]
+    expected = ["text/csv", "text/tab-separated-values", "application/sparql-results+json", "application/sparql-results+xml"]
+    assert seen == expected * 2

@@ -173,6 +173,37 @@ def _choose(params: dict[str, list[str]], table: dict[str, str]) -> tuple[str, s
     return fmt, neg.media_type(fmt)
 
 
+_KINDS = (("select", neg.SELECT_TYPES), ("ask", neg.ASK_TYPES), ("graph", neg.GRAPH_TYPES))
+#: Format choices per (Accept, format=) pair: clients repeat the same few headers, and
+#: negotiating three tables with werkzeug's parser cost about 0.25 ms a query. Bounded:
+#: at most this many pairs, each header at most _FORMATS_KEY_CHARS long (longer ones are negotiated each time).
+_FORMATS_KEPT = 256
+_FORMATS_KEY_CHARS = 512
+_formats_kept: dict[tuple[str | None, tuple[str, ...]], tuple[dict[str, tuple[str, str]], dict[str, ProtocolError]]] = {}
+
+
+def _formats(params: dict[str, list[str]]) -> tuple[dict[str, tuple[str, str]], dict[str, ProtocolError]]:
+    """(format and media type per kind of answer, refusal per kind the client accepts in no format)."""
+    accept = request.headers.get("Accept")
+    key = (accept, tuple(params.get("format") or ()))
+    small = (accept is None or len(accept) <= _FORMATS_KEY_CHARS) and sum(map(len, key[1])) <= _FORMATS_KEY_CHARS
+    kept = _formats_kept.get(key) if small else None
+    if kept is not None:
+        return kept
+    formats: dict[str, tuple[str, str]] = {}
+    refusals: dict[str, ProtocolError] = {}
+    for kind, table in _KINDS:
+        try:
+            formats[kind] = _choose(params, table)
+        except ProtocolError as exc:
+            refusals[kind] = exc
+    if small:
+        if len(_formats_kept) >= _FORMATS_KEPT:
+            _formats_kept.clear()  # rare: many distinct headers; start again rather than track recency
+        _formats_kept[key] = (formats, refusals)
+    return formats, refusals
+
+
 def _send(body: bytes, fmt: str, mimetype: str, params: dict[str, list[str]], extra: dict[str, str] | None = None) -> Response:
     response = Response(body, status=200, content_type=mimetype)
     response.headers["Vary"] = "Accept"
@@ -267,13 +298,7 @@ class SparqlEndpoint:
     # -- queries
     def run_query(self, text: str, params: dict[str, list[str]], base: str | None = None) -> Response:
         # the format for each kind of answer, before the worker says which kind this query gives
-        formats: dict[str, tuple[str, str]] = {}
-        refusals: dict[str, ProtocolError] = {}
-        for kind, table in (("select", neg.SELECT_TYPES), ("ask", neg.ASK_TYPES), ("graph", neg.GRAPH_TYPES)):
-            try:
-                formats[kind] = _choose(params, table)
-            except ProtocolError as exc:
-                refusals[kind] = exc
+        formats, refusals = _formats(params)
         default = params.get("default-graph-uri")
         named = params.get("named-graph-uri")
         protocol_dataset = default is not None or named is not None  # overrides the query's FROM
@@ -301,7 +326,8 @@ class SparqlEndpoint:
                     self._answers[key] = answer
         kind, outcome = answer
         if outcome is None:
-            raise refusals[kind]
+            refused = refusals[kind]  # kept across requests: raise a copy of its own
+            raise ProtocolError(refused.status, refused.message, dict(refused.headers))
         fmt, mimetype = formats[kind]
         extra = {}
         if outcome.truncated:

@@ -47,6 +47,41 @@ def remote_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def bulk_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --bulk-dir, --isql and --isql-user (TKG_BULK_DIR, TKG_ISQL, TKG_ISQL_USER;
+    the password only as TKG_ISQL_PASSWORD) to `tkg ingest`: carried to a remote
+    store on its ``StoreURL``, as --update-url is."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, bulk_dir: str | None = None, isql: str | None = None, isql_user: str | None = None, **kwargs: Any) -> Any:
+        store = kwargs.get("store")
+        if bulk_dir and store and not str(store).startswith(("http://", "https://")):
+            fail(f"--bulk-dir is for a Virtuoso store (a SPARQL server URL); the store is {store}")
+        if bulk_dir and store:
+            from ..stores.remote import StoreURL
+
+            urls = (getattr(store, "update_url", None), getattr(store, "gsp_url", None))
+            kwargs["store"] = StoreURL(store, *urls, bulk_dir=bulk_dir, isql=isql, isql_user=isql_user)
+        return command(*args, **kwargs)
+
+    help_dir = (
+        "Virtuoso store on this machine: a folder it may read (in DirsAllowed of virtuoso.ini). An ingest of 200 files or more "
+        "writes the study graphs new to the store there as gzip N-Quads and loads them with Virtuoso's bulk loader through "
+        "isql (password in TKG_ISQL_PASSWORD), and refuses a server that is not Virtuoso; graphs the store has already, "
+        "and smaller ingests, go through the Graph Store Protocol."
+    )
+    options = [
+        click.option("--bulk-dir", envvar="TKG_BULK_DIR", default=None, show_envvar=True, type=click.Path(file_okay=False), help=help_dir),
+        click.option("--isql", envvar="TKG_ISQL", default=None, show_envvar=True, metavar="[HOST:]PORT",
+                     help="Virtuoso's SQL port for --bulk-dir (default: the store URL's host, port 1111)."),
+        click.option("--isql-user", envvar="TKG_ISQL_USER", default=None, show_envvar=True,
+                     help="Virtuoso account for --bulk-dir (default: dba; needs DBA rights)."),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 _KEEP = next(s for s in SETTINGS if s.name == "keep_releases")
 
 keep_option = click.option(

@@ -15,7 +15,7 @@ from ..graph import DATA_DIR, KnowledgeGraph
 from ..namespaces import PREFIXES
 from ..ontology import ONTOLOGY_DIR
 from ..readers import formats, study_suffixes
-from .common import fail, keep_option, remote_options, store_option
+from .common import bulk_options, fail, keep_option, remote_options, store_option
 
 QUERY_FORMATS = ("table", "json", "csv", "tsv", "turtle", "xml")
 
@@ -80,6 +80,7 @@ class ExportFormatOption(click.Option):
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @store_option
 @remote_options
+@bulk_options
 @click.option("--format", "fmt", type=RegistryChoice(formats), help="Force a format instead of detecting it.")
 @click.option("--no-publish", is_flag=True, help="Do not publish a release after ingesting (batch several commands).")
 @click.option("--follow-symlinks", is_flag=True, help="Read symbolic links in a directory that lead outside it (refused by default).")

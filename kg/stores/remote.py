@@ -14,6 +14,9 @@ answered with HTTP Basic or Digest authentication as the server asks.
 Writing: each study's named graph is written with one Graph Store Protocol
 ``PUT`` (which replaces the graph, so re-ingest is idempotent), or, without a
 GSP endpoint, with one update request ``DROP SILENT GRAPH; INSERT DATA``.
+A Virtuoso store on this machine given a bulk-load folder (``--bulk-dir`` /
+``TKG_BULK_DIR``) takes the study graphs it does not have yet through its own
+bulk loader (:mod:`kg.stores.remote_virtuoso`).
 
 Reading: the project's graphs are named under ``GRAPH_BASE``; queries must see
 their union and nothing else. How depends on the server (``dataset``):
@@ -218,6 +221,8 @@ class RemoteStore(Store):
         gsp_url: str | None = None,
         dataset: str = "auto",
         timeout: float = 300.0,
+        bulk_dir: str | None = None,
+        isql: str | None = None,
         **_: Any,
     ):
         from ..config import resolve
@@ -242,6 +247,10 @@ class RemoteStore(Store):
         self.timeout = timeout
         self._opener = _opener([u for u in (self.query_url, self.update_url, self.gsp_url) if u], user, password)
         self._exclude: tuple[float, list[str]] | None = None
+        # Virtuoso's bulk loader (kg.stores.remote_virtuoso): --bulk-dir / TKG_BULK_DIR and its isql access
+        self.bulk_dir = bulk_dir or getattr(url, "bulk_dir", None) or settings.bulk_dir or None
+        self.isql = isql or getattr(url, "isql", None) or settings.isql or ""
+        self.isql_user = getattr(url, "isql_user", None) or settings.isql_user or "dba"
 
     # -- HTTP -----------------------------------------------------------------
     def _request(self, method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[bytes, Any]:
@@ -369,11 +378,26 @@ class RemoteStore(Store):
         self.put_ntriples(graph, triples.serialize(format="nt", encoding="utf-8"))
 
     def bulk_writer(self) -> Any:
-        """Each study's graph with one atomic Graph Store Protocol PUT, several in flight (``kg.bulk.load_remote``)."""
+        """Each study's graph with one atomic Graph Store Protocol PUT, several in flight (``kg.bulk.load_remote``);
+        with a bulk-load folder, a Virtuoso store takes the graphs it does not have yet
+        through its own bulk loader (``kg.bulk.load_virtuoso_bulk``)."""
         if self.read_only:
             return None
-        from ..bulk import load_remote
+        from ..bulk import load_remote, load_virtuoso_bulk
 
+        if self.bulk_dir:
+            from ..config import resolve
+            from .remote_virtuoso import VirtuosoBulkLoader
+
+            self._ensure_detected()
+            if self.dataset != "virtuoso":
+                raise StoreError(
+                    f"a bulk-load folder ({self.bulk_dir}) was given, but the store is not Virtuoso",
+                    where=self.url,
+                    expected="a Virtuoso store, or no --bulk-dir / TKG_BULK_DIR (the Graph Store Protocol is then used)",
+                )
+            loader = VirtuosoBulkLoader.configure(self.url, self.bulk_dir, self.isql, self.isql_user, resolve().isql_password)
+            return functools.partial(load_virtuoso_bulk, self, loader)
         return functools.partial(load_remote, self)
 
     def put_ntriples(self, graph: str, body: bytes) -> None:
@@ -462,9 +486,24 @@ class StoreURL(str):
 
     update_url: str | None
     gsp_url: str | None
+    bulk_dir: str | None
+    isql: str | None
+    isql_user: str | None
 
-    def __new__(cls, url: str, update_url: str | None = None, gsp_url: str | None = None) -> StoreURL:
+    def __new__(
+        cls,
+        url: str,
+        update_url: str | None = None,
+        gsp_url: str | None = None,
+        *,
+        bulk_dir: str | None = None,
+        isql: str | None = None,
+        isql_user: str | None = None,
+    ) -> StoreURL:
         obj = super().__new__(cls, url)
         obj.update_url = update_url or None
         obj.gsp_url = gsp_url or None
+        obj.bulk_dir = bulk_dir or None
+        obj.isql = isql or None
+        obj.isql_user = isql_user or None
         return obj
