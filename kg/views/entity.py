@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
@@ -44,12 +44,13 @@ _ABOUT = """
 #: No evidence level (levels are 1 to 5): in Oxigraph, MIN over a group with an unbound value is unbound.
 _NO_LEVEL = 1000
 #: Per (direction, relation, other end) and side (supporting or not): distinct
-#: studies, the best level of those studies, one non-empty quote (SAMPLE: any
-#: of them) and the narrower classes it goes through (IRIs never hold spaces).
+#: studies, the best level of those studies, one non-empty quote (the least in
+#: code point order, so that the stored summaries of kg/views/summaries.py give
+#: the same one) and the narrower classes it goes through (IRIs never hold spaces).
 _ITEMS = (
     SPARQL_PREFIXES
     + f"""SELECT ?dir ?relation ?other ?side (COUNT(DISTINCT ?study) AS ?studies) (MIN(COALESCE(?level, {_NO_LEVEL})) AS ?best)
-       (SAMPLE(?quote) AS ?example) (GROUP_CONCAT(DISTINCT STR(?via); separator=" ") AS ?vias)
+       (MIN(?quote) AS ?example) (GROUP_CONCAT(DISTINCT STR(?via); separator=" ") AS ?vias)
 WHERE {{{_ABOUT}  BIND(IF(STR(?support) = "SUPPORT", "support", "other") AS ?side)
   OPTIONAL {{ ?study tkg:evidenceLevel ?level }}
   OPTIONAL {{ ?finding tkg:evidenceQuote ?quote FILTER(STR(?quote) != "") }}
@@ -86,6 +87,7 @@ FACTS: tuple[tuple[URIRef, str], ...] = (
     (TKG.mechanisticAttribute, "Mechanistic attributes"),
     (TKG.hasComponent, "Components"),
 )
+
 
 @functools.lru_cache(maxsize=1)
 def _mapping_set() -> MappingSet:
@@ -155,7 +157,10 @@ def entity_page(kg: KnowledgeGraph, entity_id: str) -> dict[str, Any]:
         (vocab.ref(r["sub"]) for r in kg.query(_SUBCLASSES, bindings={"e": iri}).rows if r["sub"] != iri),
         key=lambda ref: ref["label"].lower(),  # type: ignore[index]
     )
-    relations, studies = _relations(kg, iri, vocab)
+    from .summaries import stored_relations  # (it imports this module)
+
+    stored = stored_relations(kg, entity_id)  # kept at publish (kg.views.summaries)
+    relations, studies = stored if stored is not None else _relations(kg, iri, vocab)
     return {
         **(vocab.ref(iri) or {}),
         "definition": definitions[0] if definitions else None,
@@ -184,60 +189,120 @@ def _narrower(kg: KnowledgeGraph, iri: URIRef) -> str:
 def _relations(kg: KnowledgeGraph, iri: URIRef, vocab: Vocabulary) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Findings about the entity grouped by (direction, relation), then by the
     other end, counted by the store: one row per group and per study, whatever
-    the number of findings.
+    the number of findings (see :func:`assemble` for what the result holds).
+    The publish step of :mod:`kg.views.summaries` computes the same from its
+    index and stores it per release; this is the fallback for stores without
+    releases."""
+    classes = _narrower(kg, iri)
+    items = []
+    for row in kg.query(_ITEMS.replace("@NARROWER@", classes)).rows:
+        if "dir" not in row:  # rdflib answers an empty grouping with one row of unbound keys
+            continue
+        best = int_or_none(row.get("best"))
+        items.append(
+            ItemRow(
+                str(row["dir"]),
+                str(row["relation"]),
+                str(row["other"]),
+                str(row["side"]) == "support",
+                _count(row["studies"]),
+                best if best != _NO_LEVEL else None,
+                value(row.get("example")),
+                str(row.get("vias") or "").split(),
+            )
+        )
+    studies = []
+    for row in kg.query(_STUDIES.replace("@NARROWER@", classes)).rows:
+        if "dir" not in row:  # (rdflib, as above)
+            continue
+        studies.append(
+            StudyRow(
+                str(row["study"]),
+                str(row["dir"]),
+                _count(row["findings"]),
+                str(row.get("supported") or "").split(),
+                value(row.get("title")),
+                int_or_none(row.get("level")),
+                int_or_none(row.get("year")),
+            )
+        )
+    return assemble(str(iri), items, studies, vocab)
+
+
+class ItemRow(NamedTuple):
+    """Per (direction, relation, other end) and side: what the store counted."""
+
+    direction: str
+    relation: str
+    other: str
+    supporting: bool
+    studies: int
+    best_level: int | None
+    example: Any
+    vias: list[str]
+
+
+class StudyRow(NamedTuple):
+    """Per study and direction: its findings about the entity, the relations it supports."""
+
+    study: str
+    direction: str
+    findings: int
+    supported: list[str]
+    title: str | None
+    level: int | None
+    year: int | None
+
+
+def assemble(
+    iri: str, item_rows: list[ItemRow], study_rows: list[StudyRow], vocab: Vocabulary
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The page's relations and studies from the grouped rows.
 
     An item's ``studies`` are its distinct supporting studies, ``refuting_studies``
     the distinct studies of its other findings, ``best_level`` the lowest
     evidence level of the supporting studies, ``example_quote`` one non-empty
-    quote of a supporting finding (which one is unspecified, as before) and
-    ``via`` the narrower classes its findings are about. A relation's ``studies``
-    are the distinct supporting studies over all its items; a study's
-    ``findings`` count a finding once per direction it matches. Ties in every
-    ordering fall back to the IRI, so a page does not change between runs.
+    quote of a supporting finding and ``via`` the narrower classes its findings
+    are about. A relation's ``studies`` are the distinct supporting studies
+    over all its items; a study's ``findings`` count a finding once per
+    direction it matches. Ties in every ordering fall back to the IRI, so a
+    page does not change between runs.
     """
-    classes = _narrower(kg, iri)
     items: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-    for row in kg.query(_ITEMS.replace("@NARROWER@", classes)).rows:
-        if "dir" not in row:  # rdflib answers an empty grouping with one row of unbound keys
-            continue
-        other = row["other"]
-        entry = items[(str(row["dir"]), str(row["relation"]))].setdefault(
-            str(other),
-            {"entity": vocab.ref(other), "studies": 0, "refuting_studies": 0, "best_level": None, "via": set(), "example_quote": None},
+    for row in item_rows:
+        entry = items[(row.direction, row.relation)].setdefault(
+            row.other,
+            {"entity": vocab.ref(row.other), "studies": 0, "refuting_studies": 0, "best_level": None, "via": set(), "example_quote": None},
         )
-        if str(row["side"]) == "support":
-            entry["studies"] = _count(row["studies"])
-            best = int_or_none(row.get("best"))
-            entry["best_level"] = best if best != _NO_LEVEL else None
-            entry["example_quote"] = value(row.get("example"))
+        if row.supporting:
+            entry["studies"] = row.studies
+            entry["best_level"] = row.best_level
+            entry["example_quote"] = row.example
         else:
-            entry["refuting_studies"] = _count(row["studies"])
-        entry["via"].update(v for v in str(row.get("vias") or "").split() if v != str(iri))
+            entry["refuting_studies"] = row.studies
+        entry["via"].update(v for v in row.vias if v != iri)
 
     studies: dict[str, dict[str, Any]] = {}
     supporting: dict[tuple[str, str], int] = defaultdict(int)  # (direction, relation) -> distinct supporting studies
     seen: set[tuple[str, str]] = set()
-    for row in kg.query(_STUDIES.replace("@NARROWER@", classes)).rows:
-        if "dir" not in row:  # (rdflib, as above)
+    for row in study_rows:
+        if (row.study, row.direction) in seen:  # a second title, level or year
             continue
-        study, direction = str(row["study"]), str(row["dir"])
-        if (study, direction) in seen:  # a second title, level or year
-            continue
-        seen.add((study, direction))
+        seen.add((row.study, row.direction))
         entry = studies.setdefault(
-            study,
+            row.study,
             {
-                "id": local_name(study),
-                "iri": study,
-                "title": value(row.get("title")) or local_name(study),
-                "level": int_or_none(row.get("level")),
-                "year": int_or_none(row.get("year")),
+                "id": local_name(row.study),
+                "iri": row.study,
+                "title": row.title or local_name(row.study),
+                "level": row.level,
+                "year": row.year,
                 "findings": 0,
             },
         )
-        entry["findings"] += _count(row["findings"])
-        for relation in set(str(row.get("supported") or "").split()):
-            supporting[(direction, relation)] += 1
+        entry["findings"] += row.findings
+        for relation in set(row.supported):
+            supporting[(row.direction, relation)] += 1
 
     def by_label(ref: dict[str, Any]) -> tuple[str, str]:
         return ref["label"], ref["iri"]

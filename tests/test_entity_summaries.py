@@ -1,0 +1,90 @@
+"""The entity page serves the summary its release stored at publish
+(kg/views/summaries.py), a page of studies at a time; without the stored
+files it computes the same from the store. (That the stored summaries equal
+the store's computation after adds, replacements and removals is
+tests/test_incremental.py's.)"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from kg import KnowledgeGraph
+from kg.artifacts import cache_dir, clear_memo
+from kg.views.common import Vocabulary
+from kg.views.summaries import ENTITIES_DIR
+from web import create_app
+
+TKG = "https://w3id.org/tcell-kg/"
+
+
+@pytest.fixture()
+def store(built_store, tmp_path) -> str:
+    target = tmp_path / "var"
+    shutil.copytree(built_store, target, symlinks=True)
+    return str(target)
+
+
+def _folder(store: str):
+    with KnowledgeGraph.open(store) as kg:
+        return cache_dir(kg) / ENTITIES_DIR
+
+
+def _get(client, path: str) -> dict:
+    response = client.get(path, headers={"Accept": "application/json"})
+    assert response.status_code == 200, response.data[:300]
+    return response.get_json()
+
+
+def test_the_page_shows_the_stored_summary(store):
+    folder = _folder(store)
+    clear_memo()
+    client = create_app({"store": store, "rate_limit": "0"}).test_client()
+    before = _get(client, "/entity/CART.json?limit=2")
+    assert before["relations"] and before["studies_page"]["total"] > 3
+
+    # mark the stored copy: a relation's label and the third study's title
+    summary = json.loads((folder / "CART.json").read_text())
+    summary["relations"][0]["label"] = "MARKED relation"
+    (folder / "CART.json").write_text(json.dumps(summary))
+    lines = (folder / "CART.studies.jsonl").read_text().splitlines()
+    study = json.loads(lines[2])
+    lines[2] = json.dumps({**study, "title": "MARKED study"})
+    (folder / "CART.studies.jsonl").write_text("\n".join(lines) + "\n")
+    clear_memo()
+
+    page = _get(client, "/entity/CART.json?offset=2&limit=2")
+    assert page["relations"][0]["label"] == "MARKED relation"
+    assert page["studies"][0]["title"] == "MARKED study" and page["studies"][0]["iri"] == study["iri"]
+    assert page["studies_page"] == {**before["studies_page"], "offset": 2, "previous_offset": 0, "next_offset": 4}
+    html = client.get("/entity/CART?offset=2&limit=2").get_data(as_text=True)
+    assert "MARKED relation" in html and "MARKED study" in html
+
+    # without the stored summaries the page is computed from the store again, unmarked
+    shutil.rmtree(folder)
+    clear_memo()
+    again = _get(client, "/entity/CART.json?offset=2&limit=2")
+    assert again["relations"][0]["label"] != "MARKED relation"
+    assert again["studies"][0] == study and again["relations"] == before["relations"]
+
+
+def test_an_entity_without_findings_reads_no_store_rows_when_summaries_are_complete(store, monkeypatch):
+    """With a release's complete summaries, an entity that has none has no findings:
+    its page does not ask the store for them."""
+    import kg.views.entity as entity
+
+    def refuse(*_args):
+        raise AssertionError("the page computed its relations from the store")
+
+    monkeypatch.setattr(entity, "_relations", refuse)
+    clear_memo()
+    client = create_app({"store": store, "rate_limit": "0"}).test_client()
+    folder = _folder(store)
+    with KnowledgeGraph.open(store) as kg:
+        labelled = sorted(n for iri in Vocabulary(kg).labels if (n := iri.removeprefix(TKG)) != iri and "/" not in n)
+    name = next(n for n in labelled if not (folder / f"{n}.json").exists())
+    page = _get(client, f"/entity/{name}.json")
+    assert page["relations"] == [] and page["studies"] == [] and page["studies_page"]["total"] == 0
+    assert _get(client, "/entity/CART.json")["relations"]
