@@ -14,7 +14,8 @@ import networkx as nx
 import pytest
 from rdflib import URIRef
 
-from kg import KnowledgeGraph
+from kg import KnowledgeGraph, analytics
+from kg.analytics import REPORT_FILE
 from kg.artifacts import COMPLETE, cache_dir
 from kg.generate import write_cards
 from kg.graphview import PROJECTION_FILE, compute_projection
@@ -58,6 +59,8 @@ def assert_equals_full(store: str) -> dict:
         got = nx.node_link_graph(data["graph"], directed=True, multigraph=True, edges="edges")
         assert _projection_parts(got, data["synonyms"]) == _projection_parts(*compute_projection(kg))
         assert_summaries_equal_full(kg)
+        stored = json.loads((folder / REPORT_FILE).read_text())["report"]
+        assert stored == _plain(analytics.report(kg.to_networkx(), analytics.study_facts(kg)))
         return json.loads((folder / COMPLETE).read_text())
 
 
