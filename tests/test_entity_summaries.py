@@ -88,3 +88,16 @@ def test_an_entity_without_findings_reads_no_store_rows_when_summaries_are_compl
     page = _get(client, f"/entity/{name}.json")
     assert page["relations"] == [] and page["studies"] == [] and page["studies_page"]["total"] == 0
     assert _get(client, "/entity/CART.json")["relations"]
+
+
+def test_void_serves_the_counts_stored_at_publish(store):
+    from kg.views.voidcounts import VOID_FILE, compute
+
+    with KnowledgeGraph.open(store) as kg:
+        path = cache_dir(kg) / VOID_FILE
+        counts = json.loads(path.read_text())["counts"]
+        assert counts == compute(kg) and counts["triples"] > 1000
+    path.write_text(json.dumps({"version": 1, "counts": {**counts, "triples": 424242}}))
+    clear_memo()
+    client = create_app({"store": store, "rate_limit": "0"}).test_client()
+    assert "424242" in client.get("/void", headers={"Accept": "text/turtle"}).get_data(as_text=True)
