@@ -268,20 +268,6 @@ def assemble(
     direction it matches. Ties in every ordering fall back to the IRI, so a
     page does not change between runs.
     """
-    items: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-    for row in item_rows:
-        entry = items[(row.direction, row.relation)].setdefault(
-            row.other,
-            {"entity": vocab.ref(row.other), "studies": 0, "refuting_studies": 0, "best_level": None, "via": set(), "example_quote": None},
-        )
-        if row.supporting:
-            entry["studies"] = row.studies
-            entry["best_level"] = row.best_level
-            entry["example_quote"] = row.example
-        else:
-            entry["refuting_studies"] = row.studies
-        entry["via"].update(v for v in row.vias if v != iri)
-
     studies: dict[str, dict[str, Any]] = {}
     supporting: dict[tuple[str, str], int] = defaultdict(int)  # (direction, relation) -> distinct supporting studies
     seen: set[tuple[str, str]] = set()
@@ -303,6 +289,29 @@ def assemble(
         entry["findings"] += row.findings
         for relation in set(row.supported):
             supporting[(row.direction, relation)] += 1
+    return build_relations(iri, item_rows, supporting, vocab), sorted(studies.values(), key=study_order)
+
+
+def study_order(study: dict[str, Any]) -> tuple[Any, ...]:
+    """The order of the page's studies: best level, newest, title, IRI."""
+    return (study["level"] if study["level"] is not None else 99, -(study["year"] or 0), study["title"].lower(), study["iri"])
+
+
+def build_relations(iri: str, item_rows: list[ItemRow], supporting: dict[tuple[str, str], int], vocab: Vocabulary) -> list[dict[str, Any]]:
+    """The page's relations from the item rows and each (direction, relation)'s distinct supporting studies."""
+    items: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for row in item_rows:
+        entry = items[(row.direction, row.relation)].setdefault(
+            row.other,
+            {"entity": vocab.ref(row.other), "studies": 0, "refuting_studies": 0, "best_level": None, "via": set(), "example_quote": None},
+        )
+        if row.supporting:
+            entry["studies"] = row.studies
+            entry["best_level"] = row.best_level
+            entry["example_quote"] = row.example
+        else:
+            entry["refuting_studies"] = row.studies
+        entry["via"].update(v for v in row.vias if v != iri)
 
     def by_label(ref: dict[str, Any]) -> tuple[str, str]:
         return ref["label"], ref["iri"]
@@ -322,10 +331,7 @@ def assemble(
             }
         )
     relations.sort(key=lambda r: (r["direction"] != "out", -r["studies"], r["label"], r["relation"]))
-    ordered = sorted(
-        studies.values(), key=lambda s: (s["level"] if s["level"] is not None else 99, -(s["year"] or 0), s["title"].lower(), s["iri"])
-    )
-    return relations, ordered
+    return relations
 
 
 def _count(term: Any) -> int:

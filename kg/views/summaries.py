@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING, Any, overload
 
 from ..artifacts import Publication, cache_dir, ensure_tables, link_or_copy, read_json, select, write_json_atomic
 from ..errors import TkgError
-from ..namespaces import SPARQL_PREFIXES, TKG
+from ..namespaces import SPARQL_PREFIXES, TKG, local_name
 from .common import ID_RE, Vocabulary
-from .entity import ItemRow, StudyRow, assemble
+from .entity import ItemRow, build_relations, study_order
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
@@ -62,6 +62,8 @@ _TABLES = {
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS e_ends_g ON e_ends (g)",
     "CREATE INDEX IF NOT EXISTS e_ends_via ON e_ends (via)",
+    "CREATE INDEX IF NOT EXISTS e_ends_study ON e_ends (study)",
+    "CREATE INDEX IF NOT EXISTS e_ends_group ON e_ends (other, relation, dir)",
     "CREATE INDEX IF NOT EXISTS e_studies_g ON e_studies (g)",
     "CREATE INDEX IF NOT EXISTS e_studies_study ON e_studies (study)",
 )
@@ -91,15 +93,23 @@ _LABELLED = SPARQL_PREFIXES + "SELECT DISTINCT ?e WHERE { GRAPH ?g { ?e rdfs:lab
 
 #: No evidence level (levels are 1 to 5), as in kg/views/entity.py.
 _NO_LEVEL = 1000
-#: What kg/views/entity.py's _ITEMS and _STUDIES group, over the ends in temp.t_via.
-_ITEMS = f"""SELECT dir, relation, other, support = 'SUPPORT', COUNT(DISTINCT study), MIN(COALESCE(level, {_NO_LEVEL})), MIN(quote),
-  GROUP_CONCAT(DISTINCT via)
-FROM e_ends WHERE via IN (SELECT c FROM temp.t_via) GROUP BY dir, relation, other, support = 'SUPPORT'"""
-_STUDIES = """SELECT e.study, e.dir, COUNT(DISTINCT e.finding), GROUP_CONCAT(DISTINCT CASE WHEN e.support = 'SUPPORT' THEN e.relation END),
-  s.title, s.level, s.year
-FROM e_ends e LEFT JOIN (SELECT study, MIN(title) AS title, MIN(level) AS level, MIN(year) AS year FROM e_studies GROUP BY study) s
-  ON s.study = e.study
-WHERE e.via IN (SELECT c FROM temp.t_via) GROUP BY e.study, e.dir"""
+_VIA = "via IN (SELECT c FROM temp.t_via)"
+#: The state of a summary (see :func:`_full_state`), over the ends in temp.t_via.
+_GROUP_STUDIES = f"""SELECT dir, relation, other, support = 'SUPPORT', COUNT(DISTINCT study), MIN(quote)
+FROM e_ends WHERE {_VIA} GROUP BY dir, relation, other, support = 'SUPPORT'"""
+_GROUP_LEVELS = f"""SELECT dir, relation, other, lvl, COUNT(*) FROM (
+  SELECT dir, relation, other, MIN(COALESCE(level, {_NO_LEVEL})) AS lvl FROM e_ends WHERE {_VIA} AND support = 'SUPPORT'
+  GROUP BY dir, relation, other, study) GROUP BY dir, relation, other, lvl"""
+_GROUP_VIAS = f"SELECT dir, relation, other, via, COUNT(DISTINCT study) FROM e_ends WHERE {_VIA} GROUP BY dir, relation, other, via"
+_TOTALS = f"SELECT dir, relation, COUNT(DISTINCT study) FROM e_ends WHERE {_VIA} AND support = 'SUPPORT' GROUP BY dir, relation"
+_STUDIES = f"""SELECT e.study, COUNT(DISTINCT e.dir || ' ' || e.finding), s.title, s.level, s.year
+FROM e_ends e LEFT JOIN temp.t_info s ON s.study = e.study WHERE e.{_VIA} GROUP BY e.study"""
+_INFO = """CREATE TEMP TABLE t_info AS SELECT study, MIN(title) AS title, MIN(level) AS level, MIN(year) AS year
+FROM e_studies GROUP BY study"""
+_MIN_QUOTE = f"SELECT MIN(quote) FROM e_ends WHERE other = ? AND relation = ? AND dir = ? AND support = 'SUPPORT' AND {_VIA}"
+
+#: A group of an entity's findings: (direction, relation, other end), as one text.
+SEP = "\t"
 
 
 def entity_id(iri: str) -> str | None:
@@ -173,6 +183,8 @@ def stored_relations(kg: KnowledgeGraph, entity: str) -> tuple[list[dict[str, An
     if data is None:
         if read_json(base / INDEX_FILE, VERSION) is not None and ID_RE.match(entity):
             return [], []  # complete summaries without this entity: it has no findings
+        return None
+    if "relations" not in data:  # (an id ending in .state names another file)
         return None
     studies = base / f"{entity}.studies.jsonl"
     return data["relations"], StoredStudies(studies, int(data["studies_total"]), list(data["checkpoints"]))
@@ -258,48 +270,173 @@ def _load(kg: KnowledgeGraph, db: sqlite3.Connection, graphs: set[str] | None) -
     return vias
 
 
-def summarize(
-    db: sqlite3.Connection, iri: str, narrower: Iterable[str], vocab: Vocabulary
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The entity page's relations and studies of ``iri`` from the index."""
+def _narrow(db: sqlite3.Connection, narrower: Iterable[str]) -> None:
     db.execute("DROP TABLE IF EXISTS temp.t_via")
     db.execute("CREATE TEMP TABLE t_via (c TEXT PRIMARY KEY)")
     db.executemany("INSERT INTO temp.t_via VALUES (?)", [(c,) for c in sorted(set(narrower))])
-    items = [
-        ItemRow(d, rel, other, bool(side), n, None if best == _NO_LEVEL else best, quote, _split(vias))
-        for d, rel, other, side, n, best, quote, vias in db.execute(_ITEMS)
-    ]
+
+
+def _full_state(db: sqlite3.Connection) -> dict[str, Any]:
+    """What an entity's summary is made of, counted by SQLite over its ends
+    (temp.t_via), in a form an incremental publish can update study by study:
+
+    * ``groups``: per (direction, relation, other end): distinct supporting
+      (``sup``) and other (``oth``) studies, the supporting studies by their best
+      level in the group (``levels``), the studies by the class at the entity's
+      end (``vias``), the least supporting quote (``quote``);
+    * ``totals``: per (direction, relation): distinct supporting studies.
+    """
+    groups: dict[str, dict[str, Any]] = {}
+
+    def group(d: str, rel: str, other: str) -> dict[str, Any]:
+        return groups.setdefault(SEP.join((d, rel, other)), {"sup": 0, "oth": 0, "levels": {}, "vias": {}, "quote": None})
+
+    for d, rel, other, supporting, n, quote in db.execute(_GROUP_STUDIES):
+        entry = group(d, rel, other)
+        if supporting:
+            entry["sup"], entry["quote"] = n, quote
+        else:
+            entry["oth"] = n
+    for d, rel, other, level, n in db.execute(_GROUP_LEVELS):
+        group(d, rel, other)["levels"][str(level)] = n
+    for d, rel, other, via, n in db.execute(_GROUP_VIAS):
+        group(d, rel, other)["vias"][via] = n
+    totals = {f"{d}{SEP}{rel}": n for d, rel, n in db.execute(_TOTALS)}
+    return {"groups": groups, "totals": totals}
+
+
+def _relations_of(iri: str, state: dict[str, Any], vocab: Vocabulary) -> list[dict[str, Any]]:
+    items = []
+    for key, g in state["groups"].items():
+        d, rel, other = key.split(SEP)
+        vias = list(g["vias"])
+        if g["sup"]:
+            best = min(int(level) for level in g["levels"])
+            items.append(ItemRow(d, rel, other, True, g["sup"], None if best == _NO_LEVEL else best, g["quote"], vias))
+        if g["oth"]:
+            items.append(ItemRow(d, rel, other, False, g["oth"], None, None, vias))
+    supporting = {tuple(key.split(SEP)): n for key, n in state["totals"].items()}
+    return build_relations(iri, items, supporting, vocab)  # type: ignore[arg-type]
+
+
+def _study_entries(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The entity's studies (over temp.t_via), in page order."""
     studies = [
-        StudyRow(study, d, n, _split(supported), title, level, year) for study, d, n, supported, title, level, year in db.execute(_STUDIES)
+        {"id": local_name(study), "iri": study, "title": title or local_name(study), "level": level, "year": year, "findings": n}
+        for study, n, title, level, year in db.execute(_STUDIES)
     ]
-    db.execute("DROP TABLE temp.t_via")
-    return assemble(iri, items, studies, vocab)
+    return sorted(studies, key=study_order)
 
 
-def _split(text: str | None) -> list[str]:
-    # SQLite's GROUP_CONCAT(DISTINCT x) joins with a comma (it takes no other
-    # separator with DISTINCT); the IRIs joined are the ontology's, which hold none.
-    return [t for t in (text or "").split(",") if t]
+# -- the incremental update of one entity ---------------------------------------------------
+Row = tuple[Any, ...]  # an e_ends row: g, dir, via, relation, other, support, study, finding, level, quote
 
 
-def _write(base: Path, name: str, relations: list[dict[str, Any]], studies: list[dict[str, Any]]) -> None:
-    """``<name>.studies.jsonl`` (temp file, then rename), then ``<name>.json``."""
+def _contributions(rows: Iterable[Row]) -> dict[str, dict[str, Any]]:
+    """Per study, what its ends (already restricted to the entity's) add to the
+    state: per group its sides, best supporting level, vias and least
+    supporting quote; its supported (direction, relation)s; its findings."""
+    out: dict[str, dict[str, Any]] = {}
+    for _g, d, via, rel, other, support, study, finding, level, quote in rows:
+        c = out.setdefault(study, {"groups": {}, "totals": set(), "findings": set()})
+        entry = c["groups"].setdefault(SEP.join((d, rel, other)), {"sup": False, "oth": False, "level": None, "vias": set(), "quote": None})
+        entry["vias"].add(via)
+        c["findings"].add((d, finding))
+        if support == "SUPPORT":
+            entry["sup"] = True
+            lvl = _NO_LEVEL if level is None else level
+            entry["level"] = lvl if entry["level"] is None else min(entry["level"], lvl)
+            if quote is not None and (entry["quote"] is None or quote < entry["quote"]):
+                entry["quote"] = quote
+            c["totals"].add(f"{d}{SEP}{rel}")
+        else:
+            entry["oth"] = True
+    return out
+
+
+def _bump(counts: dict[str, int], key: str, by: int) -> None:
+    n = counts.get(key, 0) + by
+    if n:
+        counts[key] = n
+    else:
+        counts.pop(key, None)
+
+
+def _apply(state: dict[str, Any], before: dict[str, Any] | None, after: dict[str, Any] | None, dirty: set[str]) -> None:
+    """Take one study's ``before`` contribution out of ``state`` and put its
+    ``after`` one in; groups whose least quote may have gone go to ``dirty``."""
+    groups = state["groups"]
+    for c, sign in ((before, -1), (after, 1)):
+        if c is None:
+            continue
+        for key, e in c["groups"].items():
+            g = groups.setdefault(key, {"sup": 0, "oth": 0, "levels": {}, "vias": {}, "quote": None})
+            if e["sup"]:
+                g["sup"] += sign
+                _bump(g["levels"], str(e["level"]), sign)
+                if e["quote"] is not None:
+                    if sign < 0 and e["quote"] == g["quote"]:
+                        dirty.add(key)
+                    elif sign > 0 and (g["quote"] is None or e["quote"] < g["quote"]):
+                        g["quote"] = e["quote"]
+            if e["oth"]:
+                g["oth"] += sign
+            for via in e["vias"]:
+                _bump(g["vias"], via, sign)
+        for key in c["totals"]:
+            _bump(state["totals"], key, sign)
+    for key in [k for k, g in groups.items() if not g["sup"] and not g["oth"]]:
+        del groups[key]
+
+
+def _line_iri(line: bytes) -> str:
+    """The IRI of a study line of a ``.studies.jsonl`` (as :func:`_write` writes them:
+    ``{"id": ..., "iri": ...``); read without parsing the whole line."""
+    return json.loads(b"{" + line.split(b", ", 2)[1] + b"}")["iri"]
+
+
+def _merge(old: list[bytes], remove: set[str], add: list[dict[str, Any]]) -> list[bytes]:
+    """The page-ordered study lines ``old`` less the studies in ``remove``, with
+    ``add`` put in their places (a binary search that parses only the lines it looks at)."""
+    import bisect
+
+    lines = [line for line in old if _line_iri(line) not in remove] if remove else list(old)
+    for study in sorted(add, key=study_order):
+        key = study_order(study)
+        at = bisect.bisect_left(lines, key, key=lambda line: study_order(json.loads(line)))
+        lines.insert(at, _encode(study))
+    return lines
+
+
+def _encode(study: dict[str, Any]) -> bytes:
+    return json.dumps(study).encode("utf-8") + b"\n"
+
+
+def _write(base: Path, name: str, relations: list[dict[str, Any]], lines: list[bytes], state: dict[str, Any]) -> None:
+    """``<name>.studies.jsonl`` and ``<name>.state.json`` (temp file, then rename), then ``<name>.json``."""
     path = base / f"{name}.studies.jsonl"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
     checkpoints: list[int] = []
+    offset = 0
     try:
         with tmp.open("wb") as fh:
-            for number, study in enumerate(studies):
+            for number, line in enumerate(lines):
                 if number % CHECKPOINT == 0:
-                    checkpoints.append(fh.tell())
-                fh.write(json.dumps(study).encode("utf-8") + b"\n")
+                    checkpoints.append(offset)
+                offset += len(line)
+            fh.write(b"".join(lines))
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    write_json_atomic(
-        base / f"{name}.json", {"version": VERSION, "relations": relations, "studies_total": len(studies), "checkpoints": checkpoints}
-    )
+    write_json_atomic(base / f"{name}.state.json", {"version": VERSION, **state})
+    summary = {"version": VERSION, "relations": relations, "studies_total": len(lines), "checkpoints": checkpoints}
+    write_json_atomic(base / f"{name}.json", summary)
+
+
+def _remove(base: Path, name: str) -> None:
+    for suffix in (".json", ".studies.jsonl", ".state.json"):
+        (base / f"{name}{suffix}").unlink(missing_ok=True)
 
 
 def publish_step(publication: Publication) -> None:
@@ -316,44 +453,106 @@ def publish_step(publication: Publication) -> None:
         db.execute(statement)
     hierarchy = Hierarchy(kg)
     vocab = Vocabulary(kg)  # once: the work store has no release key to memoize it by
-    if usable and not fresh:
-        changed = sorted(publication.changed or ())
-        vias: set[str] = set()
-        for g in changed:
-            vias.update(v for (v,) in db.execute("SELECT DISTINCT via FROM e_ends WHERE g = ?", (g,)))
-        db.executemany("DELETE FROM e_ends WHERE g = ?", [(g,) for g in changed])
-        db.executemany("DELETE FROM e_studies WHERE g = ?", [(g,) for g in changed])
-        vias |= _load(kg, db, set(changed))
-        touched = {e for via in vias for e in hierarchy.broader(via)}
-        for path in old.iterdir():  # type: ignore[union-attr]
-            name = _entity_of(path.name)
-            if name is not None and str(TKG) + name not in touched:
-                link_or_copy(path, base / path.name)
+    if usable and not fresh and old is not None:
+        _incremental(kg, db, sorted(publication.changed or ()), hierarchy, vocab, old, base)
     else:
         _load(kg, db, None)
+        db.execute("DROP TABLE IF EXISTS temp.t_info")
+        db.execute(_INFO)
         vias = {v for (v,) in db.execute("SELECT DISTINCT via FROM e_ends")}
-        touched = {e for via in vias for e in hierarchy.broader(via)}
+        for iri in sorted({e for via in vias for e in hierarchy.broader(via)}):
+            name = entity_id(iri)
+            if name is None:
+                continue
+            _narrow(db, hierarchy.narrower(iri))
+            state = _full_state(db)
+            lines = [_encode(study) for study in _study_entries(db)]
+            _write(base, name, _relations_of(iri, state, vocab), lines, state)
+        db.execute("DROP TABLE temp.t_info")
+    count = sum(1 for p in base.iterdir() if _entity_of(p.name) and p.name.endswith(".json") and not p.name.endswith(".state.json"))
+    write_json_atomic(base / INDEX_FILE, {"version": VERSION, "entities": count})
+
+
+_SELECT_ROWS = "SELECT g, dir, via, relation, other, support, study, finding, level, quote FROM e_ends"
+
+
+def _incremental(
+    kg: KnowledgeGraph, db: sqlite3.Connection, changed: list[str], hierarchy: Hierarchy, vocab: Vocabulary, old: Path, base: Path
+) -> None:
+    """Update the summaries the changed graphs touch from the previous release's,
+    study by study: the studies with ends in a changed graph (before or after)
+    leave the summaries with what they held and come back with what they hold."""
+    gone: list[Row] = []
+    for g in changed:
+        gone.extend(db.execute(_SELECT_ROWS + " WHERE g = ?", (g,)))
+    db.executemany("DELETE FROM e_ends WHERE g = ?", [(g,) for g in changed])
+    db.executemany("DELETE FROM e_studies WHERE g = ?", [(g,) for g in changed])
+    _load(kg, db, set(changed))
+    new: list[Row] = []
+    for g in changed:
+        new.extend(db.execute(_SELECT_ROWS + " WHERE g = ?", (g,)))
+    affected = sorted({r[6] for r in gone} | {r[6] for r in new})
+    now: list[Row] = []  # every end of the affected studies, in any graph
+    for study in affected:
+        now.extend(db.execute(_SELECT_ROWS + " WHERE study = ?", (study,)))
+    kept = set(changed)
+    before = [r for r in now if r[0] not in kept] + gone
+    info = {
+        study: (title, level, year)
+        for study in affected
+        for title, level, year in db.execute("SELECT MIN(title), MIN(level), MIN(year) FROM e_studies WHERE study = ?", (study,))
+    }
+    touched = {e for r in (*before, *now) for e in hierarchy.broader(r[2])}
+    for path in old.iterdir():
+        name = _entity_of(path.name)
+        if name is not None and str(TKG) + name not in touched:
+            link_or_copy(path, base / path.name)
     for iri in sorted(touched):
         name = entity_id(iri)
         if name is None:
             continue
-        relations, studies = summarize(db, iri, hierarchy.narrower(iri), vocab)
-        if relations or studies:
-            _write(base, name, relations, studies)
-        else:  # no findings left: the index says so
-            for suffix in (".json", ".studies.jsonl"):
-                (base / f"{name}{suffix}").unlink(missing_ok=True)
-    count = sum(1 for p in base.iterdir() if p.name.endswith(".json") and _entity_of(p.name))
-    write_json_atomic(base / INDEX_FILE, {"version": VERSION, "entities": count})
+        narrower = hierarchy.narrower(iri)
+        was = _contributions(r for r in before if r[2] in narrower)
+        has = _contributions(r for r in now if r[2] in narrower)
+        stored = read_json(old / f"{name}.state.json", VERSION)
+        state = {"groups": stored["groups"], "totals": stored["totals"]} if stored is not None else {"groups": {}, "totals": {}}
+        dirty: set[str] = set()
+        for study in affected:
+            _apply(state, was.get(study), has.get(study), dirty)
+        dirty &= set(state["groups"])
+        if dirty:
+            _narrow(db, narrower)
+            for key in dirty:
+                d, rel, other = key.split(SEP)
+                state["groups"][key]["quote"] = db.execute(_MIN_QUOTE, (other, rel, d)).fetchone()[0]
+        if not state["groups"]:
+            _remove(base, name)
+            continue
+        add = []
+        for study, c in has.items():
+            title, level, year = info.get(study, (None, None, None))
+            add.append(
+                {
+                    "id": local_name(study),
+                    "iri": study,
+                    "title": title or local_name(study),
+                    "level": level,
+                    "year": year,
+                    "findings": len(c["findings"]),
+                }
+            )
+        lines_path = old / f"{name}.studies.jsonl"
+        lines = lines_path.read_bytes().splitlines(keepends=True) if lines_path.is_file() else []
+        _write(base, name, _relations_of(iri, state, vocab), _merge(lines, set(affected), add), state)
 
 
 def _entity_of(filename: str) -> str | None:
     """The entity id of a summary file's name (None for other files)."""
-    for suffix in (".studies.jsonl", ".json"):
+    for suffix in (".studies.jsonl", ".state.json", ".json"):
         if filename.endswith(suffix):
             name = filename[: -len(suffix)]
             return name if ID_RE.match(name) else None
     return None
 
 
-__all__ = ["ENTITIES_DIR", "StoredStudies", "publish_step", "stored_relations", "summarize"]
+__all__ = ["ENTITIES_DIR", "StoredStudies", "publish_step", "stored_relations"]
