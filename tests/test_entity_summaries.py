@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 
 import pytest
 
 from kg import KnowledgeGraph
-from kg.artifacts import cache_dir, clear_memo
+from kg.artifacts import INDEX, cache_dir, clear_memo
 from kg.views.common import Vocabulary
 from kg.views.summaries import ENTITIES_DIR
 from web import create_app
@@ -45,14 +46,13 @@ def test_the_page_shows_the_stored_summary(store):
     before = _get(client, "/entity/CART.json?limit=2")
     assert before["relations"] and before["studies_page"]["total"] > 3
 
-    # mark the stored copy: a relation's label and the third study's title
+    # mark the stored copy: a relation's label and the third study's title (a row of the index)
     summary = json.loads((folder / "CART.json").read_text())
     summary["relations"][0]["label"] = "MARKED relation"
     (folder / "CART.json").write_text(json.dumps(summary))
-    lines = (folder / "CART.studies.jsonl").read_text().splitlines()
-    study = json.loads(lines[2])
-    lines[2] = json.dumps({**study, "title": "MARKED study"})
-    (folder / "CART.studies.jsonl").write_text("\n".join(lines) + "\n")
+    study = _get(client, "/entity/CART.json?offset=2&limit=1")["studies"][0]
+    with sqlite3.connect(folder.parent.parent / INDEX) as db:
+        db.execute("UPDATE e_list SET title = 'MARKED study' WHERE entity = ? AND study = ?", (TKG + "CART", study["iri"]))
     clear_memo()
 
     page = _get(client, "/entity/CART.json?offset=2&limit=2")
@@ -64,6 +64,8 @@ def test_the_page_shows_the_stored_summary(store):
 
     # without the stored summaries the page is computed from the store again, unmarked
     shutil.rmtree(folder)
+    with sqlite3.connect(folder.parent.parent / INDEX) as db:
+        db.execute("UPDATE e_list SET title = ? WHERE study = ?", (study["title"], study["iri"]))
     clear_memo()
     again = _get(client, "/entity/CART.json?offset=2&limit=2")
     assert again["relations"][0]["label"] != "MARKED relation"

@@ -13,12 +13,19 @@ way the page's SPARQL groups them (:data:`kg.views.entity._ITEMS` and
 
 Files, in ``cache/<release>/entities/``:
 
-* ``<id>.json``: ``{"version", "relations", "studies_total", "checkpoints"}``;
-* ``<id>.studies.jsonl``: the studies in page order, one JSON object a line;
-  ``checkpoints`` are the byte offsets of every :data:`CHECKPOINT`-th line, so a
-  page of studies reads its slice only (CAR-T has tens of thousands at 100,000 studies);
-* ``_complete.json``, written last: the summaries are complete; an entity without
-  a file then has no findings.
+* ``<id>.json``: ``{"version", "relations", "studies_total"}``;
+* ``<id>.state.json``: what the summary is counted from, updated study by
+  study on an incremental publish (see :func:`_full_state`);
+* ``_complete.json``, written last: the summaries are complete; an entity
+  without a file then has no findings.
+
+The studies, in page order, are rows of the index (``e_list``), each valid
+for the releases from the one that added it up to the one that replaced it:
+a page reads its slice with LIMIT/OFFSET (CAR-T has tens of thousands at
+100,000 studies), and an incremental publish changes only the changed
+studies' rows instead of rewriting lists of every study (a top class such as
+Therapy lists them all). A full publish starts the rows again; a page of an
+older release then finds its count wrong and is computed from the store.
 
 On an incremental publish only the entities touched by a changed graph (a
 finding of it, before or after, whose end is the entity or a narrower class)
@@ -29,8 +36,6 @@ release. Both equal the SPARQL computation over the whole store
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
 import threading
 from collections import defaultdict
@@ -38,7 +43,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from ..artifacts import Publication, cache_dir, ensure_tables, link_or_copy, read_json, select, write_json_atomic
+from ..artifacts import COMPLETE, INDEX, Publication, cache_dir, ensure_tables, link_or_copy, read_json, select, write_json_atomic
 from ..errors import TkgError
 from ..namespaces import SPARQL_PREFIXES, TKG, local_name
 from .common import ID_RE, Vocabulary
@@ -52,12 +57,15 @@ ENTITIES_DIR = "entities"
 INDEX_FILE = "_complete.json"
 #: Format of the summary files; bump when their shape changes.
 VERSION = 1
-#: A checkpoint (byte offset) every this many lines of a studies file.
-CHECKPOINT = 64
 
 _TABLES = {
     "e_ends": "g TEXT, dir TEXT, via TEXT, relation TEXT, other TEXT, support TEXT, study TEXT, finding TEXT, level INTEGER, quote TEXT",
     "e_studies": "g TEXT, study TEXT, title TEXT, level INTEGER, year INTEGER",
+    # each entity's studies, in page order by (lvl, nyear, tkey, study), valid for the releases in [since, until)
+    "e_list": (
+        "entity TEXT, lvl INTEGER, nyear INTEGER, tkey TEXT, study TEXT, since TEXT, until TEXT,"
+        " title TEXT, level INTEGER, year INTEGER, findings INTEGER"
+    ),
 }
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS e_ends_g ON e_ends (g)",
@@ -66,6 +74,8 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS e_ends_group ON e_ends (other, relation, dir)",
     "CREATE INDEX IF NOT EXISTS e_studies_g ON e_studies (g)",
     "CREATE INDEX IF NOT EXISTS e_studies_study ON e_studies (study)",
+    "CREATE INDEX IF NOT EXISTS e_list_order ON e_list (entity, lvl, nyear, tkey, study, since, until)",
+    "CREATE INDEX IF NOT EXISTS e_list_study ON e_list (entity, study) WHERE until IS NULL",
 )
 
 #: Each finding of the graphs with both ends; its study's level and its
@@ -121,12 +131,28 @@ def entity_id(iri: str) -> str | None:
 
 
 # -- reading ---------------------------------------------------------------------------
-class StoredStudies(Sequence[dict[str, Any]]):
-    """An entity's studies in page order, read from its ``.studies.jsonl`` a
-    slice at a time (``len`` and slicing are all the web layer uses)."""
+_LIVE = "entity = ? AND since <= ? AND (until IS NULL OR until > ?)"
+_COUNT = f"SELECT COUNT(*) FROM e_list WHERE {_LIVE}"
+_PAGE = f"""SELECT study, title, level, year, findings FROM e_list WHERE {_LIVE}
+ORDER BY entity, lvl, nyear, tkey, study LIMIT ? OFFSET ?"""
+_readers = threading.local()
 
-    def __init__(self, path: Path, total: int, checkpoints: list[int]):
-        self.path, self.total, self.checkpoints = path, total, checkpoints
+
+def _reader(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the index, one per thread."""
+    cons: dict[str, sqlite3.Connection] = _readers.__dict__.setdefault("cons", {})
+    con = cons.get(str(path))
+    if con is None:
+        con = cons[str(path)] = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    return con
+
+
+class StoredStudies(Sequence[dict[str, Any]]):
+    """An entity's studies in page order, as of a release, read from the
+    index (``e_list``) a slice at a time (``len`` and slicing are all the web layer uses)."""
+
+    def __init__(self, index: Path, entity: str, release: str, total: int):
+        self.index, self.entity, self.release, self.total = index, entity, release, total
 
     def __len__(self) -> int:
         return self.total
@@ -134,16 +160,11 @@ class StoredStudies(Sequence[dict[str, Any]]):
     def _read(self, start: int, stop: int) -> list[dict[str, Any]]:
         if start >= stop:
             return []
-        mark = start // CHECKPOINT
-        out = []
-        with self.path.open("rb") as fh:
-            fh.seek(self.checkpoints[mark])
-            for number, line in enumerate(fh, start=mark * CHECKPOINT):
-                if number >= stop:
-                    break
-                if number >= start:
-                    out.append(json.loads(line))
-        return out
+        rows = _reader(self.index).execute(_PAGE, (self.entity, self.release, self.release, stop - start, start))
+        return [
+            {"id": local_name(study), "iri": study, "title": title, "level": level, "year": year, "findings": n}
+            for study, title, level, year, n in rows
+        ]
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...
@@ -174,9 +195,11 @@ class StoredStudies(Sequence[dict[str, Any]]):
 
 def stored_relations(kg: KnowledgeGraph, entity: str) -> tuple[list[dict[str, Any]], Sequence[dict[str, Any]]] | None:
     """The relations and studies of ``entity`` (an id) stored with the release
-    ``kg`` serves; None when the release has no summaries (or no release)."""
+    ``kg`` serves; None when the release has no summaries (or no release), or
+    the index no longer holds its studies as of that release (then the page
+    computes them from the store)."""
     folder = cache_dir(kg)
-    if folder is None:
+    if folder is None or not (folder / COMPLETE).is_file():  # (written once the index is committed)
         return None
     base = folder / ENTITIES_DIR
     data = read_json(base / f"{entity}.json", VERSION)
@@ -186,8 +209,14 @@ def stored_relations(kg: KnowledgeGraph, entity: str) -> tuple[list[dict[str, An
         return None
     if "relations" not in data:  # (an id ending in .state names another file)
         return None
-    studies = base / f"{entity}.studies.jsonl"
-    return data["relations"], StoredStudies(studies, int(data["studies_total"]), list(data["checkpoints"]))
+    index, total = folder.parent / INDEX, int(data["studies_total"])
+    try:
+        (count,) = _reader(index).execute(_COUNT, (str(TKG) + entity, folder.name, folder.name)).fetchone()
+    except sqlite3.Error:
+        return None
+    if count != total:  # a full publish since dropped this release's rows
+        return None
+    return data["relations"], StoredStudies(index, str(TKG) + entity, folder.name, total)
 
 
 # -- computing -----------------------------------------------------------------------------
@@ -389,53 +418,22 @@ def _apply(state: dict[str, Any], before: dict[str, Any] | None, after: dict[str
         del groups[key]
 
 
-def _line_iri(line: bytes) -> str:
-    """The IRI of a study line of a ``.studies.jsonl`` (as :func:`_write` writes them:
-    ``{"id": ..., "iri": ...``); read without parsing the whole line."""
-    return json.loads(b"{" + line.split(b", ", 2)[1] + b"}")["iri"]
+def _list_row(entity: str, study: dict[str, Any], release: str) -> tuple[Any, ...]:
+    lvl, nyear, tkey, iri = study_order(study)
+    return (entity, lvl, nyear, tkey, iri, release, None, study["title"], study["level"], study["year"], study["findings"])
 
 
-def _merge(old: list[bytes], remove: set[str], add: list[dict[str, Any]]) -> list[bytes]:
-    """The page-ordered study lines ``old`` less the studies in ``remove``, with
-    ``add`` put in their places (a binary search that parses only the lines it looks at)."""
-    import bisect
-
-    lines = [line for line in old if _line_iri(line) not in remove] if remove else list(old)
-    for study in sorted(add, key=study_order):
-        key = study_order(study)
-        at = bisect.bisect_left(lines, key, key=lambda line: study_order(json.loads(line)))
-        lines.insert(at, _encode(study))
-    return lines
+_INSERT_LIST = "INSERT INTO e_list VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def _encode(study: dict[str, Any]) -> bytes:
-    return json.dumps(study).encode("utf-8") + b"\n"
-
-
-def _write(base: Path, name: str, relations: list[dict[str, Any]], lines: list[bytes], state: dict[str, Any]) -> None:
-    """``<name>.studies.jsonl`` and ``<name>.state.json`` (temp file, then rename), then ``<name>.json``."""
-    path = base / f"{name}.studies.jsonl"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-    checkpoints: list[int] = []
-    offset = 0
-    try:
-        with tmp.open("wb") as fh:
-            for number, line in enumerate(lines):
-                if number % CHECKPOINT == 0:
-                    checkpoints.append(offset)
-                offset += len(line)
-            fh.write(b"".join(lines))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def _write(base: Path, name: str, relations: list[dict[str, Any]], total: int, state: dict[str, Any]) -> None:
+    """``<name>.state.json``, then ``<name>.json`` (each a temp file, then a rename)."""
     write_json_atomic(base / f"{name}.state.json", {"version": VERSION, **state})
-    summary = {"version": VERSION, "relations": relations, "studies_total": len(lines), "checkpoints": checkpoints}
-    write_json_atomic(base / f"{name}.json", summary)
+    write_json_atomic(base / f"{name}.json", {"version": VERSION, "relations": relations, "studies_total": total})
 
 
 def _remove(base: Path, name: str) -> None:
-    for suffix in (".json", ".studies.jsonl", ".state.json"):
+    for suffix in (".json", ".state.json"):
         (base / f"{name}{suffix}").unlink(missing_ok=True)
 
 
@@ -453,8 +451,9 @@ def publish_step(publication: Publication) -> None:
         db.execute(statement)
     hierarchy = Hierarchy(kg)
     vocab = Vocabulary(kg)  # once: the work store has no release key to memoize it by
+    release = publication.release
     if usable and not fresh and old is not None:
-        _incremental(kg, db, sorted(publication.changed or ()), hierarchy, vocab, old, base)
+        _incremental(kg, db, sorted(publication.changed or ()), hierarchy, vocab, old, base, release)
     else:
         _load(kg, db, None)
         db.execute("DROP TABLE IF EXISTS temp.t_info")
@@ -466,8 +465,9 @@ def publish_step(publication: Publication) -> None:
                 continue
             _narrow(db, hierarchy.narrower(iri))
             state = _full_state(db)
-            lines = [_encode(study) for study in _study_entries(db)]
-            _write(base, name, _relations_of(iri, state, vocab), lines, state)
+            studies = _study_entries(db)
+            db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in studies])
+            _write(base, name, _relations_of(iri, state, vocab), len(studies), state)
         db.execute("DROP TABLE temp.t_info")
     count = sum(1 for p in base.iterdir() if _entity_of(p.name) and p.name.endswith(".json") and not p.name.endswith(".state.json"))
     write_json_atomic(base / INDEX_FILE, {"version": VERSION, "entities": count})
@@ -477,7 +477,14 @@ _SELECT_ROWS = "SELECT g, dir, via, relation, other, support, study, finding, le
 
 
 def _incremental(
-    kg: KnowledgeGraph, db: sqlite3.Connection, changed: list[str], hierarchy: Hierarchy, vocab: Vocabulary, old: Path, base: Path
+    kg: KnowledgeGraph,
+    db: sqlite3.Connection,
+    changed: list[str],
+    hierarchy: Hierarchy,
+    vocab: Vocabulary,
+    old: Path,
+    base: Path,
+    release: str,
 ) -> None:
     """Update the summaries the changed graphs touch from the previous release's,
     study by study: the studies with ends in a changed graph (before or after)
@@ -525,30 +532,25 @@ def _incremental(
             for key in dirty:
                 d, rel, other = key.split(SEP)
                 state["groups"][key]["quote"] = db.execute(_MIN_QUOTE, (other, rel, d)).fetchone()[0]
+        db.executemany(
+            "UPDATE e_list SET until = ? WHERE entity = ? AND study = ? AND until IS NULL", [(release, iri, study) for study in affected]
+        )
         if not state["groups"]:
             _remove(base, name)
             continue
         add = []
         for study, c in has.items():
             title, level, year = info.get(study, (None, None, None))
-            add.append(
-                {
-                    "id": local_name(study),
-                    "iri": study,
-                    "title": title or local_name(study),
-                    "level": level,
-                    "year": year,
-                    "findings": len(c["findings"]),
-                }
-            )
-        lines_path = old / f"{name}.studies.jsonl"
-        lines = lines_path.read_bytes().splitlines(keepends=True) if lines_path.is_file() else []
-        _write(base, name, _relations_of(iri, state, vocab), _merge(lines, set(affected), add), state)
+            entry = {"id": local_name(study), "iri": study, "title": title or local_name(study), "level": level, "year": year}
+            add.append({**entry, "findings": len(c["findings"])})
+        db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in add])
+        (total,) = db.execute(_COUNT, (iri, release, release)).fetchone()
+        _write(base, name, _relations_of(iri, state, vocab), total, state)
 
 
 def _entity_of(filename: str) -> str | None:
     """The entity id of a summary file's name (None for other files)."""
-    for suffix in (".studies.jsonl", ".state.json", ".json"):
+    for suffix in (".state.json", ".json"):
         if filename.endswith(suffix):
             name = filename[: -len(suffix)]
             return name if ID_RE.match(name) else None
