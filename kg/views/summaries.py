@@ -75,7 +75,8 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS e_studies_g ON e_studies (g)",
     "CREATE INDEX IF NOT EXISTS e_studies_study ON e_studies (study)",
     "CREATE INDEX IF NOT EXISTS e_list_order ON e_list (entity, lvl, nyear, tkey, study, since, until)",
-    "CREATE INDEX IF NOT EXISTS e_list_study ON e_list (entity, study) WHERE until IS NULL",
+    "CREATE INDEX IF NOT EXISTS e_list_current ON e_list (entity, study, until)",
+    "CREATE INDEX IF NOT EXISTS e_list_until ON e_list (until) WHERE until IS NOT NULL",
 )
 
 #: Each finding of the graphs with both ends; its study's level and its
@@ -116,7 +117,15 @@ _STUDIES = f"""SELECT e.study, COUNT(DISTINCT e.dir || ' ' || e.finding), s.titl
 FROM e_ends e LEFT JOIN temp.t_info s ON s.study = e.study WHERE e.{_VIA} GROUP BY e.study"""
 _INFO = """CREATE TEMP TABLE t_info AS SELECT study, MIN(title) AS title, MIN(level) AS level, MIN(year) AS year
 FROM e_studies GROUP BY study"""
-_MIN_QUOTE = f"SELECT MIN(quote) FROM e_ends WHERE other = ? AND relation = ? AND dir = ? AND support = 'SUPPORT' AND {_VIA}"
+#: The least supporting quote of each group and how many studies have it as their least there.
+_GROUP_QUOTES = f"""SELECT dir, relation, other, q, COUNT(*) FROM (
+  SELECT dir, relation, other, q, MIN(q) OVER (PARTITION BY dir, relation, other) AS m FROM (
+    SELECT dir, relation, other, MIN(quote) AS q FROM e_ends WHERE {_VIA} AND support = 'SUPPORT' AND quote IS NOT NULL
+    GROUP BY dir, relation, other, study))
+WHERE q = m GROUP BY dir, relation, other, q"""
+_MIN_QUOTE = f"""SELECT q, COUNT(*) FROM (
+  SELECT MIN(quote) AS q FROM e_ends WHERE other = ? AND relation = ? AND dir = ? AND support = 'SUPPORT' AND quote IS NOT NULL AND {_VIA}
+  GROUP BY study) GROUP BY q ORDER BY q LIMIT 1"""
 
 #: A group of an entity's findings: (direction, relation, other end), as one text.
 SEP = "\t"
@@ -312,13 +321,14 @@ def _full_state(db: sqlite3.Connection) -> dict[str, Any]:
     * ``groups``: per (direction, relation, other end): distinct supporting
       (``sup``) and other (``oth``) studies, the supporting studies by their best
       level in the group (``levels``), the studies by the class at the entity's
-      end (``vias``), the least supporting quote (``quote``);
+      end (``vias``), the least supporting quote (``quote``) and the number of
+      studies whose least supporting quote in the group it is (``qn``);
     * ``totals``: per (direction, relation): distinct supporting studies.
     """
     groups: dict[str, dict[str, Any]] = {}
 
     def group(d: str, rel: str, other: str) -> dict[str, Any]:
-        return groups.setdefault(SEP.join((d, rel, other)), {"sup": 0, "oth": 0, "levels": {}, "vias": {}, "quote": None})
+        return groups.setdefault(SEP.join((d, rel, other)), {"sup": 0, "oth": 0, "levels": {}, "vias": {}, "quote": None, "qn": 0})
 
     for d, rel, other, supporting, n, quote in db.execute(_GROUP_STUDIES):
         entry = group(d, rel, other)
@@ -326,6 +336,8 @@ def _full_state(db: sqlite3.Connection) -> dict[str, Any]:
             entry["sup"], entry["quote"] = n, quote
         else:
             entry["oth"] = n
+    for d, rel, other, _quote, n in db.execute(_GROUP_QUOTES):
+        group(d, rel, other)["qn"] = n
     for d, rel, other, level, n in db.execute(_GROUP_LEVELS):
         group(d, rel, other)["levels"][str(level)] = n
     for d, rel, other, via, n in db.execute(_GROUP_VIAS):
@@ -393,21 +405,26 @@ def _bump(counts: dict[str, int], key: str, by: int) -> None:
 
 def _apply(state: dict[str, Any], before: dict[str, Any] | None, after: dict[str, Any] | None, dirty: set[str]) -> None:
     """Take one study's ``before`` contribution out of ``state`` and put its
-    ``after`` one in; groups whose least quote may have gone go to ``dirty``."""
+    ``after`` one in; groups whose least quote has gone (no study left
+    with it, ``qn``) go to ``dirty``."""
     groups = state["groups"]
     for c, sign in ((before, -1), (after, 1)):
         if c is None:
             continue
         for key, e in c["groups"].items():
-            g = groups.setdefault(key, {"sup": 0, "oth": 0, "levels": {}, "vias": {}, "quote": None})
+            g = groups.setdefault(key, {"sup": 0, "oth": 0, "levels": {}, "vias": {}, "quote": None, "qn": 0})
             if e["sup"]:
                 g["sup"] += sign
                 _bump(g["levels"], str(e["level"]), sign)
-                if e["quote"] is not None:
+                if e["quote"] is not None:  # (a dirty group is counted again after)
                     if sign < 0 and e["quote"] == g["quote"]:
-                        dirty.add(key)
+                        g["qn"] -= 1
+                        if g["qn"] <= 0:
+                            dirty.add(key)
                     elif sign > 0 and (g["quote"] is None or e["quote"] < g["quote"]):
-                        g["quote"] = e["quote"]
+                        g["quote"], g["qn"] = e["quote"], 1
+                    elif sign > 0 and e["quote"] == g["quote"]:
+                        g["qn"] += 1
             if e["oth"]:
                 g["oth"] += sign
             for via in e["vias"]:
@@ -469,6 +486,9 @@ def publish_step(publication: Publication) -> None:
             db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in studies])
             _write(base, name, _relations_of(iri, state, vocab), len(studies), state)
         db.execute("DROP TABLE temp.t_info")
+    oldest = _oldest_release(kg)
+    if oldest is not None:  # rows replaced before the oldest release still kept serve no release
+        db.execute("DELETE FROM e_list WHERE until IS NOT NULL AND until <= ?", (oldest,))
     count = sum(1 for p in base.iterdir() if _entity_of(p.name) and p.name.endswith(".json") and not p.name.endswith(".state.json"))
     write_json_atomic(base / INDEX_FILE, {"version": VERSION, "entities": count})
 
@@ -531,9 +551,11 @@ def _incremental(
             _narrow(db, narrower)
             for key in dirty:
                 d, rel, other = key.split(SEP)
-                state["groups"][key]["quote"] = db.execute(_MIN_QUOTE, (other, rel, d)).fetchone()[0]
+                found = db.execute(_MIN_QUOTE, (other, rel, d)).fetchone()
+                state["groups"][key]["quote"], state["groups"][key]["qn"] = found if found else (None, 0)
         db.executemany(
-            "UPDATE e_list SET until = ? WHERE entity = ? AND study = ? AND until IS NULL", [(release, iri, study) for study in affected]
+            "UPDATE e_list INDEXED BY e_list_current SET until = ? WHERE entity = ? AND study = ? AND until IS NULL",
+            [(release, iri, study) for study in affected],
         )
         if not state["groups"]:
             _remove(base, name)
@@ -546,6 +568,15 @@ def _incremental(
         db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in add])
         (total,) = db.execute(_COUNT, (iri, release, release)).fetchone()
         _write(base, name, _relations_of(iri, state, vocab), total, state)
+
+
+def _oldest_release(kg: KnowledgeGraph) -> str | None:
+    root = getattr(kg.store, "root", None)
+    releases = Path(root) / "releases" if root is not None else None
+    if releases is None or not releases.is_dir():
+        return None
+    names = sorted(p.name for p in releases.iterdir() if not p.name.startswith("."))
+    return names[0] if names else None
 
 
 def _entity_of(filename: str) -> str | None:
