@@ -56,7 +56,7 @@ ENTITIES_DIR = "entities"
 #: Written last; not a possible entity id (ids start with a letter or digit).
 INDEX_FILE = "_complete.json"
 #: Format of the summary files; bump when their shape changes.
-VERSION = 1
+VERSION = 2
 
 _TABLES = {
     "e_ends": "g TEXT, dir TEXT, via TEXT, relation TEXT, other TEXT, support TEXT, study TEXT, finding TEXT, level INTEGER, quote TEXT",
