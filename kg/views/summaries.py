@@ -553,10 +553,10 @@ def _incremental(
                 d, rel, other = key.split(SEP)
                 found = db.execute(_MIN_QUOTE, (other, rel, d)).fetchone()
                 state["groups"][key]["quote"], state["groups"][key]["qn"] = found if found else (None, 0)
-        db.executemany(
+        closed = db.executemany(
             "UPDATE e_list INDEXED BY e_list_current SET until = ? WHERE entity = ? AND study = ? AND until IS NULL",
             [(release, iri, study) for study in affected],
-        )
+        ).rowcount
         if not state["groups"]:
             _remove(base, name)
             continue
@@ -566,7 +566,8 @@ def _incremental(
             entry = {"id": local_name(study), "iri": study, "title": title or local_name(study), "level": level, "year": year}
             add.append({**entry, "findings": len(c["findings"])})
         db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in add])
-        (total,) = db.execute(_COUNT, (iri, release, release)).fetchone()
+        previous = read_json(old / f"{name}.json", VERSION)
+        total = (int(previous["studies_total"]) if previous is not None else 0) - closed + len(add)
         _write(base, name, _relations_of(iri, state, vocab), total, state)
 
 
