@@ -135,7 +135,12 @@ def barrier_ranking(graph: nx.MultiDiGraph, *, level: str = "barrier") -> list[d
         return []
     top = {n for n, d in b.nodes(data=True) if d["bipartite"] == 0}
     degree = nx.bipartite.degree_centrality(b, top)
-    betweenness = nx.bipartite.betweenness_centrality(b, top)
+    try:
+        betweenness = nx.bipartite.betweenness_centrality(b, top)
+    except ZeroDivisionError:
+        # networkx divides by the largest betweenness the sides' sizes allow, which is 0 when
+        # each side has one node (one modality facing one barrier): then every betweenness is 0
+        betweenness = dict.fromkeys(b.nodes, 0.0)
     rows = []
     for node in b.nodes:
         if node[0] != "b":
