@@ -47,7 +47,7 @@ from ..artifacts import COMPLETE, INDEX, Publication, cache_dir, ensure_tables, 
 from ..errors import TkgError
 from ..namespaces import SPARQL_PREFIXES, TKG, local_name
 from .common import ID_RE, Vocabulary
-from .entity import ItemRow, build_relations, study_order
+from .relations import ItemRow, build_relations, study_order
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
