@@ -134,3 +134,23 @@ def test_void_counts_are_kept_per_release_and_large_ones_counted_in_the_backgrou
     monkeypatch.setattr(voidcounts, "SYNC_QUADS", 10**9)
     assert triples(client) == want["triples"]
     assert json.loads(path.read_text())["counts"] == want
+
+
+def test_an_entity_page_is_rendered_once_per_release_and_page_of_studies(store, monkeypatch):
+    import web.pages as pages
+
+    rendered = []
+    real = pages.render_template
+
+    def counting(name, **context):
+        rendered.append((name, context["e"]["studies_page"]["offset"]))
+        return real(name, **context)
+
+    monkeypatch.setattr(pages, "render_template", counting)
+    clear_memo()
+    client = create_app({"store": store, "rate_limit": "0"}).test_client()
+    first = client.get("/entity/CART?limit=2")
+    assert first.status_code == 200 and client.get("/entity/CART?limit=2").data == first.data
+    assert client.get("/entity/CART?offset=2&limit=2").data != first.data
+    assert rendered == [("entity.html", 0), ("entity.html", 2)]
+    assert client.get("/entity/CART?limit=0").status_code == 400
