@@ -79,8 +79,16 @@ def _ancestors(graph: nx.MultiDiGraph, node: str) -> list[str]:
 
 def _edges(graph: nx.MultiDiGraph, relation: str, *, supported: bool = True):
     for u, v, key, data in graph.edges(keys=True, data=True):
-        if key == relation and (not supported or data.get("studies")):
+        if key == relation and (not supported or supporting(data)):
             yield u, v, data
+
+
+def supporting(data: dict[str, Any]) -> int:
+    """An edge's number of supporting studies: its ``studies`` list, or its
+    ``weight`` in a projection without study lists (the explorer's, kg.graphview),
+    on which the path questions (:func:`therapy_strategies`, :func:`shortest_path`) work too."""
+    studies = data.get("studies")
+    return len(studies) if studies is not None else int(data.get("weight") or 0)
 
 
 def _ref(graph: nx.MultiDiGraph, node: str) -> dict[str, str]:
@@ -127,7 +135,12 @@ def barrier_ranking(graph: nx.MultiDiGraph, *, level: str = "barrier") -> list[d
         return []
     top = {n for n, d in b.nodes(data=True) if d["bipartite"] == 0}
     degree = nx.bipartite.degree_centrality(b, top)
-    betweenness = nx.bipartite.betweenness_centrality(b, top)
+    try:
+        betweenness = nx.bipartite.betweenness_centrality(b, top)
+    except ZeroDivisionError:
+        # networkx divides by the largest betweenness the sides' sizes allow, which is 0 when
+        # each side has one node (one modality facing one barrier): then every betweenness is 0
+        betweenness = dict.fromkeys(b.nodes, 0.0)
     rows = []
     for node in b.nodes:
         if node[0] != "b":
@@ -186,7 +199,7 @@ def investigated_kinds(graph: nx.MultiDiGraph, therapy: str) -> set[str]:
     """Tumor kinds a therapy is investigated in or effective in (supported edges)."""
     kinds = set()
     for _u, v, key, data in graph.out_edges(therapy, keys=True, data=True):
-        if key in ("investigatedIn", "effectiveIn") and data.get("studies"):
+        if key in ("investigatedIn", "effectiveIn") and supporting(data):
             kind = tumor_kind(graph, v)
             if kind:
                 kinds.add(kind)
@@ -377,7 +390,7 @@ def therapy_strategies(graph: nx.MultiDiGraph, therapy: str) -> list[dict[str, A
     seen: set[str] = set()
     for source in sources:
         for _u, barrier, key, data in sorted(graph.out_edges(source, keys=True, data=True), key=lambda e: e[1]):
-            if key != "facesBarrier" or not data.get("studies") or barrier in seen:
+            if key != "facesBarrier" or not supporting(data) or barrier in seen:
                 continue
             seen.add(barrier)
             strategies: list[dict[str, Any]] = []
@@ -390,7 +403,7 @@ def therapy_strategies(graph: nx.MultiDiGraph, therapy: str) -> list[dict[str, A
                     **_ref(graph, barrier),
                     "faced_by": source,
                     "faced_by_label": label(graph, source),
-                    "studies": len(data["studies"]),
+                    "studies": supporting(data),
                     "strategies": strategies,
                 }
             )
@@ -406,7 +419,7 @@ def shortest_path(graph: nx.MultiDiGraph, source: str, target: str) -> list[dict
     undirected = nx.Graph()
     undirected.add_nodes_from(graph.nodes)
     for u, v, data in graph.edges(data=True):
-        if data.get("studies"):
+        if supporting(data):
             undirected.add_edge(u, v)
     try:
         nodes = nx.shortest_path(undirected, source, target)
@@ -414,9 +427,9 @@ def shortest_path(graph: nx.MultiDiGraph, source: str, target: str) -> list[dict
         return []
     steps = [{**_ref(graph, nodes[0]), "relation": None, "forward": None}]
     for a, b in zip(nodes, nodes[1:], strict=False):
-        forward = graph.has_edge(a, b) and any(d.get("studies") for d in graph.get_edge_data(a, b).values())
+        forward = graph.has_edge(a, b) and any(supporting(d) for d in graph.get_edge_data(a, b).values())
         data = graph.get_edge_data(a, b) if forward else graph.get_edge_data(b, a)
-        relation = sorted(k for k, d in data.items() if d.get("studies"))[0]
+        relation = sorted(k for k, d in data.items() if supporting(d))[0]
         steps.append({**_ref(graph, b), "relation": relation, "forward": forward})
     return steps
 
@@ -472,3 +485,50 @@ def analyze(kg: KnowledgeGraph) -> dict[str, Any]:
     from .projection import project
 
     return report(project(kg), study_facts(kg))
+
+
+# -- kept per release ---------------------------------------------------------------------
+#: The report of a release, written by the ``report`` publish step into its cache folder.
+REPORT_FILE = "analytics.json"
+REPORT_VERSION = 1
+
+
+def report_graph(kg: KnowledgeGraph, index: Any = None) -> nx.MultiDiGraph:
+    """What :meth:`KnowledgeGraph.to_networkx` gives (edges with their study
+    lists). At publish (``index``: the publication's SQLite index) the edges are
+    folded from the projection step's per-graph rows (``p_edges``, kept by
+    :func:`kg.graphview.publish_step`, which runs before this step) instead of
+    reading every finding from the store again; without them, from the store."""
+    from .graphview import _EDGE_TABLE
+    from .projection import assemble, fold_edges, node_vocabulary, project
+
+    if index is not None:
+        name, columns = _EDGE_TABLE
+        have = [row[1] for row in index.execute(f"PRAGMA table_info({name})")]
+        if have == [c.split()[0] for c in columns.split(",")] and have[0] == "g" and len(have) == 11:
+            rows = index.execute(f"SELECT {', '.join(have[1:])} FROM {name}")
+            return assemble(node_vocabulary(kg), fold_edges(rows))
+    return project(kg)
+
+
+def publish_step(publication: Any) -> None:
+    """The ``report`` publish step: the release's :func:`report`, in full (a few
+    seconds, see docs/benchmarks.md), stored as ``analytics.json``. The
+    projection step's rows are used only when that step completed for this
+    release (its file is in the folder); else the graph is read from the store."""
+    from .artifacts import write_json_atomic
+    from .graphview import PROJECTION_FILE
+
+    kg = publication.kg
+    index = publication.index if (publication.folder / PROJECTION_FILE).is_file() else None
+    data = {"version": REPORT_VERSION, "report": report(report_graph(kg, index), study_facts(kg))}
+    write_json_atomic(publication.folder / REPORT_FILE, data)
+
+
+def stored_report(kg: KnowledgeGraph) -> dict[str, Any] | None:
+    """The report stored with the release ``kg`` serves (None without one)."""
+    from .artifacts import cache_dir, read_json
+
+    folder = cache_dir(kg)
+    data = read_json(folder / REPORT_FILE, REPORT_VERSION) if folder is not None else None
+    return None if data is None else data["report"]

@@ -104,6 +104,17 @@ def test_ranking_degree_and_betweenness(small):
     assert cats["AHE"]["label"] == "antigen heterogeneity and escape" and cats["AHE"]["n_modalities"] == 2
 
 
+def test_one_modality_facing_one_barrier_has_betweenness_zero():
+    """networkx's bipartite betweenness divides by zero here (a store with one study
+    failed its publish on it); every betweenness is 0."""
+    g = nx.MultiDiGraph()
+    g.add_node("CART", label="CAR-T", category="Therapy", modality="CART", is_modality=True)
+    g.add_node("Escape", label="antigen escape", category="Barrier")
+    edge(g, "CART", "facesBarrier", "Escape", ["s1"])
+    assert [(r["id"], r["betweenness"], r["degree"]) for r in A.barrier_ranking(g)] == [("Escape", 0.0, 1.0)]
+    assert A.report(g)["rankings"]["categories"][0]["betweenness"] == 0.0
+
+
 def test_jaccard(small):
     overlap = {(r["a"], r["b"]): r for r in A.modality_overlap(small)}
     assert overlap[("CART", "TIL")]["jaccard"] == pytest.approx(1 / 3, abs=1e-3)

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+from rdflib import URIRef
 
-from kg import KnowledgeGraph
+from kg import KnowledgeGraph, analytics
+from kg.analytics import REPORT_FILE
 from kg.artifacts import COMPLETE, cache_dir
 from kg.generate import write_cards
 from kg.graphview import PROJECTION_FILE, compute_projection
@@ -21,9 +23,13 @@ from kg.namespaces import ONTOLOGY_GRAPH, study_graph
 from kg.views import cells
 from kg.views.cache import CELLS_DIR, VIEWS_FILE
 from kg.views.cells import PAGES_DIR
+from kg.views.common import Vocabulary
 from kg.views.dashboard import dashboard, matrix_and_cells
+from kg.views.entity import _relations
+from kg.views.summaries import ENTITIES_DIR, stored_relations
 
 ROOT = Path(__file__).resolve().parents[1]
+TKG = "https://w3id.org/tcell-kg/"
 
 
 def _plain(data):
@@ -68,7 +74,31 @@ def assert_equals_full(store: str) -> dict:
         data = json.loads((folder / PROJECTION_FILE).read_text())
         got = nx.node_link_graph(data["graph"], directed=True, multigraph=True, edges="edges")
         assert _projection_parts(got, data["synonyms"]) == _projection_parts(*compute_projection(kg))
+        assert_summaries_equal_full(kg)
+        stored = json.loads((folder / REPORT_FILE).read_text())["report"]
+        assert stored == _plain(analytics.report(kg.to_networkx(), analytics.study_facts(kg)))
         return json.loads((folder / COMPLETE).read_text())
+
+
+#: Besides every entity with findings: one with narrower classes (CART), a product,
+#: a tumor type (findings point in), a barrier class and a top category.
+SUMMARY_ENTITIES = ("CART", "TIL", "Tisagenlecleucel", "LBCL", "TumorMicroenvironmentBarrier", "Therapy")
+
+
+def assert_summaries_equal_full(kg: KnowledgeGraph) -> None:
+    """Every entity summary the release stores equals the page's SPARQL computation over the store."""
+    vocab = Vocabulary(kg)
+    names = (p.name for p in (cache_dir(kg) / ENTITIES_DIR).glob("*.json"))
+    files = sorted(n.removesuffix(".json") for n in names if not n.startswith("_") and not n.endswith(".state.json"))
+    assert set(SUMMARY_ENTITIES) <= set(files)
+    without = sorted(local for iri in vocab.labels if (local := iri.removeprefix(TKG)) != iri and "/" not in local and local not in files)
+    assert without
+    for name in [*files, *without[:3]]:  # (the last: entities without findings)
+        want_relations, want_studies = _relations(kg, URIRef(TKG + name), vocab)
+        relations, studies = stored_relations(kg, name)
+        assert _plain(relations) == _plain(want_relations), name
+        assert len(studies) == len(want_studies) and list(studies) == _plain(want_studies), name
+        assert studies[1:3] == _plain(want_studies[1:3]), name  # a slice, read through the checkpoints
 
 
 @pytest.fixture()

@@ -2,8 +2,10 @@
 ``/analytics/plots/<name>.<svg|png>``, and the published JSON-LD context at
 ``/context.jsonld``.
 
-The report (:func:`kg.analytics.report`) and the plots are computed once per
-published release and kept in memory per store (``kg.artifacts.memo``).
+The report (:func:`kg.analytics.report`) is computed at publish and stored with
+the release (read once per process; computed here for stores without
+releases); the plots are rendered from it once per release and kept in memory
+(``kg.artifacts.memo``). Path questions walk the explorer's projection.
 Query parameters: ``therapy`` (paths from a therapy to the strategies that
 address its barriers), ``from`` and ``to`` (a shortest path between two
 entities). Unknown values are a 400 in the app's one error shape.
@@ -25,21 +27,33 @@ PARAMS = ("therapy", "from", "to")
 
 
 def _report(kg) -> dict[str, Any]:
+    """The report of the release ``kg`` serves: stored at publish (the ``report``
+    step), else computed from the store once per release (stores without releases)."""
+
     def compute() -> dict[str, Any]:
         from kg import analytics
 
-        graph = kg.to_networkx()
-        report = analytics.report(graph, analytics.study_facts(kg))
-        return {"report": report, "graph": graph}
+        stored = analytics.stored_report(kg)
+        if stored is not None:
+            return stored
+        return analytics.report(kg.to_networkx(), analytics.study_facts(kg))
 
     return cache.memo(kg, ("analytics",), compute)
+
+
+def _graph(kg):
+    """The graph the path questions walk: the explorer's projection (kg/graphview.py,
+    stored with the release), which has no study lists but each edge's count."""
+    from kg.graphview import projection
+
+    return projection(kg).graph
 
 
 def _plot(kg, name: str, fmt: str) -> bytes:
     def compute() -> bytes:
         from kg.plots import render
 
-        return render(_report(kg)["report"], name, fmt)
+        return render(_report(kg), name, fmt)
 
     return cache.memo(kg, ("analytics-plot", name, fmt), compute)
 
@@ -75,8 +89,8 @@ def page():
     if neg.choose(neg.PAGE_TYPES) == "json":
         return page_json()
     kg = get_graph()
-    data = _report(kg)
-    graph = data["graph"]
+    report = _report(kg)
+    graph = _graph(kg)
     paths = _paths(graph, request.args)  # unknown parameters are refused before anything is kept
     args = {k: request.args.get(k, "").strip() for k in PARAMS}
 
@@ -87,7 +101,7 @@ def page():
         entities = sorted(((n, d.get("label", n)) for n, d in graph.nodes(data=True)), key=lambda x: x[1].lower())
         return render_template(
             "analytics.html",
-            r=data["report"],
+            r=report,
             paths=paths,
             therapies=therapies,
             entities=entities,
@@ -106,8 +120,7 @@ def page():
 @bp.get("/analytics.json")
 def page_json():
     kg = get_graph()
-    data = _report(kg)
-    return jsonify({"release": cache.release_key(kg), **data["report"], **_paths(data["graph"], request.args)})
+    return jsonify({"release": cache.release_key(kg), **_report(kg), **_paths(_graph(kg), request.args)})
 
 
 @bp.get("/analytics/plots/<filename>")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rdflib import Graph
 
 from .. import export as exports
-from .cache import cache_dir, memo, release_key, write_json_atomic
+from .cache import cache_dir, release_key, write_json_atomic
 from .common import NotFound
 
 if TYPE_CHECKING:
@@ -142,12 +142,15 @@ def download_path(kg: KnowledgeGraph, name: str) -> tuple[Path, str]:
 def void_graph(kg: KnowledgeGraph, base_url: str) -> Graph:
     """The dataset's VoID description (:mod:`kg.void`, the same builder as a
     release folder's void.ttl), with the data dumps and the SPARQL endpoint
-    under ``base_url``, the app's root URL. The counts are computed once per release."""
+    under ``base_url``, the app's root URL. The counts are computed once per release
+    (:func:`kg.views.voidcounts.counts`)."""
     from .. import void
     from ..release import version
 
     release = release_key(kg, exact=True)
-    counted = memo(kg, ("void-counts",), lambda: {**void.counts(kg), "sources": kg.stats()["studies"]})
+    from .voidcounts import counts
+
+    counted = counts(kg)  # kept per release; large ones are counted in the background (kg/views/voidcounts.py)
     root = base_url.rstrip("/")
     dumps = [void.Dump(f"{root}/downloads/{f.filename}", f.name, f.media_type) for f in exports.formats()]
     return void.describe(counted, dumps, endpoint=f"{root}/sparql", version=version(), release=release, modified=_release_time(release))

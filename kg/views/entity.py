@@ -17,6 +17,8 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from ..namespaces import SPARQL_PREFIXES, TKG, local_name
 from ..ontology import MappingSet, load_mappings
 from .common import NotFound, Vocabulary, entity_iri, int_or_none, is_ours, value, vocabulary
+from .relations import ItemRow, StudyRow, assemble
+from .summaries import stored_relations
 
 if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
@@ -44,12 +46,13 @@ _ABOUT = """
 #: No evidence level (levels are 1 to 5): in Oxigraph, MIN over a group with an unbound value is unbound.
 _NO_LEVEL = 1000
 #: Per (direction, relation, other end) and side (supporting or not): distinct
-#: studies, the best level of those studies, one non-empty quote (SAMPLE: any
-#: of them) and the narrower classes it goes through (IRIs never hold spaces).
+#: studies, the best level of those studies, one non-empty quote (the least in
+#: code point order, so that the stored summaries of kg/views/summaries.py give
+#: the same one) and the narrower classes it goes through (IRIs never hold spaces).
 _ITEMS = (
     SPARQL_PREFIXES
     + f"""SELECT ?dir ?relation ?other ?side (COUNT(DISTINCT ?study) AS ?studies) (MIN(COALESCE(?level, {_NO_LEVEL})) AS ?best)
-       (SAMPLE(?quote) AS ?example) (GROUP_CONCAT(DISTINCT STR(?via); separator=" ") AS ?vias)
+       (MIN(?quote) AS ?example) (GROUP_CONCAT(DISTINCT STR(?via); separator=" ") AS ?vias)
 WHERE {{{_ABOUT}  BIND(IF(STR(?support) = "SUPPORT", "support", "other") AS ?side)
   OPTIONAL {{ ?study tkg:evidenceLevel ?level }}
   OPTIONAL {{ ?finding tkg:evidenceQuote ?quote FILTER(STR(?quote) != "") }}
@@ -86,6 +89,7 @@ FACTS: tuple[tuple[URIRef, str], ...] = (
     (TKG.mechanisticAttribute, "Mechanistic attributes"),
     (TKG.hasComponent, "Components"),
 )
+
 
 @functools.lru_cache(maxsize=1)
 def _mapping_set() -> MappingSet:
@@ -155,7 +159,8 @@ def entity_page(kg: KnowledgeGraph, entity_id: str) -> dict[str, Any]:
         (vocab.ref(r["sub"]) for r in kg.query(_SUBCLASSES, bindings={"e": iri}).rows if r["sub"] != iri),
         key=lambda ref: ref["label"].lower(),  # type: ignore[index]
     )
-    relations, studies = _relations(kg, iri, vocab)
+    stored = stored_relations(kg, entity_id)  # kept at publish (kg.views.summaries)
+    relations, studies = stored if stored is not None else _relations(kg, iri, vocab)
     return {
         **(vocab.ref(iri) or {}),
         "definition": definitions[0] if definitions else None,
@@ -184,83 +189,44 @@ def _narrower(kg: KnowledgeGraph, iri: URIRef) -> str:
 def _relations(kg: KnowledgeGraph, iri: URIRef, vocab: Vocabulary) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Findings about the entity grouped by (direction, relation), then by the
     other end, counted by the store: one row per group and per study, whatever
-    the number of findings.
-
-    An item's ``studies`` are its distinct supporting studies, ``refuting_studies``
-    the distinct studies of its other findings, ``best_level`` the lowest
-    evidence level of the supporting studies, ``example_quote`` one non-empty
-    quote of a supporting finding (which one is unspecified, as before) and
-    ``via`` the narrower classes its findings are about. A relation's ``studies``
-    are the distinct supporting studies over all its items; a study's
-    ``findings`` count a finding once per direction it matches. Ties in every
-    ordering fall back to the IRI, so a page does not change between runs.
-    """
+    the number of findings (see :func:`assemble` for what the result holds).
+    The publish step of :mod:`kg.views.summaries` computes the same from its
+    index and stores it per release; this is the fallback for stores without
+    releases."""
     classes = _narrower(kg, iri)
-    items: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    items = []
     for row in kg.query(_ITEMS.replace("@NARROWER@", classes)).rows:
         if "dir" not in row:  # rdflib answers an empty grouping with one row of unbound keys
             continue
-        other = row["other"]
-        entry = items[(str(row["dir"]), str(row["relation"]))].setdefault(
-            str(other),
-            {"entity": vocab.ref(other), "studies": 0, "refuting_studies": 0, "best_level": None, "via": set(), "example_quote": None},
+        best = int_or_none(row.get("best"))
+        items.append(
+            ItemRow(
+                str(row["dir"]),
+                str(row["relation"]),
+                str(row["other"]),
+                str(row["side"]) == "support",
+                _count(row["studies"]),
+                best if best != _NO_LEVEL else None,
+                value(row.get("example")),
+                str(row.get("vias") or "").split(),
+            )
         )
-        if str(row["side"]) == "support":
-            entry["studies"] = _count(row["studies"])
-            best = int_or_none(row.get("best"))
-            entry["best_level"] = best if best != _NO_LEVEL else None
-            entry["example_quote"] = value(row.get("example"))
-        else:
-            entry["refuting_studies"] = _count(row["studies"])
-        entry["via"].update(v for v in str(row.get("vias") or "").split() if v != str(iri))
-
-    studies: dict[str, dict[str, Any]] = {}
-    supporting: dict[tuple[str, str], int] = defaultdict(int)  # (direction, relation) -> distinct supporting studies
-    seen: set[tuple[str, str]] = set()
+    studies = []
     for row in kg.query(_STUDIES.replace("@NARROWER@", classes)).rows:
         if "dir" not in row:  # (rdflib, as above)
             continue
-        study, direction = str(row["study"]), str(row["dir"])
-        if (study, direction) in seen:  # a second title, level or year
-            continue
-        seen.add((study, direction))
-        entry = studies.setdefault(
-            study,
-            {
-                "id": local_name(study),
-                "iri": study,
-                "title": value(row.get("title")) or local_name(study),
-                "level": int_or_none(row.get("level")),
-                "year": int_or_none(row.get("year")),
-                "findings": 0,
-            },
+        studies.append(
+            StudyRow(
+                str(row["study"]),
+                str(row["dir"]),
+                _count(row["findings"]),
+                str(row.get("supported") or "").split(),
+                value(row.get("title")),
+                int_or_none(row.get("level")),
+                int_or_none(row.get("year")),
+            )
         )
-        entry["findings"] += _count(row["findings"])
-        for relation in set(str(row.get("supported") or "").split()):
-            supporting[(direction, relation)] += 1
-
-    def by_label(ref: dict[str, Any]) -> tuple[str, str]:
-        return ref["label"], ref["iri"]
-
-    relations = []
-    for (direction, relation), others in items.items():
-        for entry in others.values():
-            entry["via"] = sorted((vocab.ref(v) for v in entry["via"]), key=by_label)  # type: ignore[arg-type]
-        listed = sorted(others.values(), key=lambda i: (-i["studies"], i["entity"]["label"].lower(), i["entity"]["iri"]))
-        relations.append(
-            {
-                "relation": local_name(relation),
-                "label": vocab.label(relation),
-                "direction": direction,
-                "items": listed,
-                "studies": supporting.get((direction, relation), 0),
-            }
-        )
-    relations.sort(key=lambda r: (r["direction"] != "out", -r["studies"], r["label"], r["relation"]))
-    ordered = sorted(
-        studies.values(), key=lambda s: (s["level"] if s["level"] is not None else 99, -(s["year"] or 0), s["title"].lower(), s["iri"])
-    )
-    return relations, ordered
+    return assemble(str(iri), items, studies, vocab)
 
 
 def _count(term: Any) -> int:

@@ -1,0 +1,592 @@
+"""Entity summaries kept per release: what an entity page shows of its findings
+(kg/views/entity.py's relations and studies), computed at publish so that no
+page reads every finding of a large entity at request time.
+
+The ``entities`` publish step keeps, in the publication's index
+(:class:`kg.artifacts.Publication`, SQLite), one row per finding end of each
+named graph (``e_ends``: direction, the class at that end, relation, other
+end, support, study, its evidence level, the finding's least quote) and its
+studies' title, level and year (``e_studies``). An entity's summary comes from
+the rows whose end is the entity or a narrower class, grouped by SQLite the
+way the page's SPARQL groups them (:data:`kg.views.entity._ITEMS` and
+``_STUDIES``), and assembled by the same :func:`kg.views.entity.assemble`.
+
+Files, in ``cache/<release>/entities/``:
+
+* ``<id>.json``: ``{"version", "relations", "studies_total"}``;
+* ``<id>.state.json``: what the summary is counted from, updated study by
+  study on an incremental publish (see :func:`_full_state`);
+* ``_complete.json``, written last: the summaries are complete; an entity
+  without a file then has no findings.
+
+The studies, in page order, are rows of the index (``e_list``), each valid
+for the releases from the one that added it up to the one that replaced it:
+a page reads its slice with LIMIT/OFFSET (CAR-T has tens of thousands at
+100,000 studies), and an incremental publish changes only the changed
+studies' rows instead of rewriting lists of every study (a top class such as
+Therapy lists them all). A full publish starts the rows again; a page of an
+older release then finds its count wrong and is computed from the store.
+
+On an incremental publish only the entities touched by a changed graph (a
+finding of it, before or after, whose end is the entity or a narrower class)
+are summarized again; the others' files are hard-linked from the previous
+release. Both equal the SPARQL computation over the whole store
+(tests/test_incremental.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
+
+from ..artifacts import COMPLETE, INDEX, Publication, cache_dir, ensure_tables, link_or_copy, read_json, select, write_json_atomic
+from ..errors import TkgError
+from ..namespaces import SPARQL_PREFIXES, TKG, local_name
+from .common import ID_RE, Vocabulary
+from .relations import ItemRow, build_relations, study_order
+
+if TYPE_CHECKING:
+    from ..graph import KnowledgeGraph
+
+ENTITIES_DIR = "entities"
+#: Written last; not a possible entity id (ids start with a letter or digit).
+INDEX_FILE = "_complete.json"
+#: Format of the summary files; bump when their shape changes.
+VERSION = 2
+
+_TABLES = {
+    "e_ends": "g TEXT, dir TEXT, via TEXT, relation TEXT, other TEXT, support TEXT, study TEXT, finding TEXT, level INTEGER, quote TEXT",
+    "e_studies": "g TEXT, study TEXT, title TEXT, level INTEGER, year INTEGER",
+    # each entity's studies, in page order by (lvl, nyear, tkey, study), valid for the releases in [since, until)
+    "e_list": (
+        "entity TEXT, lvl INTEGER, nyear INTEGER, tkey TEXT, study TEXT, since TEXT, until TEXT,"
+        " title TEXT, level INTEGER, year INTEGER, findings INTEGER"
+    ),
+}
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS e_ends_g ON e_ends (g)",
+    "CREATE INDEX IF NOT EXISTS e_ends_via ON e_ends (via)",
+    "CREATE INDEX IF NOT EXISTS e_ends_study ON e_ends (study)",
+    "CREATE INDEX IF NOT EXISTS e_ends_group ON e_ends (other, relation, dir)",
+    "CREATE INDEX IF NOT EXISTS e_studies_g ON e_studies (g)",
+    "CREATE INDEX IF NOT EXISTS e_studies_study ON e_studies (study)",
+    "CREATE INDEX IF NOT EXISTS e_list_order ON e_list (entity, lvl, nyear, tkey, study, since, until)",
+    "CREATE INDEX IF NOT EXISTS e_list_current ON e_list (entity, study, until)",
+    "CREATE INDEX IF NOT EXISTS e_list_until ON e_list (until) WHERE until IS NOT NULL",
+)
+
+#: Each finding of the graphs with both ends; its study's level and its
+#: quotes are looked up outside the graph (as the page's query does).
+_G_ENDS = (
+    SPARQL_PREFIXES
+    + """SELECT ?g ?finding ?s ?relation ?o ?support ?study ?level ?quote WHERE { @VALUES@
+  GRAPH ?g { ?finding a tkg:Finding ; tkg:subject ?s ; tkg:relation ?relation ; tkg:object ?o ; tkg:support ?support ;
+                      prov:wasDerivedFrom ?study . }
+  OPTIONAL { ?study tkg:evidenceLevel ?level }
+  OPTIONAL { ?finding tkg:evidenceQuote ?quote FILTER(STR(?quote) != "") }
+}"""
+)
+_G_STUDIES = (
+    SPARQL_PREFIXES
+    + """SELECT DISTINCT ?g ?study ?title ?level ?year WHERE { @VALUES@
+  GRAPH ?g { ?finding a tkg:Finding ; prov:wasDerivedFrom ?study . }
+  OPTIONAL { ?study dcterms:title ?title }
+  OPTIONAL { ?study tkg:evidenceLevel ?level }
+  OPTIONAL { ?study tkg:publicationYear ?year }
+}"""
+)
+_SUBCLASS = SPARQL_PREFIXES + "SELECT ?sub ?sup WHERE { ?sub rdfs:subClassOf ?sup FILTER(isIRI(?sub) && isIRI(?sup)) }"
+_LABELLED = SPARQL_PREFIXES + "SELECT DISTINCT ?e WHERE { GRAPH ?g { ?e rdfs:label ?label } FILTER(isIRI(?e)) }"
+
+#: No evidence level (levels are 1 to 5), as in kg/views/entity.py.
+_NO_LEVEL = 1000
+_VIA = "via IN (SELECT c FROM temp.t_via)"
+#: The state of a summary (see :func:`_full_state`), over the ends in temp.t_via.
+_GROUP_STUDIES = f"""SELECT dir, relation, other, support = 'SUPPORT', COUNT(DISTINCT study), MIN(quote)
+FROM e_ends WHERE {_VIA} GROUP BY dir, relation, other, support = 'SUPPORT'"""
+_GROUP_LEVELS = f"""SELECT dir, relation, other, lvl, COUNT(*) FROM (
+  SELECT dir, relation, other, MIN(COALESCE(level, {_NO_LEVEL})) AS lvl FROM e_ends WHERE {_VIA} AND support = 'SUPPORT'
+  GROUP BY dir, relation, other, study) GROUP BY dir, relation, other, lvl"""
+_GROUP_VIAS = f"SELECT dir, relation, other, via, COUNT(DISTINCT study) FROM e_ends WHERE {_VIA} GROUP BY dir, relation, other, via"
+_TOTALS = f"SELECT dir, relation, COUNT(DISTINCT study) FROM e_ends WHERE {_VIA} AND support = 'SUPPORT' GROUP BY dir, relation"
+_STUDIES = f"""SELECT e.study, COUNT(DISTINCT e.dir || ' ' || e.finding), s.title, s.level, s.year
+FROM e_ends e LEFT JOIN temp.t_info s ON s.study = e.study WHERE e.{_VIA} GROUP BY e.study"""
+_INFO = """CREATE TEMP TABLE t_info AS SELECT study, MIN(title) AS title, MIN(level) AS level, MIN(year) AS year
+FROM e_studies GROUP BY study"""
+#: The least supporting quote of each group and how many studies have it as their least there.
+_GROUP_QUOTES = f"""SELECT dir, relation, other, q, COUNT(*) FROM (
+  SELECT dir, relation, other, q, MIN(q) OVER (PARTITION BY dir, relation, other) AS m FROM (
+    SELECT dir, relation, other, MIN(quote) AS q FROM e_ends WHERE {_VIA} AND support = 'SUPPORT' AND quote IS NOT NULL
+    GROUP BY dir, relation, other, study))
+WHERE q = m GROUP BY dir, relation, other, q"""
+_MIN_QUOTE = f"""SELECT q, COUNT(*) FROM (
+  SELECT MIN(quote) AS q FROM e_ends WHERE other = ? AND relation = ? AND dir = ? AND support = 'SUPPORT' AND quote IS NOT NULL AND {_VIA}
+  GROUP BY study) GROUP BY q ORDER BY q LIMIT 1"""
+
+#: A group of an entity's findings: (direction, relation, other end), as one text.
+SEP = "\t"
+
+
+def entity_id(iri: str) -> str | None:
+    """The page id of an entity IRI (None for IRIs that have no entity page)."""
+    if not iri.startswith(str(TKG)):
+        return None
+    name = iri[len(str(TKG)) :]
+    return name if ID_RE.match(name) else None
+
+
+# -- reading ---------------------------------------------------------------------------
+_LIVE = "entity = ? AND since <= ? AND (until IS NULL OR until > ?)"
+_COUNT = f"SELECT COUNT(*) FROM e_list WHERE {_LIVE}"
+_PAGE = f"""SELECT study, title, level, year, findings FROM e_list WHERE {_LIVE}
+ORDER BY entity, lvl, nyear, tkey, study LIMIT ? OFFSET ?"""
+_readers = threading.local()
+
+
+def _reader(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the index, one per thread."""
+    cons: dict[str, sqlite3.Connection] = _readers.__dict__.setdefault("cons", {})
+    con = cons.get(str(path))
+    if con is None:
+        con = cons[str(path)] = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    return con
+
+
+class StoredStudies(Sequence[dict[str, Any]]):
+    """An entity's studies in page order, as of a release, read from the
+    index (``e_list``) a slice at a time (``len`` and slicing are all the web layer uses)."""
+
+    def __init__(self, index: Path, entity: str, release: str, total: int):
+        self.index, self.entity, self.release, self.total = index, entity, release, total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def _read(self, start: int, stop: int) -> list[dict[str, Any]]:
+        if start >= stop:
+            return []
+        rows = _reader(self.index).execute(_PAGE, (self.entity, self.release, self.release, stop - start, start))
+        return [
+            {"id": local_name(study), "iri": study, "title": title, "level": level, "year": year, "findings": n}
+            for study, title, level, year, n in rows
+        ]
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.total)
+            if step != 1:
+                return self._read(0, self.total)[index]
+            return self._read(start, stop)
+        if index < 0:
+            index += self.total
+        if not 0 <= index < self.total:
+            raise IndexError(index)
+        return self._read(index, index + 1)[0]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._read(0, self.total))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return len(other) == self.total and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def stored_relations(kg: KnowledgeGraph, entity: str) -> tuple[list[dict[str, Any]], Sequence[dict[str, Any]]] | None:
+    """The relations and studies of ``entity`` (an id) stored with the release
+    ``kg`` serves; None when the release has no summaries (or no release), or
+    the index no longer holds its studies as of that release (then the page
+    computes them from the store)."""
+    folder = cache_dir(kg)
+    if folder is None or not (folder / COMPLETE).is_file():  # (written once the index is committed)
+        return None
+    base = folder / ENTITIES_DIR
+    data = read_json(base / f"{entity}.json", VERSION)
+    if data is None:
+        if read_json(base / INDEX_FILE, VERSION) is not None and ID_RE.match(entity):
+            return [], []  # complete summaries without this entity: it has no findings
+        return None
+    if "relations" not in data:  # (an id ending in .state names another file)
+        return None
+    index, total = folder.parent / INDEX, int(data["studies_total"])
+    try:
+        (count,) = _reader(index).execute(_COUNT, (str(TKG) + entity, folder.name, folder.name)).fetchone()
+    except sqlite3.Error:
+        return None
+    if count != total:  # a full publish since dropped this release's rows
+        return None
+    return data["relations"], StoredStudies(index, str(TKG) + entity, folder.name, total)
+
+
+# -- computing -----------------------------------------------------------------------------
+class Hierarchy:
+    """The entity and its narrower classes, from the store's rdfs:subClassOf
+    (what kg/views/entity.py's ``rdfs:subClassOf*`` follows), both ways."""
+
+    def __init__(self, kg: KnowledgeGraph):
+        self.children: dict[str, set[str]] = defaultdict(set)
+        self.parents: dict[str, set[str]] = defaultdict(set)
+        for row in kg.query(_SUBCLASS).rows:
+            self.children[str(row["sup"])].add(str(row["sub"]))
+            self.parents[str(row["sub"])].add(str(row["sup"]))
+
+    @staticmethod
+    def _closure(start: str, edges: dict[str, set[str]]) -> set[str]:
+        seen, todo = {start}, [start]
+        while todo:
+            for nxt in edges.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    def narrower(self, iri: str) -> set[str]:
+        return self._closure(iri, self.children)
+
+    def broader(self, iri: str) -> set[str]:
+        return self._closure(iri, self.parents)
+
+
+def _rows(kg: KnowledgeGraph, graphs: set[str] | None) -> Iterator[tuple[Any, ...]]:
+    """``e_ends`` rows of ``graphs``: a finding's ends, each once per direction
+    (the least non-empty quote of the finding kept, as the page's MIN)."""
+    rows: dict[tuple[Any, ...], str | None] = {}
+    for r in select(kg, _G_ENDS, graphs):
+        key = (
+            str(r["g"]),
+            str(r["finding"]),
+            str(r["s"]),
+            str(r["relation"]),
+            str(r["o"]),
+            str(r["support"]),
+            str(r["study"]),
+            _int(r.get("level")),
+        )
+        quote = None if r.get("quote") is None else str(r["quote"])
+        if key not in rows or (quote is not None and (rows[key] is None or quote < rows[key])):  # type: ignore[operator]
+            rows[key] = quote
+    for (g, finding, s, relation, o, support, study, level), quote in rows.items():
+        yield (g, "out", s, relation, o, support, study, finding, level, quote)
+        yield (g, "in", o, relation, s, support, study, finding, level, quote)
+
+
+def _int(term: Any) -> int | None:
+    try:
+        return None if term is None else int(str(term))
+    except ValueError:
+        return None
+
+
+def _load(kg: KnowledgeGraph, db: sqlite3.Connection, graphs: set[str] | None) -> set[str]:
+    """Read the rows of ``graphs`` (None: all) into the index; returns the ends (vias) they have."""
+    vias: set[str] = set()
+    batch: list[tuple[Any, ...]] = []
+    for row in _rows(kg, graphs):
+        vias.add(row[2])
+        batch.append(row)
+        if len(batch) >= 50_000:
+            db.executemany("INSERT INTO e_ends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+            batch = []
+    db.executemany("INSERT INTO e_ends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+    db.executemany(
+        "INSERT INTO e_studies VALUES (?, ?, ?, ?, ?)",
+        (
+            (str(r["g"]), str(r["study"]), None if r.get("title") is None else str(r["title"]), _int(r.get("level")), _int(r.get("year")))
+            for r in select(kg, _G_STUDIES, graphs)
+        ),
+    )
+    return vias
+
+
+def _narrow(db: sqlite3.Connection, narrower: Iterable[str]) -> None:
+    db.execute("DROP TABLE IF EXISTS temp.t_via")
+    db.execute("CREATE TEMP TABLE t_via (c TEXT PRIMARY KEY)")
+    db.executemany("INSERT INTO temp.t_via VALUES (?)", [(c,) for c in sorted(set(narrower))])
+
+
+def _full_state(db: sqlite3.Connection) -> dict[str, Any]:
+    """What an entity's summary is made of, counted by SQLite over its ends
+    (temp.t_via), in a form an incremental publish can update study by study:
+
+    * ``groups``: per (direction, relation, other end): distinct supporting
+      (``sup``) and other (``oth``) studies, the supporting studies by their best
+      level in the group (``levels``), the studies by the class at the entity's
+      end (``vias``), the least supporting quote (``quote``) and the number of
+      studies whose least supporting quote in the group it is (``qn``);
+    * ``totals``: per (direction, relation): distinct supporting studies.
+    """
+    groups: dict[str, dict[str, Any]] = {}
+
+    def group(d: str, rel: str, other: str) -> dict[str, Any]:
+        return groups.setdefault(SEP.join((d, rel, other)), {"sup": 0, "oth": 0, "levels": {}, "vias": {}, "quote": None, "qn": 0})
+
+    for d, rel, other, supporting, n, quote in db.execute(_GROUP_STUDIES):
+        entry = group(d, rel, other)
+        if supporting:
+            entry["sup"], entry["quote"] = n, quote
+        else:
+            entry["oth"] = n
+    for d, rel, other, _quote, n in db.execute(_GROUP_QUOTES):
+        group(d, rel, other)["qn"] = n
+    for d, rel, other, level, n in db.execute(_GROUP_LEVELS):
+        group(d, rel, other)["levels"][str(level)] = n
+    for d, rel, other, via, n in db.execute(_GROUP_VIAS):
+        group(d, rel, other)["vias"][via] = n
+    totals = {f"{d}{SEP}{rel}": n for d, rel, n in db.execute(_TOTALS)}
+    return {"groups": groups, "totals": totals}
+
+
+def _relations_of(iri: str, state: dict[str, Any], vocab: Vocabulary) -> list[dict[str, Any]]:
+    items = []
+    for key, g in state["groups"].items():
+        d, rel, other = key.split(SEP)
+        vias = list(g["vias"])
+        if g["sup"]:
+            best = min(int(level) for level in g["levels"])
+            items.append(ItemRow(d, rel, other, True, g["sup"], None if best == _NO_LEVEL else best, g["quote"], vias))
+        if g["oth"]:
+            items.append(ItemRow(d, rel, other, False, g["oth"], None, None, vias))
+    supporting = {tuple(key.split(SEP)): n for key, n in state["totals"].items()}
+    return build_relations(iri, items, supporting, vocab)  # type: ignore[arg-type]
+
+
+def _study_entries(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The entity's studies (over temp.t_via), in page order."""
+    studies = [
+        {"id": local_name(study), "iri": study, "title": title or local_name(study), "level": level, "year": year, "findings": n}
+        for study, n, title, level, year in db.execute(_STUDIES)
+    ]
+    return sorted(studies, key=study_order)
+
+
+# -- the incremental update of one entity ---------------------------------------------------
+Row = tuple[Any, ...]  # an e_ends row: g, dir, via, relation, other, support, study, finding, level, quote
+
+
+def _contributions(rows: Iterable[Row]) -> dict[str, dict[str, Any]]:
+    """Per study, what its ends (already restricted to the entity's) add to the
+    state: per group its sides, best supporting level, vias and least
+    supporting quote; its supported (direction, relation)s; its findings."""
+    out: dict[str, dict[str, Any]] = {}
+    for _g, d, via, rel, other, support, study, finding, level, quote in rows:
+        c = out.setdefault(study, {"groups": {}, "totals": set(), "findings": set()})
+        entry = c["groups"].setdefault(SEP.join((d, rel, other)), {"sup": False, "oth": False, "level": None, "vias": set(), "quote": None})
+        entry["vias"].add(via)
+        c["findings"].add((d, finding))
+        if support == "SUPPORT":
+            entry["sup"] = True
+            lvl = _NO_LEVEL if level is None else level
+            entry["level"] = lvl if entry["level"] is None else min(entry["level"], lvl)
+            if quote is not None and (entry["quote"] is None or quote < entry["quote"]):
+                entry["quote"] = quote
+            c["totals"].add(f"{d}{SEP}{rel}")
+        else:
+            entry["oth"] = True
+    return out
+
+
+def _bump(counts: dict[str, int], key: str, by: int) -> None:
+    n = counts.get(key, 0) + by
+    if n:
+        counts[key] = n
+    else:
+        counts.pop(key, None)
+
+
+def _apply(state: dict[str, Any], before: dict[str, Any] | None, after: dict[str, Any] | None, dirty: set[str]) -> None:
+    """Take one study's ``before`` contribution out of ``state`` and put its
+    ``after`` one in; groups whose least quote has gone (no study left
+    with it, ``qn``) go to ``dirty``."""
+    groups = state["groups"]
+    for c, sign in ((before, -1), (after, 1)):
+        if c is None:
+            continue
+        for key, e in c["groups"].items():
+            g = groups.setdefault(key, {"sup": 0, "oth": 0, "levels": {}, "vias": {}, "quote": None, "qn": 0})
+            if e["sup"]:
+                g["sup"] += sign
+                _bump(g["levels"], str(e["level"]), sign)
+                if e["quote"] is not None:  # (a dirty group is counted again after)
+                    if sign < 0 and e["quote"] == g["quote"]:
+                        g["qn"] -= 1
+                        if g["qn"] <= 0:
+                            dirty.add(key)
+                    elif sign > 0 and (g["quote"] is None or e["quote"] < g["quote"]):
+                        g["quote"], g["qn"] = e["quote"], 1
+                    elif sign > 0 and e["quote"] == g["quote"]:
+                        g["qn"] += 1
+            if e["oth"]:
+                g["oth"] += sign
+            for via in e["vias"]:
+                _bump(g["vias"], via, sign)
+        for key in c["totals"]:
+            _bump(state["totals"], key, sign)
+    for key in [k for k, g in groups.items() if not g["sup"] and not g["oth"]]:
+        del groups[key]
+
+
+def _list_row(entity: str, study: dict[str, Any], release: str) -> tuple[Any, ...]:
+    lvl, nyear, tkey, iri = study_order(study)
+    return (entity, lvl, nyear, tkey, iri, release, None, study["title"], study["level"], study["year"], study["findings"])
+
+
+_INSERT_LIST = "INSERT INTO e_list VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _write(base: Path, name: str, relations: list[dict[str, Any]], total: int, state: dict[str, Any]) -> None:
+    """``<name>.state.json``, then ``<name>.json`` (each a temp file, then a rename)."""
+    write_json_atomic(base / f"{name}.state.json", {"version": VERSION, **state})
+    write_json_atomic(base / f"{name}.json", {"version": VERSION, "relations": relations, "studies_total": total})
+
+
+def _remove(base: Path, name: str) -> None:
+    for suffix in (".json", ".state.json"):
+        (base / f"{name}{suffix}").unlink(missing_ok=True)
+
+
+def publish_step(publication: Publication) -> None:
+    """The ``entities`` publish step (see the module docstring)."""
+    kg, db = publication.kg, publication.index
+    if db is None:
+        raise TkgError("the entities step needs the publication's index")
+    base = publication.folder / ENTITIES_DIR
+    base.mkdir(parents=True, exist_ok=True)
+    old = publication.previous / ENTITIES_DIR if publication.previous is not None else None
+    usable = publication.incremental and old is not None and read_json(old / INDEX_FILE, VERSION) is not None
+    fresh = ensure_tables(db, _TABLES, drop=not usable)
+    for statement in _INDEXES:
+        db.execute(statement)
+    hierarchy = Hierarchy(kg)
+    vocab = Vocabulary(kg)  # once: the work store has no release key to memoize it by
+    release = publication.release
+    if usable and not fresh and old is not None:
+        _incremental(kg, db, sorted(publication.changed or ()), hierarchy, vocab, old, base, release)
+    else:
+        _load(kg, db, None)
+        db.execute("DROP TABLE IF EXISTS temp.t_info")
+        db.execute(_INFO)
+        vias = {v for (v,) in db.execute("SELECT DISTINCT via FROM e_ends")}
+        for iri in sorted({e for via in vias for e in hierarchy.broader(via)}):
+            name = entity_id(iri)
+            if name is None:
+                continue
+            _narrow(db, hierarchy.narrower(iri))
+            state = _full_state(db)
+            studies = _study_entries(db)
+            db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in studies])
+            _write(base, name, _relations_of(iri, state, vocab), len(studies), state)
+        db.execute("DROP TABLE temp.t_info")
+    oldest = _oldest_release(kg)
+    if oldest is not None:  # rows replaced before the oldest release still kept serve no release
+        db.execute("DELETE FROM e_list WHERE until IS NOT NULL AND until <= ?", (oldest,))
+    count = sum(1 for p in base.iterdir() if _entity_of(p.name) and p.name.endswith(".json") and not p.name.endswith(".state.json"))
+    write_json_atomic(base / INDEX_FILE, {"version": VERSION, "entities": count})
+
+
+_SELECT_ROWS = "SELECT g, dir, via, relation, other, support, study, finding, level, quote FROM e_ends"
+
+
+def _incremental(
+    kg: KnowledgeGraph,
+    db: sqlite3.Connection,
+    changed: list[str],
+    hierarchy: Hierarchy,
+    vocab: Vocabulary,
+    old: Path,
+    base: Path,
+    release: str,
+) -> None:
+    """Update the summaries the changed graphs touch from the previous release's,
+    study by study: the studies with ends in a changed graph (before or after)
+    leave the summaries with what they held and come back with what they hold."""
+    gone: list[Row] = []
+    for g in changed:
+        gone.extend(db.execute(_SELECT_ROWS + " WHERE g = ?", (g,)))
+    db.executemany("DELETE FROM e_ends WHERE g = ?", [(g,) for g in changed])
+    db.executemany("DELETE FROM e_studies WHERE g = ?", [(g,) for g in changed])
+    _load(kg, db, set(changed))
+    new: list[Row] = []
+    for g in changed:
+        new.extend(db.execute(_SELECT_ROWS + " WHERE g = ?", (g,)))
+    affected = sorted({r[6] for r in gone} | {r[6] for r in new})
+    now: list[Row] = []  # every end of the affected studies, in any graph
+    for study in affected:
+        now.extend(db.execute(_SELECT_ROWS + " WHERE study = ?", (study,)))
+    kept = set(changed)
+    before = [r for r in now if r[0] not in kept] + gone
+    info = {
+        study: (title, level, year)
+        for study in affected
+        for title, level, year in db.execute("SELECT MIN(title), MIN(level), MIN(year) FROM e_studies WHERE study = ?", (study,))
+    }
+    touched = {e for r in (*before, *now) for e in hierarchy.broader(r[2])}
+    for path in old.iterdir():
+        name = _entity_of(path.name)
+        if name is not None and str(TKG) + name not in touched:
+            link_or_copy(path, base / path.name)
+    for iri in sorted(touched):
+        name = entity_id(iri)
+        if name is None:
+            continue
+        narrower = hierarchy.narrower(iri)
+        was = _contributions(r for r in before if r[2] in narrower)
+        has = _contributions(r for r in now if r[2] in narrower)
+        stored = read_json(old / f"{name}.state.json", VERSION)
+        state = {"groups": stored["groups"], "totals": stored["totals"]} if stored is not None else {"groups": {}, "totals": {}}
+        dirty: set[str] = set()
+        for study in affected:
+            _apply(state, was.get(study), has.get(study), dirty)
+        dirty &= set(state["groups"])
+        if dirty:
+            _narrow(db, narrower)
+            for key in dirty:
+                d, rel, other = key.split(SEP)
+                found = db.execute(_MIN_QUOTE, (other, rel, d)).fetchone()
+                state["groups"][key]["quote"], state["groups"][key]["qn"] = found if found else (None, 0)
+        closed = db.executemany(
+            "UPDATE e_list INDEXED BY e_list_current SET until = ? WHERE entity = ? AND study = ? AND until IS NULL",
+            [(release, iri, study) for study in affected],
+        ).rowcount
+        if not state["groups"]:
+            _remove(base, name)
+            continue
+        add = []
+        for study, c in has.items():
+            title, level, year = info.get(study, (None, None, None))
+            entry = {"id": local_name(study), "iri": study, "title": title or local_name(study), "level": level, "year": year}
+            add.append({**entry, "findings": len(c["findings"])})
+        db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in add])
+        previous = read_json(old / f"{name}.json", VERSION)
+        total = (int(previous["studies_total"]) if previous is not None else 0) - closed + len(add)
+        _write(base, name, _relations_of(iri, state, vocab), total, state)
+
+
+def _oldest_release(kg: KnowledgeGraph) -> str | None:
+    root = getattr(kg.store, "root", None)
+    releases = Path(root) / "releases" if root is not None else None
+    if releases is None or not releases.is_dir():
+        return None
+    names = sorted(p.name for p in releases.iterdir() if not p.name.startswith("."))
+    return names[0] if names else None
+
+
+def _entity_of(filename: str) -> str | None:
+    """The entity id of a summary file's name (None for other files)."""
+    for suffix in (".state.json", ".json"):
+        if filename.endswith(suffix):
+            name = filename[: -len(suffix)]
+            return name if ID_RE.match(name) else None
+    return None
+
+
+__all__ = ["ENTITIES_DIR", "StoredStudies", "publish_step", "stored_relations"]
