@@ -175,3 +175,51 @@ def test_cq14_paths_from_car_t_to_strategies(built_graph):
         assert str(r["exampleBarrierQuote"]) and str(r["exampleStrategyQuote"])
     applied = {local(r["strategy"]) for r in rows if r["appliedToTherapy"].toPython()}
     assert {"OncolyticVirus", "DominantNegativeTGFBR"} <= applied
+
+
+_QUOTES = """
+PREFIX tkg: <https://w3id.org/tcell-kg/>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?subject ?relation ?object ?quote WHERE {
+  ?finding tkg:subject ?subject ; tkg:relation ?relation ; tkg:object ?object ; tkg:support "SUPPORT" ; tkg:evidenceQuote ?quote .
+}
+"""
+
+
+def _supported_quotes(graph) -> dict[tuple[str, str, str], set[str]]:
+    """Every supported finding's quote, by (subject, relation, object)."""
+    quotes: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for r in graph.query(_QUOTES).rows:
+        quotes[(local(r["subject"]), local(r["relation"]), local(r["object"]))].add(str(r["quote"]))
+    return quotes
+
+
+def _subclasses(graph, root: str) -> set[str]:
+    rows = graph.query(
+        f"PREFIX tkg: <https://w3id.org/tcell-kg/> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> "
+        f"SELECT ?c WHERE {{ ?c rdfs:subClassOf* tkg:{root} }}"
+    ).rows
+    return {local(r["c"]) for r in rows}
+
+
+def test_cq3_and_cq14_example_quotes_are_quotes_of_the_rows_supporting_findings(built_graph):
+    # the quote is looked up in one of the row's study graphs only: it must still be the quote
+    # of a supported finding of that row (subject under the therapy asked about, same relation and object)
+    quotes = _supported_quotes(built_graph)
+
+    def quoted_by(subjects: set[str], relation: str, obj: str) -> set[str]:
+        return set().union(*(quotes.get((s, relation, obj), set()) for s in subjects))
+
+    engagers = _subclasses(built_graph, "TCellEngager")
+    rows = run(built_graph, "cq3")
+    assert rows
+    for r in rows:
+        relation = "facesBarrier" if str(r["kind"]) == "barrier" else "causesToxicity"
+        assert str(r["exampleQuote"]) in quoted_by(engagers, relation, local(r["object"])), r
+
+    car_t = _subclasses(built_graph, "CART")
+    rows = run(built_graph, "cq14")
+    assert rows
+    for r in rows:
+        assert str(r["exampleBarrierQuote"]) in quoted_by(car_t, "facesBarrier", local(r["barrier"])), r
+        assert str(r["exampleStrategyQuote"]) in quotes[(local(r["strategy"]), "addressesBarrier", local(r["addressed"]))], r
