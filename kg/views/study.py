@@ -19,26 +19,31 @@ if TYPE_CHECKING:
     from ..graph import KnowledgeGraph
 
 _META = SPARQL_PREFIXES + "SELECT ?s ?p ?o WHERE { ?s a tkg:Study ; ?p ?o }"
+#: The conflicts, text blocks and findings of a study are read inside its own
+#: named graph (``?g``, bound with ``?s``: kg.to_rdf writes a study's record
+#: there). Oxigraph evaluates the right side of an OPTIONAL on its own before
+#: joining it; outside the graph that read every quote (every section, every
+#: conflict field) of the store, so a study page grew with the corpus (1.2 s at
+#: 10,000 studies); inside it, only the study's own.
 _CONFLICTS = (
     SPARQL_PREFIXES
-    + """SELECT ?s ?c ?field ?metadata ?text ?comment WHERE {
+    + """SELECT ?s ?g ?c ?field ?metadata ?text ?comment WHERE { GRAPH ?g {
   ?s tkg:hasConflict ?c .
   OPTIONAL { ?c tkg:conflictField ?field } OPTIONAL { ?c tkg:metadataValue ?metadata }
   OPTIONAL { ?c tkg:textValue ?text } OPTIONAL { ?c rdfs:comment ?comment }
-}"""
+} }"""
 )
 _TEXTS = (
     SPARQL_PREFIXES
-    + """SELECT ?s ?block ?section ?content WHERE {
+    + """SELECT ?s ?g ?block ?section ?content WHERE { GRAPH ?g {
   ?s tkg:hasTextBlock ?block . ?block tkg:content ?content . OPTIONAL { ?block tkg:section ?section }
-}"""
+} }"""
 )
-#: (Three OPTIONALs for the quote's place, not one of three patterns: Oxigraph
-#: joins a multi-pattern OPTIONAL with every quoted finding of the store, 3.6 s
-#: of a study page's first view at 10,000 studies; the page takes the place only whole.)
+#: (Three OPTIONALs for the quote's place, not one of three patterns: the page
+#: takes the place only whole.)
 _FINDINGS = (
     SPARQL_PREFIXES
-    + """SELECT ?s ?finding ?subject ?relation ?object ?support ?quote ?start ?end ?block ?context ?method ?confidence WHERE {
+    + """SELECT ?s ?g ?finding ?subject ?relation ?object ?support ?quote ?start ?end ?block ?context ?method ?confidence WHERE { GRAPH ?g {
   ?finding a tkg:Finding ; prov:wasDerivedFrom ?s ; tkg:subject ?subject ; tkg:relation ?relation ; tkg:object ?object .
   OPTIONAL { ?finding tkg:support ?support }
   OPTIONAL { ?finding tkg:evidenceQuote ?quote }
@@ -46,17 +51,19 @@ _FINDINGS = (
   OPTIONAL { ?finding tkg:tumorContext ?context }
   OPTIONAL { ?finding tkg:extractionMethod ?method }
   OPTIONAL { ?finding tkg:confidence ?confidence }
-}"""
+} }"""
 )
 #: Papers and trial records linked both ways: a paper references the trial (the NCT ids of its
 #: DataBank list or abstract), the trial's record references the paper (its PMIDs), or both
 #: carry the same NCT id. ?role is "trial" when ?other is the registry record of a trial.
+#: (Whether ?other is a study is a FILTER EXISTS, tested per row: as a pattern, Oxigraph
+#: joined the links with every study of the store, 0.35 s a page at 10,000 studies.)
 _LINKED = (
     SPARQL_PREFIXES
     + """SELECT DISTINCT ?s ?other ?title ?role WHERE {
   { ?s dcterms:references ?other } UNION { ?other dcterms:references ?s }
   UNION { ?s tkg:nctId ?nct . ?other tkg:nctId ?nct . FILTER (?other != ?s) }
-  ?other a tkg:Study .
+  FILTER EXISTS { ?other a tkg:Study }
   BIND (EXISTS { ?other a tkg:TrialRegistration } AS ?otherIsTrial)
   BIND (EXISTS { ?s a tkg:TrialRegistration } AS ?selfIsTrial)
   FILTER (?otherIsTrial != ?selfIsTrial)
@@ -126,6 +133,7 @@ def study_page(kg: KnowledgeGraph, study_id: str) -> dict[str, Any]:
     if not rows:
         raise NotFound(f"no study with id {study_id!r}", expected="a study id such as those listed on entity pages")
     vocab = vocabulary(kg)
+    own = {"s": iri, "g": GRAPH[local_name(str(iri))]}  # the study and its named graph
     props: dict[str, list[Any]] = defaultdict(list)
     types: list[str] = []
     for row in rows:
@@ -153,10 +161,10 @@ def study_page(kg: KnowledgeGraph, study_id: str) -> dict[str, Any]:
             "text_value": value(r.get("text")),
             "comment": value(r.get("comment")),
         }
-        for r in kg.query(_CONFLICTS, bindings={"s": iri}).rows
+        for r in kg.query(_CONFLICTS, bindings=own).rows
     ]
     findings: dict[str, dict[str, Any]] = {}
-    for r in kg.query(_FINDINGS, bindings={"s": iri}).rows:
+    for r in kg.query(_FINDINGS, bindings=own).rows:
         fid = local_name(str(r["finding"]))
         if fid in findings:
             continue
@@ -178,7 +186,7 @@ def study_page(kg: KnowledgeGraph, study_id: str) -> dict[str, Any]:
             "confidence": value(r.get("confidence")),
         }
     texts = []
-    for r in sorted(kg.query(_TEXTS, bindings={"s": iri}).rows, key=lambda r: str(r["block"])):
+    for r in sorted(kg.query(_TEXTS, bindings=own).rows, key=lambda r: str(r["block"])):
         block = local_name(str(r["block"]))
         content = str(r["content"])
         spans = [(f["start"], f["end"], [f["id"]]) for f in findings.values() if f["block"] == block and f["start"] is not None]
