@@ -246,6 +246,16 @@ def _tree_hwm_mib(pid: int) -> float:
     return total / 1024
 
 
+def pages_table(store: str) -> str:
+    """benchmarks/pages.py on the release: each page of issue 17 on a fresh `tkg
+    serve`, its first view and later views (its table, as printed)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "pages.py"), "--store", store, "--port", str(_free_port())],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    return done.stdout if done.returncode == 0 else f"benchmarks/pages.py failed: {done.stderr.strip()[-500:]}"
+
+
 def serve_and_measure(store: str) -> dict:
     """Start `tkg serve` on the release (waitress, default workers) and measure
     /sparql with a small SELECT, the dashboard, a matrix cell, the entity page
@@ -365,14 +375,22 @@ def bench_size(
         start = time.perf_counter()
         with KnowledgeGraph.open(store, mode="write") as g:
             report = g.ingest(cards)
-            g.publish()
+            loaded = time.perf_counter() - start
+            release = g.publish()
         took = time.perf_counter() - start
         result["ingest"]["embedded"] = (report.studies / took, report.quads / took, took)
+        import json
+
+        complete = Path(store) / "cache" / str(release) / "complete.json"
+        steps = json.loads(complete.read_text()).get("timings", {}) if complete.is_file() else {}
+        result["publish"] = {"ingest_s": loaded, "publish_s": took - loaded, "steps": steps}
         with KnowledgeGraph.open(store) as g:
             result["cq"]["embedded"] = cq_latencies(g)
         result["startup"] = startup_seconds(store)
         result["rss"] = serving_rss_mib(store)
         result["http"]["embedded"] = serve_and_measure(store)
+        done(result)
+        result["pages"] = pages_table(store)
         done(result)
     if "rdflib" in systems:
         ingest, cqs = rdflib_in_child(work / f"cards-{n}", n)
@@ -510,6 +528,11 @@ def render(results: list[dict], systems: list[str], command: str) -> str:
                 for what, label in firsts:
                     if figures.get(what) is not None:
                         lines.append(f"| {system} | {label} | | {figures[what] * 1000:,.0f} | | |")
+        if r.get("publish"):
+            pub = r["publish"]
+            steps = ", ".join(f"{k} {v:.0f} s" for k, v in pub["steps"].items())
+            lines += ["", f"Embedded end to end: read, extract, convert and load {pub['ingest_s']:.0f} s; publish {pub['publish_s']:.0f} s"
+                      f" (checkpoint and precompute steps: {steps})."]
         built = r["http"].get("embedded", {}).get("downloads_s")
         if built is not None:
             lines += ["", f"The release's download files were built before `tkg serve` started ({built:.0f} s), not during the HTTP runs."]
@@ -517,6 +540,10 @@ def render(results: list[dict], systems: list[str], command: str) -> str:
         if "embedded" in sparql and sparql.get("oxigraph-server"):
             ratio = sparql["embedded"] / sparql["oxigraph-server"]
             lines += ["", f"/sparql small SELECT: {ratio:.0%} of Oxigraph server's rate (target: 70 %)."]
+        if r.get("pages"):
+            what = "Pages (benchmarks/pages.py: each on a fresh `tkg serve` of the release, first view, then 20 views from 8 threads)"
+            lines += ["", what + ":",
+                      "", "```", r["pages"].rstrip(), "```"]
         serving = r["http"].get("embedded", {}).get("memory_mib")
         if serving is not None:
             what = "Peak memory of `tkg serve` after the HTTP runs (sum of VmHWM over the serving process and its query workers)"
