@@ -51,34 +51,11 @@ def test_re_ingest_is_idempotent_and_small_batches_replace_graphs(cards, tmp_pat
         assert again.loaded == first.loaded
 
 
-def test_knowledge_graph_ingest_takes_the_bulk_path_above_the_threshold(cards, tmp_path, monkeypatch):
-    calls: list[int] = []
+@pytest.fixture()
+def bulk_calls(monkeypatch) -> list[int]:
+    """The number of files of each call of the embedded store's bulk writer (from 10 files on)."""
     import kg.bulk
 
-    real = kg.bulk.load
-
-    def spy(store, converted, **kwargs):
-        calls.append(kwargs["total"])
-        return real(store, converted, **kwargs)
-
-    monkeypatch.setattr("kg.graph.BULK_THRESHOLD", 10)
-    monkeypatch.setattr(kg.bulk, "load", spy)  # the embedded store's bulk writer
-    with KnowledgeGraph.open(str(tmp_path / "t"), mode="write") as graph:
-        report = graph.ingest(cards)
-        graph.publish()
-    assert calls == [len(cards)]
-    assert report.studies == 24 and len(report.failed) == 1
-    with KnowledgeGraph.open(str(tmp_path / "t")) as reader:
-        assert reader.stats()["studies"] == 24
-
-
-def test_ingest_after_build_still_bulk_loads(monkeypatch, tmp_path):
-    """build() used to keep its own copy of the shipped ontology, and ingest only
-    bulk-loads with the default one: a build then an ingest in one process
-    (benchmarks/incremental.py, million.py) went one file at a time on one core."""
-    import kg.bulk
-
-    cards = write_cards(tmp_path / "cards", 12, seed=5)
     calls: list[int] = []
     real = kg.bulk.load
 
@@ -88,10 +65,28 @@ def test_ingest_after_build_still_bulk_loads(monkeypatch, tmp_path):
 
     monkeypatch.setattr("kg.graph.BULK_THRESHOLD", 10)
     monkeypatch.setattr(kg.bulk, "load", spy)
+    return calls
+
+
+def test_knowledge_graph_ingest_takes_the_bulk_path_above_the_threshold(cards, tmp_path, bulk_calls):
+    with KnowledgeGraph.open(str(tmp_path / "t"), mode="write") as graph:
+        report = graph.ingest(cards)
+        graph.publish()
+    assert bulk_calls == [len(cards)]
+    assert report.studies == 24 and len(report.failed) == 1
+    with KnowledgeGraph.open(str(tmp_path / "t")) as reader:
+        assert reader.stats()["studies"] == 24
+
+
+def test_ingest_after_build_still_bulk_loads(tmp_path, bulk_calls):
+    """build() used to keep its own copy of the shipped ontology, and ingest only
+    bulk-loads with the default one: a build then an ingest in one process
+    (benchmarks/incremental.py, million.py) went one file at a time on one core."""
+    cards = write_cards(tmp_path / "cards", 12, seed=5)
     with KnowledgeGraph.open(str(tmp_path / "t"), mode="write") as graph:
         graph.build()
         report = graph.ingest(cards)
-    assert calls == [12]
+    assert bulk_calls == [12]
     assert report.studies == 12
 
 
