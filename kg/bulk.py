@@ -7,13 +7,18 @@
   ontology once. A worker returns, per file, either its N-Quads (one named
   graph per study) or the error: a file that fails writes nothing and is
   reported, in file order, exactly as the one-file-at-a-time path does.
-* **Loading** goes to pyoxigraph natively, in batches of files. Each batch
-  is one SPARQL update (one transaction): ``DROP SILENT GRAPH`` of every study it writes, then
-  ``INSERT DATA`` of their triples. A kill at any moment leaves each study
-  old or new, never missing or half-written (it used to be a drop and an
-  ``extend``, two transactions: a kill between them lost the batch's
-  studies, and the next ingest published a release without them; the bulk
-  loader, not transactional at all, was used into an empty store).
+* **Loading** goes to pyoxigraph natively, in batches of files. The studies
+  of a batch that the store already holds are replaced by one SPARQL update
+  (one transaction): ``DROP SILENT GRAPH`` of each, then ``INSERT DATA`` of
+  their triples. The studies it does not hold yet go in with one
+  ``Store.load`` of their N-Quads (one transaction too, and 1.6 times as
+  fast as the same quads parsed inside an update: 3,000 synthetic studies in
+  batches of 200 took 13.1 to 14.3 s by update, 8.3 to 8.5 s by load). A kill at any moment
+  leaves each study old or new, never missing or half-written (it used to
+  be a drop and an ``extend``, two transactions per study: a kill between
+  them lost the batch's studies, and the next ingest published a release
+  without them; the bulk loader, not transactional at all, was used into an
+  empty store).
 * **Remote servers** (``load_remote``): each study's graph goes in one
   Graph Store Protocol ``PUT`` (atomic, and a replacement), or without a GSP
   endpoint in one ``DROP; INSERT DATA`` update request, with several
@@ -241,11 +246,25 @@ def load(
     on_error: Callable[[str, TkgError], None] | None = None,
     batch_files: int = BATCH_FILES,
 ) -> IngestReport:
-    """Write converted files into a pyoxigraph store, one batch at a time."""
+    """Write converted files into a pyoxigraph store, one batch at a time.
+
+    A batch's studies that the store does not hold yet go in with ``Store.load``
+    of their N-Quads, one transaction (1.6 times as fast as the same quads
+    inside a SPARQL update, which Oxigraph parses as a query text); the studies
+    it holds are replaced by one SPARQL update that drops and inserts their
+    graphs, another transaction. Either way a study is old or new, never
+    neither (tests/test_crash_safety.py)."""
+    import pyoxigraph as ox
+
     report = IngestReport()
     for batch in _batches(converted, report, total=total, progress=progress, on_error=on_error, batch_files=batch_files):
+        known = [c for c in batch if any(store.contains_named_graph(ox.NamedNode(g)) for g in c.graphs)]
+        fresh = [c for c in batch if all(c is not k for k in known) and c.nquads]
         try:
-            store.update(replacement(batch))
+            if fresh:
+                store.load(b"".join(c.nquads for c in fresh), ox.RdfFormat.N_QUADS)
+            if known:
+                store.update(replacement(known))
         except (OSError, SyntaxError, ValueError) as exc:
             from .errors import StoreError
 
