@@ -187,6 +187,32 @@ def corpus(built_store):
         yield kg, graph, A.report(graph, A.study_facts(kg))
 
 
+def test_study_facts_match_the_property_path_query(corpus):
+    """study_facts decides reviews and preclinical studies from the class tree in
+    Python; the property-path query it replaced (slow at scale) is the oracle."""
+    kg, _graph, _report = corpus
+    rows = kg.query(
+        PREFIXES
+        + """SELECT ?study ?type ?review ?preclinical WHERE {
+  ?study a tkg:Study .
+  OPTIONAL { ?study a ?type . FILTER(?type != tkg:Study && STRSTARTS(STR(?type), STR(tkg:))) }
+  OPTIONAL { ?study a/rdfs:subClassOf* tkg:Review . BIND(true AS ?review) }
+  OPTIONAL { ?study a/rdfs:subClassOf* tkg:PreclinicalStudy . BIND(true AS ?preclinical) }
+}"""
+    ).rows
+    want: dict[str, dict] = {}
+    for row in rows:
+        study = str(row["study"]).rsplit("/", 1)[-1]
+        entry = want.setdefault(study, {"types": set(), "review": False, "preclinical": False})
+        if row.get("type") is not None:
+            entry["types"].add(str(row["type"]).rsplit("/", 1)[-1])
+        entry["review"] |= row.get("review") is not None
+        entry["preclinical"] |= row.get("preclinical") is not None
+    got = A.study_facts(kg)
+    assert got == {k: {**v, "types": sorted(v["types"])} for k, v in want.items()}
+    assert any(f["review"] for f in got.values()) and any(f["preclinical"] for f in got.values())
+
+
 def test_modalities_per_barrier_match_sparql(corpus):
     kg, _graph, report = corpus
     rows = kg.query(
