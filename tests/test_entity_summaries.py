@@ -39,6 +39,18 @@ def _get(client, path: str) -> dict:
     return response.get_json()
 
 
+def test_a_store_given_by_a_relative_path_serves_its_summaries(store, monkeypatch):
+    """`make serve` runs `tkg serve --store var`: the summaries' index was opened
+    by a file URI made from the relative path, and every entity page failed (500)."""
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(store).parent)
+    clear_memo()
+    client = create_app({"store": Path(store).name, "rate_limit": "0"}).test_client()
+    page = _get(client, "/entity/CART.json?limit=2")
+    assert page["studies"] and page["relations"]
+
+
 def test_the_page_shows_the_stored_summary(store):
     folder = _folder(store)
     clear_memo()

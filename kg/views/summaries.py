@@ -152,7 +152,8 @@ def _reader(path: Path) -> sqlite3.Connection:
     cons: dict[str, sqlite3.Connection] = _readers.__dict__.setdefault("cons", {})
     con = cons.get(str(path))
     if con is None:
-        con = cons[str(path)] = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        # a file URI needs an absolute path (`tkg serve --store var` gives a relative one)
+        con = cons[str(path)] = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
     return con
 
 
