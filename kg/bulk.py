@@ -258,8 +258,13 @@ def load(
 
     report = IngestReport()
     for batch in _batches(converted, report, total=total, progress=progress, on_error=on_error, batch_files=batch_files):
-        known = [c for c in batch if any(store.contains_named_graph(ox.NamedNode(g)) for g in c.graphs)]
-        fresh = [c for c in batch if all(c is not k for k in known) and c.nquads]
+        known: list[Converted] = []
+        fresh: list[Converted] = []
+        for c in batch:
+            if any(store.contains_named_graph(ox.NamedNode(g)) for g in c.graphs):
+                known.append(c)
+            elif c.nquads:
+                fresh.append(c)
         try:
             if fresh:
                 store.load(b"".join(c.nquads for c in fresh), ox.RdfFormat.N_QUADS)
