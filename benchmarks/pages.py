@@ -12,7 +12,8 @@ table; nothing is asserted.
 The entity pages are those of every modality, of the tumor type with the most
 studies (found by a query before the servers start, or ``--tumor``) and
 ``--extra`` ones; the study page is the first study of CAR-T's entity page
-(or ``--study``).
+(or ``--study``); the neighborhood is that of the first therapy the graph
+explorer finds for "CAR-T".
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def pages(store: str, tumor: str | None, study: str | None, extra: list[str]) ->
         "/query",
         "/graph",
         "/api/graph/options",
-        "/api/graph/neighborhood?id=CART&depth=1",
+        "NEIGHBORHOOD",
         "/analytics",
         "/downloads",
         "/void",
@@ -124,8 +125,11 @@ def measure(store: str, port: int, path: str, later: int, threads: int) -> dict[
             process.wait()
 
 
-def first_study(store: str, port: int) -> str:
-    """The first study on CAR-T's entity page (one server, stopped after)."""
+def first_ids(store: str, port: int) -> tuple[str, str]:
+    """The first study on CAR-T's entity page and the graph explorer's first
+    therapy node found by a search for CAR-T (the projection's nodes are the
+    findings' ends, products rather than the modality class): one server,
+    stopped after."""
     import json
 
     base = f"http://127.0.0.1:{port}"
@@ -138,7 +142,10 @@ def first_study(store: str, port: int) -> str:
     try:
         wait_ready(base, process)
         with urllib.request.urlopen(base + "/entity/CART.json?limit=1", timeout=600) as response:
-            return json.loads(response.read())["studies"][0]["id"]
+            study = json.loads(response.read())["studies"][0]["id"]
+        with urllib.request.urlopen(base + "/api/graph/nodes?q=CAR-T", timeout=600) as response:
+            found = json.loads(response.read())["results"]
+        return study, next(r["id"] for r in found if r.get("category") == "Therapy")
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -156,10 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=[], help="measure only the paths containing one of these texts")
     args = parser.parse_args(argv)
     listed = pages(args.store, args.tumor, args.study, args.extra)
+    if "STUDY" in listed or "NEIGHBORHOOD" in listed:
+        study, node = first_ids(args.store, args.port)
+        named = {"STUDY": f"/study/{study}", "NEIGHBORHOOD": f"/api/graph/neighborhood?id={node}&depth=1"}
+        listed = [named.get(p, p) for p in listed]
     if args.only:
         listed = [p for p in listed if any(o in p for o in args.only)]
-    if "STUDY" in listed:
-        listed[listed.index("STUDY")] = f"/study/{first_study(args.store, args.port)}"
     print(f"store {args.store}; first view on a fresh `tkg serve`, then {args.later} views from {args.threads} threads")
     print(f"{'page':52} {'status':>6} {'first ms':>10} {'p50 ms':>8} {'p95 ms':>8} {'KiB':>8}")
     for path in listed:
