@@ -19,6 +19,8 @@ Each writer takes ``(kg, path)`` and writes **one file** (registered in
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import functools
 import io
@@ -118,10 +120,31 @@ def biolink_category(attrs: dict[str, Any]) -> str:
     return CATEGORY_BIOLINK.get(attrs.get("category", ""), FALLBACK_CATEGORY)
 
 
+#: Projections shared by the writers inside :func:`shared_projection` (per thread/context).
+_shared: contextvars.ContextVar[dict[int, nx.MultiDiGraph] | None] = contextvars.ContextVar("tkg_shared_projection", default=None)
+
+
+@contextlib.contextmanager
+def shared_projection():
+    """Within the block, the graph writers (csv, cyjs, gexf, graphml, kgx)
+    project a store once instead of once each: the projection reads every
+    finding (a quarter of a minute at 10,000 studies). Writers only read it."""
+    token = _shared.set({})
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+
+
 def _graph(kg: KnowledgeGraph) -> nx.MultiDiGraph:
     from .projection import project
 
-    return project(kg)
+    memo = _shared.get()
+    if memo is None:
+        return project(kg)
+    if id(kg) not in memo:
+        memo[id(kg)] = project(kg)
+    return memo[id(kg)]
 
 
 def _flat(value: Any) -> Any:

@@ -84,3 +84,24 @@ def test_a_format_needs_a_way_to_be_written():
 
     with pytest.raises(TkgError, match="neither a store dump nor a writer"):
         register(ExportFormat("nothing", ".x", "text/plain", "nothing"))
+
+
+def test_one_download_build_projects_the_store_once(store, monkeypatch):
+    """The graph formats (csv, cyjs, gexf, graphml, kgx) share one projection
+    per build: it reads every finding, minutes at 100,000 studies."""
+    import kg.projection
+    from kg.views.downloads import downloads
+
+    real, calls = kg.projection.project, []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kg.projection, "project", counted)
+    graph_formats = [f for f in formats() if not f.is_rdf and f.writer.startswith("kg.export_graph:")]
+    assert len(graph_formats) >= 2  # else sharing proves nothing
+    with KnowledgeGraph.open(store) as graph:
+        listing = downloads(graph)["files"]
+    assert all(f["available"] for f in listing)
+    assert len(calls) == 1

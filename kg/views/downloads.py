@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rdflib import Graph
 
 from .. import export as exports
+from ..export_graph import shared_projection
 from .cache import cache_dir, release_key, write_json_atomic
 from .common import NotFound
 
@@ -81,31 +82,32 @@ def downloads(kg: KnowledgeGraph) -> dict[str, Any]:
         if missing:
             folder.mkdir(parents=True, exist_ok=True)
             quads = union = None
-            for name in missing:
-                fmt = wanted[name]
-                try:
-                    exports.export(kg, fmt, folder / name)
-                except Exception as exc:  # noqa: BLE001 - one broken exporter must not hide the others
-                    log.error("export %s failed: %s", fmt, exc)
-                    files[name] = {"size": None, "triples": None, "generated": None, "error": str(exc)[:200]}
-                    continue
-                if not (folder / name).is_file():
-                    files[name] = {"size": None, "triples": None, "generated": None, "error": "the export is not a single file"}
-                    continue
-                if exports.export_format(fmt).is_rdf:
-                    if exports.export_format(fmt).dataset:
-                        quads = _count(kg, _QUADS) if quads is None else quads
-                        triples: int | None = quads
+            with shared_projection():  # the graph formats' writers project the store once, not once each
+                for name in missing:
+                    fmt = wanted[name]
+                    try:
+                        exports.export(kg, fmt, folder / name)
+                    except Exception as exc:  # noqa: BLE001 - one broken exporter must not hide the others
+                        log.error("export %s failed: %s", fmt, exc)
+                        files[name] = {"size": None, "triples": None, "generated": None, "error": str(exc)[:200]}
+                        continue
+                    if not (folder / name).is_file():
+                        files[name] = {"size": None, "triples": None, "generated": None, "error": "the export is not a single file"}
+                        continue
+                    if exports.export_format(fmt).is_rdf:
+                        if exports.export_format(fmt).dataset:
+                            quads = _count(kg, _QUADS) if quads is None else quads
+                            triples: int | None = quads
+                        else:
+                            union = _count(kg, _DISTINCT_TRIPLES) if union is None else union
+                            triples = union
                     else:
-                        union = _count(kg, _DISTINCT_TRIPLES) if union is None else union
-                        triples = union
-                else:
-                    triples = None
-                files[name] = {
-                    "size": (folder / name).stat().st_size,
-                    "triples": triples,
-                    "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                }
+                        triples = None
+                    files[name] = {
+                        "size": (folder / name).stat().st_size,
+                        "triples": triples,
+                        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    }
             write_json_atomic(manifest_path, manifest)
     listing = []
     for name, fmt in wanted.items():
