@@ -427,20 +427,41 @@ def context() -> dict[str, Any]:
 
 
 def write_jsonld(kg: KnowledgeGraph, path: Path) -> None:
-    """The dataset (one named graph per study) as JSON-LD compacted with the context."""
+    """The dataset (one named graph per study) as JSON-LD compacted with the context:
+    ``{"@context": ..., "@graph": [{"@id": <graph>, "@graph": [...nodes]}, ...]}``.
+
+    Written graph by graph: rdflib's converter (the one its JSON-LD serializer
+    uses) compacts each named graph on its own, and the document around them
+    is written here, so memory holds one study graph at a time instead of an
+    rdflib Dataset of the whole store (about 250 s and many GiB at 10,000
+    studies that way). A graph name met again after another graph (stores
+    that do not list quads graph by graph) becomes a second object with the
+    same ``@id``: JSON-LD merges them into one named graph."""
     import warnings
 
-    from rdflib import Dataset
+    from rdflib import Graph
+    from rdflib.plugins.serializers.jsonld import Converter
+    from rdflib.plugins.shared.jsonld.context import Context
 
-    from .namespaces import PREFIXES
+    data = context()
+    compact = Context(data)
+    converter = Converter(compact, True, False)
 
-    with warnings.catch_warnings():
-        # rdflib's Dataset warns about its own deprecated default_context internally
-        warnings.simplefilter("ignore", DeprecationWarning)
-        ds = Dataset()
+    def graph_object(name: Any, triples: Graph) -> str:
+        obj = {compact.id_key: compact.shrink_iri(name), compact.graph_key: converter.from_graph(triples)}
+        return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)
+
+    with warnings.catch_warnings(), path.open("w", encoding="utf-8") as out:  # kg.export writes a temporary name
+        warnings.simplefilter("ignore", DeprecationWarning)  # rdflib's own deprecated internals
+        out.write('{\n"@context": ' + json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + ',\n"@graph": [')
+        first, name, triples = True, None, Graph()
         for s, p, o, g in kg.store.quads():
-            ds.add((s, p, o, g))
-        for prefix, iri in PREFIXES.items():
-            ds.bind(prefix, iri)
-        data = ds.serialize(format="json-ld", context=context(), encoding="utf-8")
-    path.write_bytes(data)
+            if g != name:
+                if name is not None and len(triples):
+                    out.write(("\n" if first else ",\n") + graph_object(name, triples))
+                    first = False
+                name, triples = g, Graph()
+            triples.add((s, p, o))
+        if name is not None and len(triples):
+            out.write(("\n" if first else ",\n") + graph_object(name, triples))
+        out.write("\n]\n}\n")

@@ -126,6 +126,39 @@ def test_jsonld_uses_the_published_context_and_pyld_yields_the_same_triples(expo
         assert isomorphic(parsed[name], graph), name
 
 
+def test_jsonld_of_quads_that_come_back_to_an_earlier_graph(tmp_path):
+    """Written graph by graph: a graph met again after another one (a store
+    that does not list its quads grouped by graph) is a second object with the
+    same @id, and the file still holds exactly the dataset."""
+    from types import SimpleNamespace
+
+    from rdflib import Literal
+
+    from kg.export_graph import write_jsonld
+    from kg.namespaces import RDFS, TKG
+
+    a, b = URIRef("https://w3id.org/tcell-kg/graph/a"), URIRef("https://w3id.org/tcell-kg/graph/b")
+    quads = [
+        (TKG.CART, RDFS.label, Literal("CAR-T"), a),
+        (TKG.TIL, RDFS.label, Literal("TIL"), b),
+        (TKG.CART, TKG.facesBarrier, TKG.AntigenEscape, a),
+        (BNode(), RDFS.label, Literal("é, \"quoted\""), b),
+    ]
+    path = tmp_path / "x.jsonld"
+    write_jsonld(SimpleNamespace(store=SimpleNamespace(quads=lambda: iter(quads))), path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert len(doc["@graph"]) == 4  # a, b, a again, b again
+    parsed = pyoxigraph.Store()
+    parsed.load(path=str(path), format=pyoxigraph.RdfFormat.JSON_LD)
+    got = {
+        (str(q.graph_name.value), to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object))
+        for q in parsed
+        if not isinstance(q.subject, pyoxigraph.BlankNode)
+    }
+    assert got == {(str(g), s, p, o) for s, p, o, g in quads if not isinstance(s, BNode)}
+    assert [str(to_rdflib(q.object)) for q in parsed if isinstance(q.subject, pyoxigraph.BlankNode)] == ['é, "quoted"']
+
+
 def test_context_expands_its_terms_to_our_iris():
     pyld = pytest.importorskip("pyld.jsonld")
     ctx = json.loads(CONTEXT.read_text(encoding="utf-8"))
