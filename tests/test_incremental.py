@@ -1,7 +1,7 @@
-"""Incremental publish: the views, matrix cells and explorer's projection that a
-publish maintains from the changed study graphs equal a full recomputation over
-the release, after adds, replacements and removals (the shipped corpus plus
-synthetic studies from kg.generate)."""
+"""Incremental publish: the views, matrix cells, entity summaries, explorer's
+projection and analytics report that a publish maintains from the changed study
+graphs equal a full recomputation over the release, after adds, replacements and
+removals (the shipped corpus plus synthetic studies from kg.generate)."""
 
 from __future__ import annotations
 
@@ -132,11 +132,16 @@ def test_incremental_publish_equals_full_recomputation(store, tmp_path, monkeypa
     assert assert_equals_full(store)["incremental"] is True
 
     # replacements: two synthetic cards change level and a barrier; a curated study changes its level
+    # and becomes a review (the report's reviews_only list counts its findings again)
     for path in cards[:2]:
         _card(path, 1, "limited by", "limited mainly by")
     text = (ROOT / "data" / "studies" / "adusumilli-2021.yaml").read_text(encoding="utf-8")
+    assert "study_type: non-randomized trial" in text
     curated = tmp_path / "adusumilli-2021.yaml"
-    curated.write_text(text.replace("evidence_level: 3", "evidence_level: 1"), encoding="utf-8")
+    text = text.replace("evidence_level: 3", "evidence_level: 1").replace(
+        "study_type: non-randomized trial", "study_type: narrative review"
+    )
+    curated.write_text(text, encoding="utf-8")
     with KnowledgeGraph.open(store, mode="write") as kg:
         kg.ingest([*cards[:2], curated])
         kg.publish()
