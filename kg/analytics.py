@@ -794,17 +794,37 @@ def _lists(db: Any, edge: tuple[str, str, str]) -> dict[str, list[str]]:
     return {"studies": sorted(studies[0]), "refuted_by": sorted(studies[1])}
 
 
+def _list_changes(db: Any, old_rows: list[tuple], new_rows: list[tuple]) -> dict[tuple[str, str, str], tuple[set, set]]:
+    """edge -> ((refuted, study) pairs now on it, pairs no longer on it) after the changed
+    graphs' rows were replaced in r_edges: a pair of an old row is gone when no row of
+    any graph names it any more (looked up by study)."""
+    now = {(r[1], r[2], r[3], r[6], r[5]) for r in new_rows}
+    gone = {(r[1], r[2], r[3], r[6], r[5]) for r in old_rows} - now
+    left: set[tuple] = set()
+    for study in sorted({key[4] for key in gone}):
+        left.update(
+            (s, rel, o, refute, study)
+            for s, rel, o, refute in db.execute("SELECT s, rel, o, refute FROM r_edges WHERE study = ?", (study,))
+        )
+    out: dict[tuple[str, str, str], tuple[set, set]] = defaultdict(lambda: (set(), set()))
+    for s, rel, o, refute, study in now:
+        out[(s, rel, o)][0].add((refute, study))
+    for s, rel, o, refute, study in gone - left:
+        out[(s, rel, o)][1].add((refute, study))
+    return out
+
+
 def _kept_gaps(
     db: Any,
     graph: nx.MultiDiGraph,
     flagged: dict[str, dict[tuple[str, str, str], int]],
     has_info: bool,
     previous: dict[str, Any] | None,
-    touched: set[tuple[str, str, str]],
+    changes: dict[tuple[str, str, str], tuple[set, set]],
 ) -> dict[str, list[dict[str, Any]]]:
     """:func:`gaps`' edge lists from the projection's weights and the review / preclinical
-    counts; an edge's study lists are the previous report's where no changed graph
-    touches the edge, else read from the step's rows."""
+    counts; an edge's study lists are the previous report's, with ``changes``
+    (:func:`_list_changes`) applied, where it had a row there, else read from the step's rows."""
     kept: dict[tuple[str, str, str], dict[str, Any]] = {}
     for name, rows in (previous or {}).get("gaps", {}).items():
         if name != "uncovered":
@@ -819,8 +839,17 @@ def _kept_gaps(
             weight = data.get("weight") or 0
 
             def lists(edge=edge, data=data) -> dict[str, Any]:
-                old = kept.get(edge) if edge not in touched else None
-                found = {"studies": old["studies"], "refuted_by": old["refuted_by"]} if old is not None else _lists(db, edge)
+                old = kept.get(edge)
+                if old is None:
+                    found = _lists(db, edge)
+                elif edge in changes:
+                    added, removed = changes[edge]
+                    found = {
+                        name: sorted({*old[name], *(s for r, s in added if r == refute)} - {s for r, s in removed if r == refute})
+                        for name, refute in (("studies", 0), ("refuted_by", 1))
+                    }
+                else:
+                    found = {"studies": old["studies"], "refuted_by": old["refuted_by"]}
                 return {**found, "best_level": data.get("best_level")}
 
             facts = {"weight": weight, "refuted": data.get("refuted") or 0, "lists": lists}
@@ -841,8 +870,8 @@ def publish_step(publication: Any) -> None:
     incremental publish the changed graphs' old rows are taken out of the counts
     and their new rows added; the nodes, edge weights, levels and refutations are
     the projection's (stored by that step for this release), and an edge's study
-    lists (in the gap lists) the previous report's unless a changed graph touches
-    the edge. Where a therapy's inferred tumor kind (:func:`heme_solid`) changed,
+    lists (in the gap lists) the previous report's with the changed graphs' studies
+    added or taken away. Where a therapy's inferred tumor kind (:func:`heme_solid`) changed,
     the contrast counts are counted again from the step's rows. A full publish
     (or one after an ontology change) counts every row. Both equal :func:`report`
     over the whole store (tests/test_incremental.py). Without the projection step's
@@ -876,7 +905,7 @@ def publish_step(publication: Any) -> None:
             flags[study] = (old[0] | review, old[1] | preclinical)
         counter.count((r[1:] for r in rows), 1, flags)
         counter.apply(db, True)
-        touched = None
+        changes: dict[tuple[str, str, str], tuple[set, set]] = {}
         del rows
     else:
         changed = sorted(publication.changed or ())
@@ -913,13 +942,13 @@ def publish_step(publication: Any) -> None:
             rows = db.execute(f"SELECT s, rel, o, ctx, study, refute FROM r_edges WHERE refute = 0 AND rel IN {relations!r}")
             counter.count(rows, 1, {}, ("x",))
             counter.apply(db, True)
-        touched = {(r[1], r[2], r[3]) for r in old_rows} | {(r[1], r[2], r[3]) for r in new_rows}
+        changes = _list_changes(db, old_rows, new_rows)
     db.execute("DELETE FROM r_inferred")
     db.executemany("INSERT INTO r_inferred VALUES (?, ?)", sorted(inferred.items()))
     aggregates, flagged = _aggregates(db)
     aggregates.contrast = _ordered_contrast(graph, aggregates.contrast)
     has_info = db.execute("SELECT 1 FROM r_studies LIMIT 1").fetchone() is not None
-    gap_lists = _kept_gaps(db, graph, flagged, has_info, None if fresh else (previous or {}).get("report"), touched or set())
+    gap_lists = _kept_gaps(db, graph, flagged, has_info, None if fresh else (previous or {}).get("report"), changes)
     data = {"version": REPORT_VERSION, "report": assemble_report(graph, aggregates, gap_lists)}
     write_json_atomic(publication.folder / REPORT_FILE, data)
 
