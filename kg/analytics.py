@@ -668,17 +668,24 @@ def _study_rows(kg: KnowledgeGraph, graphs: set[str] | None) -> list[tuple[str, 
 
 def _edge_rows(db: Any, graphs: list[str] | None) -> list[tuple]:
     """The projection step's rows (p_edges) of ``graphs`` (None: all) as the step's rows:
-    (g, subject, relation, object, context, study) ids and refuted 0/1, distinct."""
+    (g, subject, relation, object, context, study) ids and refuted 0/1 (the same row
+    may come more than once: the counts count rows, the lists are sets)."""
+    from functools import cache
+
     from .projection import local_id
 
-    sql = "SELECT DISTINCT g, s, rel, o, ctx, study, support = 'REFUTE' FROM p_edges"
+    ids = cache(local_id)  # a few thousand entities and each study, over a million rows
+
+    @cache
+    def study_id(iri: str) -> str:
+        return local_id(iri)[len("study/") :]
+
+    sql = "SELECT g, s, rel, o, ctx, study, support = 'REFUTE' FROM p_edges"
     source = db.execute(sql) if graphs is None else (r for g in graphs for r in db.execute(sql + " WHERE g = ?", (g,)))
-    out = set()
-    for g, s, rel, o, ctx, study, refute in source:
-        out.add(
-            (g, local_id(s), local_id(rel), local_id(o), local_id(ctx) if ctx is not None else "", local_id(study)[len("study/") :], refute)
-        )
-    return sorted(out)
+    return [
+        (g, ids(s), ids(rel), ids(o), ids(ctx) if ctx is not None else "", study_id(study), refute)
+        for g, s, rel, o, ctx, study, refute in source
+    ]
 
 
 class _Counter:
@@ -890,8 +897,8 @@ def publish_step(publication: Any) -> None:
     graph = projection[0]
     previous = read_json(publication.previous / REPORT_FILE, REPORT_VERSION) if publication.previous is not None else None
     fresh = ensure_tables(db, _TABLES, drop=not (publication.incremental and previous is not None))
-    for sql in _INDEXES:
-        db.execute(sql)
+    for sql in _INDEXES if not fresh else ():
+        db.execute(sql)  # (for a full count: once the rows are in)
     inferred = _inferred(graph)
     counter = _Counter(graph, inferred)
     if fresh:
@@ -907,6 +914,8 @@ def publish_step(publication: Any) -> None:
         counter.apply(db, True)
         changes: dict[tuple[str, str, str], tuple[set, set]] = {}
         del rows
+        for sql in _INDEXES:
+            db.execute(sql)
     else:
         changed = sorted(publication.changed or ())
         old_rows = [r for g in changed for r in db.execute("SELECT * FROM r_edges WHERE g = ?", (g,))]
