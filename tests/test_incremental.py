@@ -266,3 +266,28 @@ def test_an_index_of_the_previous_version_is_brought_up_to_date_from_its_rows(st
         kg.publish()
     assert len(read) == 1 and read[0] is not None and len(read[0]) == 3  # only the changed graphs were read from the store
     assert assert_equals_full(store)["incremental"] is True
+
+
+def test_without_the_projection_the_report_is_computed_from_the_store(store, tmp_path, monkeypatch):
+    """The report step takes nodes and edge weights from the projection step's result:
+    when that step failed, the report is computed from the store, and the next publish is full."""
+    import kg.graphview as graphview
+    from kg.errors import TkgError
+
+    def fail(publication):
+        raise TkgError("the projection step fails on purpose")
+
+    monkeypatch.setattr(graphview, "publish_step", fail)
+    with KnowledgeGraph.open(store, mode="write") as kg:
+        kg.ingest(write_cards(tmp_path / "cards", 3, seed=3))
+        kg.publish()
+    with KnowledgeGraph.open(store) as kg:
+        folder = cache_dir(kg)
+        assert not (folder / PROJECTION_FILE).exists() and not (folder / COMPLETE).exists()
+        stored = json.loads((folder / REPORT_FILE).read_text())["report"]
+        assert stored == _plain(analytics.report(kg.to_networkx(), analytics.study_facts(kg)))
+    monkeypatch.undo()
+    with KnowledgeGraph.open(store, mode="write") as kg:
+        kg.ingest(write_cards(tmp_path / "more", 2, seed=4))
+        kg.publish()
+    assert assert_equals_full(store)["incremental"] is False
