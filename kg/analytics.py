@@ -639,10 +639,16 @@ _CONTRAST = ("x", "xc")
 _FLAGS = ("er", "ep")
 #: The studies typed as a review or preclinical study (@KINDS@: those classes and the
 #: classes under them) in each named graph (a study's types are expected in its own
-#: graph, as kg.to_rdf writes them). Asking for these types only, not every study's
-#: types, takes 4 s instead of 19 s at 100,000 studies.
-_G_STUDY_TYPES = """PREFIX tkg: <https://w3id.org/tcell-kg/>
-SELECT ?g ?study ?type WHERE { @VALUES@ VALUES ?type { @KINDS@ } GRAPH ?g { ?study a ?type . ?study a tkg:Study } }"""
+#: graph, as kg.to_rdf writes them). Over every graph, asking for these types only
+#: (not every study's types) takes 4 s instead of 19 s at 100,000 studies; for a
+#: list of graphs the types are filtered instead (with both lists in VALUES Oxigraph
+#: took 1.2 s for 100 graphs, 0.09 s so).
+_STUDY_TYPES = {
+    True: """PREFIX tkg: <https://w3id.org/tcell-kg/>
+SELECT ?g ?study ?type WHERE { VALUES ?type { @KINDS@ } GRAPH ?g { ?study a ?type . ?study a tkg:Study } }""",
+    False: """PREFIX tkg: <https://w3id.org/tcell-kg/>
+SELECT ?g ?study ?type WHERE { @VALUES@ GRAPH ?g { ?study a tkg:Study . ?study a ?type FILTER(?type IN (@KINDS@)) } }""",
+}
 _S = "\x1f"
 
 
@@ -667,7 +673,8 @@ def _study_rows(kg: KnowledgeGraph, graphs: set[str] | None) -> list[tuple[str, 
     if bad:
         raise ValueError(f"the ontology names a study class that is not an IRI: {bad[0][:80]!r}")
     flags: dict[tuple[str, str], list[int]] = {}
-    for row in select(kg, _G_STUDY_TYPES.replace("@KINDS@", " ".join(f"<{c}>" for c in names)), graphs):
+    query = _STUDY_TYPES[graphs is None].replace("@KINDS@", (" " if graphs is None else ", ").join(f"<{c}>" for c in names))
+    for row in select(kg, query, graphs):
         iri, kind = str(row["study"]), str(row["type"])
         entry = flags.setdefault((str(row["g"]), iri[len(str(STUDY)) :] if iri.startswith(str(STUDY)) else iri), [0, 0])
         entry[0] |= kind in kinds["review"]
