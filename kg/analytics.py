@@ -5,6 +5,7 @@ gap report, a dict of study facts) and returns plain data (dicts and lists of
 str/int/float), so the CLI (``tkg analyze``), the ``/analytics`` page, the
 release QC report and the tests share them. :func:`analyze` gathers all of
 them for a :class:`~kg.graph.KnowledgeGraph`.
+
 The ``report`` publish step (:func:`publish_step`, at the end) keeps the
 counts the report is assembled from (:class:`Aggregates`) as running counts in
 the publication's index, so that a publish reads only the changed graphs.
