@@ -6,6 +6,10 @@ str/int/float), so the CLI (``tkg analyze``), the ``/analytics`` page, the
 release QC report and the tests share them. :func:`analyze` gathers all of
 them for a :class:`~kg.graph.KnowledgeGraph`.
 
+The ``report`` publish step (:func:`publish_step`, at the end) keeps the
+counts the report is assembled from (:class:`Aggregates`) as running counts in
+the publication's index, so that a publish reads only the changed graphs.
+
 Roll-ups:
 
 * a therapy counts for its **modality** (node attribute ``modality``: a
@@ -25,11 +29,15 @@ category no finding names, a tumor context) are looked up in
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
+
+from .artifacts import COUNTS_COLUMNS, read_json
 
 if TYPE_CHECKING:
     from .graph import KnowledgeGraph
@@ -130,7 +138,30 @@ def barrier_ranking(graph: nx.MultiDiGraph, *, level: str = "barrier") -> list[d
     centrality (how much the barrier connects otherwise separate modalities).
     """
     table = modality_barriers(graph, level=level)
-    b = bipartite(graph, level=level)
+    return _ranking(graph, _counts(table), _totals(table), level)
+
+
+def _counts(table: dict[str, dict[str, set[str]]]) -> dict[str, dict[str, int]]:
+    return {m: {b: len(s) for b, s in barriers.items()} for m, barriers in table.items()}
+
+
+def _totals(table: dict[str, dict[str, set[str]]]) -> dict[str, int]:
+    """barrier -> distinct studies over the modalities facing it."""
+    union: dict[str, set[str]] = defaultdict(set)
+    for barriers in table.values():
+        for barrier, studies in barriers.items():
+            union[barrier] |= studies
+    return {b: len(s) for b, s in union.items()}
+
+
+def _ranking(graph: nx.MultiDiGraph, table: dict[str, dict[str, int]], totals: dict[str, int], level: str) -> list[dict[str, Any]]:
+    """:func:`barrier_ranking` from modality -> barrier -> number of studies and barrier -> studies over the modalities."""
+    b = nx.Graph()
+    for modality in sorted(table):
+        b.add_node(("m", modality), bipartite=0)
+        for barrier, n in sorted(table[modality].items()):
+            b.add_node(("b", barrier), bipartite=1)
+            b.add_edge(("m", modality), ("b", barrier), weight=n)
     if b.number_of_nodes() == 0:
         return []
     top = {n for n, d in b.nodes(data=True) if d["bipartite"] == 0}
@@ -147,7 +178,6 @@ def barrier_ranking(graph: nx.MultiDiGraph, *, level: str = "barrier") -> list[d
             continue
         barrier = node[1]
         mods = sorted(m for m in table if barrier in table[m])
-        studies = set().union(*(table[m][barrier] for m in mods))
         rows.append(
             {
                 "id": barrier,
@@ -155,7 +185,7 @@ def barrier_ranking(graph: nx.MultiDiGraph, *, level: str = "barrier") -> list[d
                 "category": barrier_category(graph, barrier),
                 "modalities": mods,
                 "n_modalities": len(mods),
-                "studies": len(studies),
+                "studies": totals[barrier],
                 "degree": round(degree[node], 4),
                 "betweenness": round(betweenness[node], 4),
             }
@@ -170,7 +200,10 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 def modality_overlap(graph: nx.MultiDiGraph, *, level: str = "barrier") -> list[dict[str, Any]]:
     """Jaccard similarity of every pair of modalities over their barrier sets."""
-    table = modality_barriers(graph, level=level)
+    return _overlap(graph, modality_barriers(graph, level=level))
+
+
+def _overlap(graph: nx.MultiDiGraph, table: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for a, b in combinations(sorted(table), 2):
         sa, sb = set(table[a]), set(table[b])
@@ -231,6 +264,12 @@ def _contrast_sets(graph: nx.MultiDiGraph, relation: str, group=None) -> dict[st
     return acc
 
 
+#: The buckets of :func:`heme_solid`'s entries.
+BUCKETS = (*KINDS, "unspecified", "inferred")
+#: Relations contrasted by :func:`heme_solid` and their sections.
+SECTIONS = (("facesBarrier", "barriers"), ("causesToxicity", "toxicities"))
+
+
 def heme_solid(graph: nx.MultiDiGraph) -> dict[str, dict[str, Any]]:
     """For each modality: barriers and toxicities reported in hematologic vs
     solid contexts, side by side.
@@ -242,18 +281,20 @@ def heme_solid(graph: nx.MultiDiGraph) -> dict[str, dict[str, Any]]:
     unspecified, inferred}``: numbers of distinct supporting studies over the
     modality's therapies.
     """
+    return _heme_solid(graph, {relation: _bucket_counts(_contrast_sets(graph, relation)) for relation, _section in SECTIONS})
+
+
+def _bucket_counts(acc: dict[str, dict[str, dict[str, set[str]]]]) -> dict[str, dict[str, dict[str, int]]]:
+    return {m: {e: {k: len(cell.get(k, ())) for k in BUCKETS} for e, cell in entities.items()} for m, entities in acc.items()}
+
+
+def _heme_solid(graph: nx.MultiDiGraph, contrast: dict[str, dict[str, dict[str, dict[str, int]]]]) -> dict[str, dict[str, Any]]:
+    """:func:`heme_solid` from relation -> modality -> entity -> bucket -> number of
+    studies (entities in the order the graph's edges name them first)."""
     out: dict[str, dict[str, Any]] = {}
-    for relation, section in (("facesBarrier", "barriers"), ("causesToxicity", "toxicities")):
-        for modality, entities in _contrast_sets(graph, relation).items():
-            rows = []
-            for entity, cell in entities.items():
-                rows.append(
-                    {
-                        "id": entity,
-                        "label": label(graph, entity),
-                        **{k: len(cell.get(k, ())) for k in (*KINDS, "unspecified", "inferred")},
-                    }
-                )
+    for relation, section in SECTIONS:
+        for modality, entities in contrast.get(relation, {}).items():
+            rows = [{"id": entity, "label": label(graph, entity), **cell} for entity, cell in entities.items()]
             rows.sort(key=lambda r: (-(r["heme"] + r["solid"]), r["label"]))
             out.setdefault(modality, {"id": modality, "label": label(graph, modality), "barriers": [], "toxicities": []})
             out[modality][section] = rows
@@ -262,11 +303,11 @@ def heme_solid(graph: nx.MultiDiGraph) -> dict[str, dict[str, Any]]:
 
 def heme_solid_categories(graph: nx.MultiDiGraph) -> dict[str, dict[str, dict[str, int]]]:
     """modality -> barrier category -> {heme, solid, unspecified, inferred}: distinct supporting studies."""
-    acc = _contrast_sets(graph, "facesBarrier", group=lambda b: barrier_category(graph, b))
-    return {
-        modality: {cat: {k: len(cell.get(k, ())) for k in (*KINDS, "unspecified", "inferred")} for cat, cell in sorted(cats.items())}
-        for modality, cats in sorted(acc.items())
-    }
+    return _sorted_categories(_bucket_counts(_contrast_sets(graph, "facesBarrier", group=lambda b: barrier_category(graph, b))))
+
+
+def _sorted_categories(counts: dict[str, dict[str, dict[str, int]]]) -> dict[str, dict[str, dict[str, int]]]:
+    return {m: {cat: {k: cell.get(k, 0) for k in BUCKETS} for cat, cell in sorted(cats.items())} for m, cats in sorted(counts.items())}
 
 
 # -- gaps and contradictions -----------------------------------------------------
@@ -330,6 +371,33 @@ def gaps(graph: nx.MultiDiGraph, study_info: dict[str, dict[str, Any]] | None = 
     return report
 
 
+def _gap_lists(graph: nx.MultiDiGraph, edges: Any) -> dict[str, list[dict[str, Any]]]:
+    """The edge lists of :func:`gaps` from ``edges``: (u, v, key, data, review, preclinical)
+    in :func:`gaps`' order, ``data`` with the study lists (or a callable giving them),
+    ``review``/``preclinical``: whether every supporting study is one."""
+    report: dict[str, list[dict[str, Any]]] = {
+        k: [] for k in ("single_study", "reviews_only", "preclinical_only", "contradictions", "refuted_only")
+    }
+    for u, v, key, data, review, preclinical in edges:
+        weight, refuted = data["weight"], data["refuted"]
+        wanted = [
+            name
+            for name, member in (
+                ("contradictions", weight and refuted),
+                ("refuted_only", refuted and not weight),
+                ("single_study", weight == 1),
+                ("reviews_only", weight and review),
+                ("preclinical_only", weight and preclinical),
+            )
+            if member
+        ]
+        if wanted:
+            row = _edge_row(graph, u, v, key, data["lists"]())
+            for name in wanted:
+                report[name].append(row)
+    return report
+
+
 def strategies_for_category(graph: nx.MultiDiGraph) -> dict[str, set[str]]:
     """barrier category -> strategies addressing the category or any barrier in it."""
     out: dict[str, set[str]] = defaultdict(set)
@@ -349,7 +417,10 @@ def strategy_modalities(graph: nx.MultiDiGraph) -> dict[str, set[str]]:
 
 
 def uncovered_cells(graph: nx.MultiDiGraph) -> list[dict[str, Any]]:
-    table = modality_barriers(graph, level="category")
+    return _uncovered(graph, _counts(modality_barriers(graph, level="category")))
+
+
+def _uncovered(graph: nx.MultiDiGraph, table: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
     by_category = strategies_for_category(graph)
     applied = strategy_modalities(graph)
     rows = []
@@ -368,7 +439,7 @@ def uncovered_cells(graph: nx.MultiDiGraph) -> list[dict[str, Any]]:
                     "modality_label": label(graph, modality),
                     "category": category,
                     "category_label": label(graph, category),
-                    "studies": len(studies),
+                    "studies": studies,
                     "status": status,
                     "strategies": sorted(strategies),
                 }
@@ -470,20 +541,47 @@ def study_facts(kg: KnowledgeGraph) -> dict[str, dict[str, Any]]:
 
 def report(graph: nx.MultiDiGraph, study_info: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everything ``tkg analyze`` and ``/analytics`` show, as plain data."""
-    table = modality_barriers(graph, level="barrier")
+    tables = {level: modality_barriers(graph, level=level) for level in ("barrier", "category")}
+    aggregates = Aggregates(
+        tables={level: _counts(t) for level, t in tables.items()},
+        totals={level: _totals(t) for level, t in tables.items()},
+        contrast={relation: _bucket_counts(_contrast_sets(graph, relation)) for relation, _section in SECTIONS},
+        contrast_categories=_bucket_counts(_contrast_sets(graph, "facesBarrier", group=lambda b: barrier_category(graph, b))),
+    )
+    return assemble_report(graph, aggregates, gaps(graph, study_info))
+
+
+@dataclass
+class Aggregates:
+    """What the report counts over the studies (all else it reads from the graph's
+    nodes and edge weights): per level (``barrier``/``category``) modality -> barrier
+    -> distinct supporting studies and barrier -> distinct studies over the
+    modalities; per relation of :data:`SECTIONS` modality -> entity -> bucket ->
+    studies (:func:`heme_solid`) and modality -> category -> bucket -> studies."""
+
+    tables: dict[str, dict[str, dict[str, int]]]
+    totals: dict[str, dict[str, int]]
+    contrast: dict[str, dict[str, dict[str, dict[str, int]]]]
+    contrast_categories: dict[str, dict[str, dict[str, int]]]
+
+
+def assemble_report(graph: nx.MultiDiGraph, aggregates: Aggregates, gap_report: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """:func:`report` from its counts (the publish step keeps them as running counts);
+    ``graph`` gives the nodes, labels and edges (with study lists or only weights)."""
     mods = modalities(graph)
+    tables, totals = aggregates.tables, aggregates.totals
     return {
         "modalities": [_ref(graph, m) for m in mods],
         "rankings": {
-            "barriers": barrier_ranking(graph, level="barrier"),
-            "categories": barrier_ranking(graph, level="category"),
-            "overlap": modality_overlap(graph, level="barrier"),
-            "overlap_categories": modality_overlap(graph, level="category"),
+            "barriers": _ranking(graph, tables["barrier"], totals["barrier"], "barrier"),
+            "categories": _ranking(graph, tables["category"], totals["category"], "category"),
+            "overlap": _overlap(graph, tables["barrier"]),
+            "overlap_categories": _overlap(graph, tables["category"]),
         },
-        "matrix": {m: {b: len(s) for b, s in sorted(table.get(m, {}).items())} for m in mods},
-        "contrast": heme_solid(graph),
-        "contrast_categories": heme_solid_categories(graph),
-        "gaps": gaps(graph, study_info),
+        "matrix": {m: dict(sorted(tables["barrier"].get(m, {}).items())) for m in mods},
+        "contrast": _heme_solid(graph, aggregates.contrast),
+        "contrast_categories": _sorted_categories(aggregates.contrast_categories),
+        "gaps": {**gap_report, "uncovered": _uncovered(graph, tables["category"])},
         "counts": {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges()},
     }
 
@@ -518,17 +616,371 @@ def report_graph(kg: KnowledgeGraph, index: Any = None) -> nx.MultiDiGraph:
     return project(kg)
 
 
-def publish_step(publication: Any) -> None:
-    """The ``report`` publish step: the release's :func:`report`, in full (a few
-    seconds, see docs/benchmarks.md), stored as ``analytics.json``. The
-    projection step's rows are used only when that step completed for this
-    release (its file is in the folder); else the graph is read from the store."""
-    from .artifacts import write_json_atomic
-    from .graphview import PROJECTION_FILE
+#: The step's rows and running counts in the publication's index: each named graph's
+#: distinct (subject, relation, object, context, study, refuted) rows (node ids), its
+#: studies' review / preclinical flags, the single tumor kind each therapy is
+#: investigated in (where one) as last counted, and the counts (:data:`_DISTINCT`).
+_TABLES = {
+    "r_edges": "g TEXT, s TEXT, rel TEXT, o TEXT, ctx TEXT, study TEXT, refute INTEGER",
+    "r_studies": "g TEXT, study TEXT, review INTEGER, preclinical INTEGER",
+    "r_inferred": "therapy TEXT PRIMARY KEY, kind TEXT",
+    "r_tally": COUNTS_COLUMNS,
+}
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS r_edges_g ON r_edges (g)",
+    "CREATE INDEX IF NOT EXISTS r_edges_edge ON r_edges (s, rel, o)",
+    "CREATE INDEX IF NOT EXISTS r_edges_study ON r_edges (study)",
+    "CREATE INDEX IF NOT EXISTS r_studies_g ON r_studies (g)",
+    "CREATE INDEX IF NOT EXISTS r_studies_study ON r_studies (study)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS r_tally_key ON r_tally (kind, key)",
+)
+#: Rows per (key, study), stored hashed -> distinct studies per key: modality x barrier
+#: ("mb") and barrier over the modalities ("tb"), the same per barrier category ("mc",
+#: "tc"), relation x modality x entity x bucket of :func:`heme_solid` ("x") and
+#: modality x category x bucket ("xc"), edge x review / preclinical study ("er", "ep").
+_DISTINCT = {"mb": "MB", "tb": "TB", "mc": "MC", "tc": "TC", "x": "X", "xc": "XC", "er": "ER", "ep": "EP"}
+_CONTRAST = ("x", "xc")
+_FLAGS = ("er", "ep")
+#: The studies typed as a review or preclinical study (@KINDS@: those classes and the
+#: classes under them) in each named graph (a study's types are expected in its own
+#: graph, as kg.to_rdf writes them). Over every graph, asking for these types only
+#: (not every study's types) takes 4 s instead of 19 s at 100,000 studies; for a
+#: list of graphs the types are filtered instead (with both lists in VALUES Oxigraph
+#: took 1.2 s for 100 graphs, 0.09 s so).
+_STUDY_TYPES = {
+    True: """PREFIX tkg: <https://w3id.org/tcell-kg/>
+SELECT ?g ?study ?type WHERE { VALUES ?type { @KINDS@ } GRAPH ?g { ?study a ?type . ?study a tkg:Study } }""",
+    False: """PREFIX tkg: <https://w3id.org/tcell-kg/>
+SELECT ?g ?study ?type WHERE { @VALUES@ GRAPH ?g { ?study a tkg:Study . ?study a ?type FILTER(?type IN (@KINDS@)) } }""",
+}
+_S = "\x1f"
 
-    kg = publication.kg
-    index = publication.index if (publication.folder / PROJECTION_FILE).is_file() else None
-    data = {"version": REPORT_VERSION, "report": report(report_graph(kg, index), study_facts(kg))}
+
+def _kind_classes(kg: KnowledgeGraph) -> dict[str, set[str]]:
+    from .namespaces import TKG
+
+    kinds: dict[str, set[str]] = {"review": {str(TKG.Review)}, "preclinical": {str(TKG.PreclinicalStudy)}}
+    for row in kg.query(_KIND_CLASSES).rows:
+        kinds["review" if str(row["kind"]) == str(TKG.Review) else "preclinical"].add(str(row["class"]))
+    return kinds
+
+
+def _study_rows(kg: KnowledgeGraph, graphs: set[str] | None) -> list[tuple[str, str, int, int]]:
+    """(graph, study id, review, preclinical) of the review and preclinical studies typed in
+    ``graphs`` (None: all), as :func:`study_facts` decides them (other studies have no row)."""
+    from .artifacts import select
+    from .namespaces import STUDY
+
+    kinds = _kind_classes(kg)
+    names = sorted(kinds["review"] | kinds["preclinical"])
+    bad = [c for c in names if not re.fullmatch(r"[^\s<>\"{}|^`\\]+", c)]
+    if bad:
+        raise ValueError(f"the ontology names a study class that is not an IRI: {bad[0][:80]!r}")
+    flags: dict[tuple[str, str], list[int]] = {}
+    query = _STUDY_TYPES[graphs is None].replace("@KINDS@", (" " if graphs is None else ", ").join(f"<{c}>" for c in names))
+    for row in select(kg, query, graphs):
+        iri, kind = str(row["study"]), str(row["type"])
+        entry = flags.setdefault((str(row["g"]), iri[len(str(STUDY)) :] if iri.startswith(str(STUDY)) else iri), [0, 0])
+        entry[0] |= kind in kinds["review"]
+        entry[1] |= kind in kinds["preclinical"]
+    return [(g, study, review, preclinical) for (g, study), (review, preclinical) in sorted(flags.items())]
+
+
+def _edge_rows(db: Any, graphs: list[str] | None) -> list[tuple]:
+    """The projection step's rows (p_edges) of ``graphs`` (None: all) as the step's rows:
+    (g, subject, relation, object, context, study) ids and refuted 0/1 (the same row
+    may come more than once: the counts count rows, the lists are sets)."""
+    from functools import cache
+
+    from .projection import local_id
+
+    ids = cache(local_id)  # a few thousand entities and each study, over a million rows
+
+    @cache
+    def study_id(iri: str) -> str:
+        return local_id(iri)[len("study/") :]
+
+    sql = "SELECT g, s, rel, o, ctx, study, support = 'REFUTE' FROM p_edges"
+    source = db.execute(sql) if graphs is None else (r for g in graphs for r in db.execute(sql + " WHERE g = ?", (g,)))
+    return [
+        (g, ids(s), ids(rel), ids(o), ids(ctx) if ctx is not None else "", study_id(study), refute)
+        for g, s, rel, o, ctx, study, refute in source
+    ]
+
+
+class _Counter:
+    """Counts rows of r_edges (without the graph) into the running counts' deltas."""
+
+    def __init__(self, graph: nx.MultiDiGraph, inferred: dict[str, str]):
+        self.graph, self.inferred = graph, inferred
+        self.deltas: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def count(self, rows: Any, sign: int, flags: dict[str, tuple[int, int]], kinds: tuple[str, ...] | None = None) -> None:
+        graph, deltas = self.graph, self.deltas
+        sections = dict(SECTIONS)
+        for s, rel, o, ctx, study, refute in rows:
+            if refute:
+                continue
+            if kinds is None or "er" in kinds:
+                review, preclinical = flags.get(study, (0, 0))
+                if review:
+                    deltas["er"][f"{s}{_S}{rel}{_S}{o}{_S}{study}"] += sign
+                if preclinical:
+                    deltas["ep"][f"{s}{_S}{rel}{_S}{o}{_S}{study}"] += sign
+            modality = graph.graph["classes"].get(s, {}).get("modality") if s not in graph else graph.nodes[s].get("modality")
+            if not modality or rel not in sections:
+                continue
+            category = barrier_category(graph, o) if rel == "facesBarrier" else None
+            if kinds is None or "mb" in kinds:
+                if category is not None:
+                    deltas["mb"][f"{modality}{_S}{o}{_S}{study}"] += sign
+                    deltas["tb"][f"{o}{_S}{study}"] += sign
+                    deltas["mc"][f"{modality}{_S}{category}{_S}{study}"] += sign
+                    deltas["tc"][f"{category}{_S}{study}"] += sign
+            if kinds is None or "x" in kinds:
+                kind = tumor_kind(graph, ctx)
+                inferred = self.inferred.get(s) if kind is None else None
+                for bucket in (inferred, "inferred") if inferred else (kind or "unspecified",):
+                    deltas["x"][f"{rel}{_S}{modality}{_S}{o}{_S}{bucket}{_S}{study}"] += sign
+                    if category is not None:
+                        deltas["xc"][f"{modality}{_S}{category}{_S}{bucket}{_S}{study}"] += sign
+
+    def apply(self, db: Any, fresh: bool) -> None:
+        from .artifacts import add_counts
+
+        for kind, counts in self.deltas.items():
+            moved = add_counts(db, "r_tally", kind, counts, fresh=fresh, hashed=True)
+            per: Counter[str] = Counter()
+            for key, d in moved.items():
+                per[key.rsplit(_S, 1)[0]] += d
+            add_counts(db, "r_tally", _DISTINCT[kind], per, fresh=fresh)
+        self.deltas.clear()
+
+
+def _inferred(graph: nx.MultiDiGraph) -> dict[str, str]:
+    """therapy -> the one tumor kind it is investigated in (therapies investigated in one kind only)."""
+    out = {}
+    for node in graph.nodes:
+        kinds = investigated_kinds(graph, node)
+        if len(kinds) == 1:
+            out[node] = next(iter(kinds))
+    return out
+
+
+def _flags(db: Any, studies: set[str]) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    names = sorted(studies)
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
+        sql = f"SELECT study, MAX(review), MAX(preclinical) FROM r_studies WHERE study IN ({', '.join('?' * len(chunk))}) GROUP BY study"
+        out.update((study, (review, preclinical)) for study, review, preclinical in db.execute(sql, chunk))
+    return out
+
+
+def _aggregates(db: Any) -> tuple[Aggregates, dict[str, dict[tuple[str, str, str], int]]]:
+    """The report's counts from the running counts, and edge -> review / preclinical studies."""
+    tables: dict[str, dict[str, dict[str, int]]] = {"barrier": defaultdict(dict), "category": defaultdict(dict)}
+    totals: dict[str, dict[str, int]] = {"barrier": {}, "category": {}}
+    contrast: dict[str, dict[str, dict[str, dict[str, int]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    categories: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    flagged: dict[str, dict[tuple[str, str, str], int]] = {"ER": {}, "EP": {}}
+    for kind, key, n in db.execute("SELECT kind, key, n FROM r_tally WHERE kind IN ('MB', 'TB', 'MC', 'TC', 'X', 'XC', 'ER', 'EP')"):
+        parts = key.split(_S)
+        if kind in ("MB", "MC"):
+            tables["barrier" if kind == "MB" else "category"][parts[0]][parts[1]] = n
+        elif kind in ("TB", "TC"):
+            totals["barrier" if kind == "TB" else "category"][parts[0]] = n
+        elif kind == "X":
+            contrast[parts[0]][parts[1]][parts[2]][parts[3]] = n
+        elif kind == "XC":
+            categories[parts[0]][parts[1]][parts[2]] = n
+        else:
+            flagged[kind][tuple(parts)] = n
+    return Aggregates({k: dict(v) for k, v in tables.items()}, totals, contrast, categories), flagged  # type: ignore[arg-type]
+
+
+def _ordered_contrast(graph: nx.MultiDiGraph, counts: dict[str, dict[str, dict[str, dict[str, int]]]]) -> dict[str, Any]:
+    """The counts of :func:`heme_solid` with modalities and entities in the order
+    :func:`_contrast_sets` meets them in ``graph`` (ties in its sort keep that order)."""
+    out: dict[str, dict[str, dict[str, dict[str, int]]]] = {}
+    for relation, _section in SECTIONS:
+        acc: dict[str, dict[str, dict[str, int]]] = {}
+        for u, v, _data in _edges(graph, relation):
+            modality = graph.nodes[u].get("modality")
+            cell = counts.get(relation, {}).get(modality or "", {}).get(v)
+            if modality and cell is not None:
+                acc.setdefault(modality, {})[v] = {k: cell.get(k, 0) for k in BUCKETS}
+        out[relation] = acc
+    return out
+
+
+def _lists(db: Any, edge: tuple[str, str, str]) -> dict[str, list[str]]:
+    studies: dict[int, set[str]] = {0: set(), 1: set()}
+    for study, refute in db.execute("SELECT study, refute FROM r_edges WHERE s = ? AND rel = ? AND o = ?", edge):
+        studies[refute].add(study)
+    return {"studies": sorted(studies[0]), "refuted_by": sorted(studies[1])}
+
+
+def _list_changes(db: Any, old_rows: list[tuple], new_rows: list[tuple]) -> dict[tuple[str, str, str], tuple[set, set]]:
+    """edge -> ((refuted, study) pairs now on it, pairs no longer on it) after the changed
+    graphs' rows were replaced in r_edges: a pair of an old row is gone when no row of
+    any graph names it any more (looked up by study)."""
+    now = {(r[1], r[2], r[3], r[6], r[5]) for r in new_rows}
+    gone = {(r[1], r[2], r[3], r[6], r[5]) for r in old_rows} - now
+    left: set[tuple] = set()
+    for study in sorted({key[4] for key in gone}):
+        left.update(
+            (s, rel, o, refute, study)
+            for s, rel, o, refute in db.execute("SELECT s, rel, o, refute FROM r_edges WHERE study = ?", (study,))
+        )
+    out: dict[tuple[str, str, str], tuple[set, set]] = defaultdict(lambda: (set(), set()))
+    for s, rel, o, refute, study in now:
+        out[(s, rel, o)][0].add((refute, study))
+    for s, rel, o, refute, study in gone - left:
+        out[(s, rel, o)][1].add((refute, study))
+    return out
+
+
+def _kept_gaps(
+    db: Any,
+    graph: nx.MultiDiGraph,
+    flagged: dict[str, dict[tuple[str, str, str], int]],
+    has_info: bool,
+    previous: dict[str, Any] | None,
+    changes: dict[tuple[str, str, str], tuple[set, set]],
+) -> dict[str, list[dict[str, Any]]]:
+    """:func:`gaps`' edge lists from the projection's weights and the review / preclinical
+    counts; an edge's study lists are the previous report's, with ``changes``
+    (:func:`_list_changes`) applied, where it had a row there, else read from the step's rows."""
+    kept: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for name, rows in (previous or {}).get("gaps", {}).items():
+        if name != "uncovered":
+            for row in rows:
+                kept.setdefault((row["subject"], row["relation"], row["object"]), row)
+
+    def edges():
+        for u, v, key, data in sorted(graph.edges(keys=True, data=True), key=lambda e: (e[2], e[0], e[1])):
+            if key == "reports":
+                continue
+            edge = (u, key, v)
+            weight = data.get("weight") or 0
+
+            def lists(edge=edge, data=data) -> dict[str, Any]:
+                old = kept.get(edge)
+                if old is None:
+                    found = _lists(db, edge)
+                elif edge in changes:
+                    added, removed = changes[edge]
+                    found = {
+                        name: sorted({*old[name], *(s for r, s in added if r == refute)} - {s for r, s in removed if r == refute})
+                        for name, refute in (("studies", 0), ("refuted_by", 1))
+                    }
+                else:
+                    found = {"studies": old["studies"], "refuted_by": old["refuted_by"]}
+                return {**found, "best_level": data.get("best_level")}
+
+            facts = {"weight": weight, "refuted": data.get("refuted") or 0, "lists": lists}
+            review = has_info and flagged["ER"].get(edge, 0) == weight
+            preclinical = has_info and flagged["EP"].get(edge, 0) == weight
+            yield u, v, key, facts, review, preclinical
+
+    return _gap_lists(graph, edges())
+
+
+def publish_step(publication: Any) -> None:
+    """The ``report`` publish step: the release's :func:`report`, stored as ``analytics.json``.
+
+    The step keeps in the publication's index each named graph's edge rows (taken
+    from the projection step's, which runs before it) and its studies' review /
+    preclinical flags, and running counts of what the report counts over studies
+    (:class:`Aggregates`, and per edge its review / preclinical studies). On an
+    incremental publish the changed graphs' old rows are taken out of the counts
+    and their new rows added; the nodes, edge weights, levels and refutations are
+    the projection's (stored by that step for this release), and an edge's study
+    lists (in the gap lists) the previous report's with the changed graphs' studies
+    added or taken away. Where a therapy's inferred tumor kind (:func:`heme_solid`) changed,
+    the contrast counts are counted again from the step's rows. A full publish
+    (or one after an ontology change) counts every row. Both equal :func:`report`
+    over the whole store (tests/test_incremental.py). Without the projection step's
+    result for this release the report is computed from the store."""
+    from .artifacts import ensure_tables, write_json_atomic
+    from .graphview import PROJECTION_FILE, _read_projection
+
+    kg, db = publication.kg, publication.index
+    projection = _read_projection(publication.folder / PROJECTION_FILE) if db is not None else None
+    if projection is None:
+        for table in _TABLES if db is not None else ():
+            db.execute(f"DROP TABLE IF EXISTS {table}")  # nothing counted: the next publish counts in full
+        data = {"version": REPORT_VERSION, "report": report(report_graph(kg, None), study_facts(kg))}
+        write_json_atomic(publication.folder / REPORT_FILE, data)
+        return
+    graph = projection[0]
+    previous = read_json(publication.previous / REPORT_FILE, REPORT_VERSION) if publication.previous is not None else None
+    fresh = ensure_tables(db, _TABLES, drop=not (publication.incremental and previous is not None))
+    for sql in _INDEXES if not fresh else ():
+        db.execute(sql)  # (for a full count: once the rows are in)
+    inferred = _inferred(graph)
+    counter = _Counter(graph, inferred)
+    if fresh:
+        rows = _edge_rows(db, None)
+        db.executemany("INSERT INTO r_edges VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        studies = _study_rows(kg, None)
+        db.executemany("INSERT INTO r_studies VALUES (?, ?, ?, ?)", studies)
+        flags: dict[str, tuple[int, int]] = {}
+        for _g, study, review, preclinical in studies:
+            old = flags.get(study, (0, 0))
+            flags[study] = (old[0] | review, old[1] | preclinical)
+        counter.count((r[1:] for r in rows), 1, flags)
+        counter.apply(db, True)
+        changes: dict[tuple[str, str, str], tuple[set, set]] = {}
+        del rows
+        for sql in _INDEXES:
+            db.execute(sql)
+    else:
+        changed = sorted(publication.changed or ())
+        old_rows = [r for g in changed for r in db.execute("SELECT * FROM r_edges WHERE g = ?", (g,))]
+        new_rows = _edge_rows(db, changed)
+        old_studies = [r for g in changed for r in db.execute("SELECT * FROM r_studies WHERE g = ?", (g,))]
+        new_studies = _study_rows(kg, set(changed))
+        concerned = {r[5] for r in old_rows} | {r[5] for r in new_rows} | {r[1] for r in old_studies} | {r[1] for r in new_studies}
+        before = _flags(db, concerned)
+        db.executemany("DELETE FROM r_studies WHERE g = ?", [(g,) for g in changed])
+        db.executemany("INSERT INTO r_studies VALUES (?, ?, ?, ?)", new_studies)
+        after = _flags(db, concerned)
+        stored = dict(db.execute("SELECT therapy, kind FROM r_inferred"))
+        recount = stored != inferred  # the contrast's buckets of some therapy's findings moved: counted again below
+        kinds = ("er", "mb") if recount else None
+        counter.inferred = stored
+        counter.count((r[1:] for r in old_rows), -1, before, kinds)
+        counter.inferred = inferred
+        counter.count((r[1:] for r in new_rows), 1, after, kinds)
+        # a study whose flags changed, named by the rows of a graph that did not change
+        others = [s for s in sorted(concerned) if before.get(s, (0, 0)) != after.get(s, (0, 0))]
+        for study in others:
+            rows = [r[1:] for r in db.execute("SELECT * FROM r_edges WHERE study = ?", (study,)) if r[0] not in set(changed)]
+            counter.count(rows, -1, before, ("er",))
+            counter.count(rows, 1, after, ("er",))
+        db.executemany("DELETE FROM r_edges WHERE g = ?", [(g,) for g in changed])
+        db.executemany("INSERT INTO r_edges VALUES (?, ?, ?, ?, ?, ?, ?)", new_rows)
+        counter.apply(db, False)
+        if recount:
+            db.execute(
+                f"DELETE FROM r_tally WHERE kind IN ({', '.join(repr(k) for k in (*_CONTRAST, *(_DISTINCT[k] for k in _CONTRAST)))})"
+            )
+            relations = tuple(r for r, _section in SECTIONS)
+            rows = db.execute(f"SELECT s, rel, o, ctx, study, refute FROM r_edges WHERE refute = 0 AND rel IN {relations!r}")
+            counter.count(rows, 1, {}, ("x",))
+            counter.apply(db, True)
+        changes = _list_changes(db, old_rows, new_rows)
+    db.execute("DELETE FROM r_inferred")
+    db.executemany("INSERT INTO r_inferred VALUES (?, ?)", sorted(inferred.items()))
+    aggregates, flagged = _aggregates(db)
+    aggregates.contrast = _ordered_contrast(graph, aggregates.contrast)
+    # report() lists reviews_only / preclinical_only edges only where some study is typed; r_studies
+    # holds the review and preclinical ones: without any, both lists are empty either way
+    has_info = db.execute("SELECT 1 FROM r_studies LIMIT 1").fetchone() is not None
+    gap_lists = _kept_gaps(db, graph, flagged, has_info, None if fresh else (previous or {}).get("report"), changes)
+    data = {"version": REPORT_VERSION, "report": assemble_report(graph, aggregates, gap_lists)}
     write_json_atomic(publication.folder / REPORT_FILE, data)
 
 

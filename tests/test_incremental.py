@@ -1,7 +1,7 @@
-"""Incremental publish: the views, matrix cells and explorer's projection that a
-publish maintains from the changed study graphs equal a full recomputation over
-the release, after adds, replacements and removals (the shipped corpus plus
-synthetic studies from kg.generate)."""
+"""Incremental publish: the views, matrix cells, entity summaries, explorer's
+projection and analytics report that a publish maintains from the changed study
+graphs equal a full recomputation over the release, after adds, replacements and
+removals (the shipped corpus plus synthetic studies from kg.generate)."""
 
 from __future__ import annotations
 
@@ -132,20 +132,30 @@ def test_incremental_publish_equals_full_recomputation(store, tmp_path, monkeypa
     assert assert_equals_full(store)["incremental"] is True
 
     # replacements: two synthetic cards change level and a barrier; a curated study changes its level
+    # and becomes a review (the report's reviews_only list counts its findings again)
     for path in cards[:2]:
         _card(path, 1, "limited by", "limited mainly by")
     text = (ROOT / "data" / "studies" / "adusumilli-2021.yaml").read_text(encoding="utf-8")
+    assert "study_type: non-randomized trial" in text
     curated = tmp_path / "adusumilli-2021.yaml"
-    curated.write_text(text.replace("evidence_level: 3", "evidence_level: 1"), encoding="utf-8")
+    text = text.replace("evidence_level: 3", "evidence_level: 1").replace(
+        "study_type: non-randomized trial", "study_type: narrative review"
+    )
+    curated.write_text(text, encoding="utf-8")
     with KnowledgeGraph.open(store, mode="write") as kg:
         kg.ingest([*cards[:2], curated])
         kg.publish()
     assert assert_equals_full(store)["incremental"] is True
 
-    # removals: a synthetic study and a curated one
+    # removals: a synthetic study, a curated one, and one of the studies of a contradiction
+    # the report lists (the edge stays, with a shorter study list)
+    with KnowledgeGraph.open(store) as kg:
+        listed = json.loads((cache_dir(kg) / REPORT_FILE).read_text())["report"]["gaps"]["contradictions"]
+    leaving = next(row["studies"][0] for row in listed if len(row["studies"]) >= 2 and row["studies"][0] != "bargou-2008")
     with KnowledgeGraph.open(store, mode="write") as kg:
         kg.store.drop_graph(str(study_graph(ids[3])))
         kg.store.drop_graph(str(study_graph("bargou-2008")))
+        kg.store.drop_graph(str(study_graph(leaving)))
         second = kg.publish()
     assert assert_equals_full(store)["incremental"] is True
 
@@ -256,3 +266,28 @@ def test_an_index_of_the_previous_version_is_brought_up_to_date_from_its_rows(st
         kg.publish()
     assert len(read) == 1 and read[0] is not None and len(read[0]) == 3  # only the changed graphs were read from the store
     assert assert_equals_full(store)["incremental"] is True
+
+
+def test_without_the_projection_the_report_is_computed_from_the_store(store, tmp_path, monkeypatch):
+    """The report step takes nodes and edge weights from the projection step's result:
+    when that step failed, the report is computed from the store, and the next publish is full."""
+    import kg.graphview as graphview
+    from kg.errors import TkgError
+
+    def fail(publication):
+        raise TkgError("the projection step fails on purpose")
+
+    monkeypatch.setattr(graphview, "publish_step", fail)
+    with KnowledgeGraph.open(store, mode="write") as kg:
+        kg.ingest(write_cards(tmp_path / "cards", 3, seed=3))
+        kg.publish()
+    with KnowledgeGraph.open(store) as kg:
+        folder = cache_dir(kg)
+        assert not (folder / PROJECTION_FILE).exists() and not (folder / COMPLETE).exists()
+        stored = json.loads((folder / REPORT_FILE).read_text())["report"]
+        assert stored == _plain(analytics.report(kg.to_networkx(), analytics.study_facts(kg)))
+    monkeypatch.undo()
+    with KnowledgeGraph.open(store, mode="write") as kg:
+        kg.ingest(write_cards(tmp_path / "more", 2, seed=4))
+        kg.publish()
+    assert assert_equals_full(store)["incremental"] is False
