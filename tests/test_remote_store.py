@@ -79,9 +79,12 @@ def test_every_named_query_matches_the_embedded_store(remote, built_store):
     differs = set()
     with KnowledgeGraph.open(srv.query_url, **srv.options()) as kg:
         for query in list_queries():
-            expected = normalized(query.sparql, embedded.query(query.sparql).rows, booleans_as_integers=name == "virtuoso")
+            # a column that either text (standard, or the engine's own) samples is compared as a
+            # sample: CQ12's standard text derives its example study from a sampled graph
+            texts = query.sparql + "\n" + query.text_for(name)
+            expected = normalized(texts, embedded.query(query.sparql).rows, booleans_as_integers=name == "virtuoso")
             try:
-                got = normalized(query.sparql, kg.query(query.sparql).rows)
+                got = normalized(texts, kg.query(query.sparql).rows)
             except (QueryError, StoreError):
                 differs.add(query.title)
                 continue
