@@ -506,12 +506,18 @@ class DirectoryStore(Store):
         if isinstance(result, ox.QuerySolutions):
             variables = [v.value for v in result.variables]
             rows = []
+            # Each distinct term is converted once per result: labels, classes and
+            # modalities repeat in every row (CQ1 at 100,000 studies: 22,000 rows).
+            converted: dict[Any, Node] = {}
             for solution in result:
                 row = {}
                 for name in variables:
                     value = solution[name]
                     if value is not None:
-                        row[name] = to_rdflib(value)
+                        term = converted.get(value)
+                        if term is None:
+                            term = converted[value] = to_rdflib(value)
+                        row[name] = term
                 rows.append(row)
             return QueryResult("select", variables=variables, rows=rows)
         return QueryResult("graph", triples=[(to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)) for t in result])
