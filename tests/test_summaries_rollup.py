@@ -1,0 +1,67 @@
+"""The full computation of the entity summaries (kg.views.summaries.Rollup:
+one grouping of the finding ends, then unions of sets up the class tree)
+equals the study-by-study update an incremental publish makes, applied to
+every study from an empty summary. (That both equal the entity page's
+SPARQL computation over a store is tests/test_incremental.py's.)"""
+
+from __future__ import annotations
+
+import random
+
+from kg.views.summaries import Rollup, _apply, _contributions
+
+# A class tree with a diamond (D under B and C) and a class with no ends of its own (A).
+NARROWER = {
+    "A": {"A", "B", "C", "D", "E"},
+    "B": {"B", "D"},
+    "C": {"C", "D", "E"},
+    "D": {"D"},
+    "E": {"E"},
+}
+
+
+def _rows(seed: int) -> list[tuple]:
+    """Finding ends at B to E: studies with ends at several classes, the same
+    finding in two graphs, supporting and other ends, levels and quotes missing or tied."""
+    rng = random.Random(seed)
+    rows = []
+    for n in range(300):
+        study = f"study{rng.randrange(40)}"
+        finding = f"finding{rng.randrange(120)}"
+        g = f"graph{rng.randrange(2)}"
+        d = rng.choice(["out", "in"])
+        via = rng.choice("BCDE")
+        relation = rng.choice(["limitedBy", "mitigatedBy"])
+        other = rng.choice(["X", "Y", "Z"])
+        support = rng.choice(["SUPPORT", "SUPPORT", "REFUTE"])
+        level = rng.choice([None, 1, 2, 3])
+        quote = rng.choice([None, "a", "b", "c"])
+        rows.append((g, d, via, relation, other, support, study, finding, level, quote))
+        if n % 10 == 0:  # the same end at another class
+            rows.append((g, d, rng.choice("BCDE"), relation, other, support, study, finding, level, quote))
+    return rows
+
+
+def _reference(rows: list[tuple], narrower: set[str]) -> tuple[dict, dict[str, int]]:
+    """An entity's state and its studies' findings, study by study as an incremental publish adds them."""
+    state: dict = {"groups": {}, "totals": {}}
+    added = _contributions(r for r in rows if r[2] in narrower)
+    for study in sorted(added):
+        _apply(state, None, added[study], set())
+    return state, {study: len(c["findings"]) for study, c in added.items()}
+
+
+def test_the_rollup_equals_adding_every_study_to_an_empty_summary():
+    for seed in range(5):
+        rows = _rows(seed)
+        rollup = Rollup()
+        for row in rows:
+            rollup.add(row)
+        for entity, narrower in NARROWER.items():
+            want_state, want_findings = _reference(rows, narrower)
+            assert want_state["groups"] and want_state["totals"]
+            state = rollup.state(narrower)
+            assert state == want_state, (seed, entity)
+            assert rollup.findings(narrower) == want_findings, (seed, entity)
+            for group in state["groups"].values():  # the vias' counts come in the order of their names
+                assert list(group["vias"]) == sorted(group["vias"])
