@@ -104,6 +104,9 @@ _LABELLED = SPARQL_PREFIXES + "SELECT DISTINCT ?e WHERE { GRAPH ?g { ?e rdfs:lab
 
 #: No evidence level (levels are 1 to 5), as in kg/views/entity.py.
 _NO_LEVEL = 1000
+#: The index's page cache while the step runs, in KiB (SQLite's default, 2 MiB, made
+#: loading the ends of 100,000 studies write their index pages out again and again).
+_CACHE_SIZE = -256 * 1024
 _VIA = "via IN (SELECT c FROM temp.t_via)"
 _INFO = "SELECT study, MIN(title), MIN(level), MIN(year) FROM e_studies GROUP BY study"
 #: The least supporting quote of a group and how many studies have it as their least there.
@@ -538,31 +541,43 @@ def publish_step(publication: Publication) -> None:
     old = publication.previous / ENTITIES_DIR if publication.previous is not None else None
     usable = publication.incremental and old is not None and read_json(old / INDEX_FILE, VERSION) is not None
     fresh = ensure_tables(db, _TABLES, drop=not usable)
-    for statement in _INDEXES:
-        db.execute(statement)
     hierarchy = Hierarchy(kg)
     vocab = Vocabulary(kg)  # once: the work store has no release key to memoize it by
     release = publication.release
-    if usable and not fresh and old is not None:
-        _incremental(kg, db, sorted(publication.changed or ()), hierarchy, vocab, old, base, release)
-    else:
-        rollup = Rollup()
-        _load(kg, db, None, rollup)
-        info = {study: (title, level, year) for study, title, level, year in db.execute(_INFO)}
-        for iri in sorted({e for via in rollup.cells for e in hierarchy.broader(via)}):
-            name = entity_id(iri)
-            if name is None:
-                continue
-            narrower = hierarchy.narrower(iri)
-            state = rollup.state(narrower)
-            studies = sorted((_study_entry(study, info, n) for study, n in rollup.findings(narrower).items()), key=study_order)
-            db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in studies])
-            _write(base, name, _relations_of(iri, state, vocab), len(studies), state)
+    (cache,) = db.execute("PRAGMA cache_size").fetchone()
+    db.execute(f"PRAGMA cache_size = {_CACHE_SIZE}")
+    try:
+        if usable and not fresh and old is not None:
+            for statement in _INDEXES:
+                db.execute(statement)
+            _incremental(kg, db, sorted(publication.changed or ()), hierarchy, vocab, old, base, release)
+        else:  # (into empty tables, indexed after: SQLite sorts once instead of updating every index row by row)
+            _full(kg, db, hierarchy, vocab, base, release)
+            for statement in _INDEXES:
+                db.execute(statement)
+    finally:
+        db.execute(f"PRAGMA cache_size = {int(cache)}")
     oldest = _oldest_release(kg)
     if oldest is not None:  # rows replaced before the oldest release still kept serve no release
         db.execute("DELETE FROM e_list WHERE until IS NOT NULL AND until <= ?", (oldest,))
     count = sum(1 for p in base.iterdir() if _entity_of(p.name) and p.name.endswith(".json") and not p.name.endswith(".state.json"))
     write_json_atomic(base / INDEX_FILE, {"version": VERSION, "entities": count})
+
+
+def _full(kg: KnowledgeGraph, db: sqlite3.Connection, hierarchy: Hierarchy, vocab: Vocabulary, base: Path, release: str) -> None:
+    """Every summary, from every graph's ends read once (see :class:`Rollup`)."""
+    rollup = Rollup()
+    _load(kg, db, None, rollup)
+    info = {study: (title, level, year) for study, title, level, year in db.execute(_INFO)}
+    for iri in sorted({e for via in rollup.cells for e in hierarchy.broader(via)}):
+        name = entity_id(iri)
+        if name is None:
+            continue
+        narrower = hierarchy.narrower(iri)
+        state = rollup.state(narrower)
+        studies = sorted((_study_entry(study, info, n) for study, n in rollup.findings(narrower).items()), key=study_order)
+        db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in studies])
+        _write(base, name, _relations_of(iri, state, vocab), len(studies), state)
 
 
 _SELECT_ROWS = "SELECT g, dir, via, relation, other, support, study, finding, level, quote FROM e_ends"
