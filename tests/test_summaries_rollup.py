@@ -1,14 +1,17 @@
 """The full computation of the entity summaries (kg.views.summaries.Rollup:
 one grouping of the finding ends, then unions of sets up the class tree)
 equals the study-by-study update an incremental publish makes, applied to
-every study from an empty summary. (That both equal the entity page's
+every study from an empty summary; a group's least quote counted again
+from the index equals the least of its studies'. (That both equal the entity page's
 SPARQL computation over a store is tests/test_incremental.py's.)"""
 
 from __future__ import annotations
 
 import random
+import sqlite3
 
-from kg.views.summaries import Rollup, _apply, _contributions
+from kg.artifacts import ensure_tables
+from kg.views.summaries import _INDEXES, _TABLES, SEP, Rollup, _apply, _contributions, _least_quote
 
 # A class tree with a diamond (D under B and C) and a class with no ends of its own (A).
 NARROWER = {
@@ -65,3 +68,23 @@ def test_the_rollup_equals_adding_every_study_to_an_empty_summary():
             assert rollup.findings(narrower) == want_findings, (seed, entity)
             for group in state["groups"].values():  # the vias' counts come in the order of their names
                 assert list(group["vias"]) == sorted(group["vias"])
+
+
+def test_a_groups_least_quote_is_counted_over_its_classes_from_the_index():
+    """What an incremental publish counts again when a group's least quote has gone (_least_quote)."""
+    db = sqlite3.connect(":memory:")
+    ensure_tables(db, _TABLES)
+    for statement in _INDEXES:
+        db.execute(statement)
+    for seed in range(5):
+        rows = _rows(seed)
+        db.execute("DELETE FROM e_ends")
+        db.executemany("INSERT INTO e_ends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        for narrower in NARROWER.values():
+            for key in {(d, rel, other) for _g, d, via, rel, other, *_ in rows if via in narrower}:
+                least: dict[str, str] = {}  # per study: its least supporting quote in the group
+                for _g, d, via, rel, other, support, study, _f, _level, quote in rows:
+                    if (d, rel, other) == key and via in narrower and support == "SUPPORT" and quote is not None:
+                        least[study] = min(quote, least.get(study, quote))
+                want = (min(least.values()), sum(q == min(least.values()) for q in least.values())) if least else (None, 0)
+                assert _least_quote(db, SEP.join(key), sorted(narrower)) == want, (seed, key, sorted(narrower))

@@ -69,9 +69,11 @@ _TABLES = {
 }
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS e_ends_g ON e_ends (g)",
-    "CREATE INDEX IF NOT EXISTS e_ends_via ON e_ends (via)",
     "CREATE INDEX IF NOT EXISTS e_ends_study ON e_ends (study)",
-    "CREATE INDEX IF NOT EXISTS e_ends_group ON e_ends (other, relation, dir)",
+    # a group's least supporting quote at a class (see _least_quote)
+    "CREATE INDEX IF NOT EXISTS e_ends_quote ON e_ends (other, relation, dir, via, quote) WHERE support = 'SUPPORT' AND quote IS NOT NULL",
+    "DROP INDEX IF EXISTS e_ends_via",  # (used by an earlier version only)
+    "DROP INDEX IF EXISTS e_ends_group",
     "CREATE INDEX IF NOT EXISTS e_studies_g ON e_studies (g)",
     "CREATE INDEX IF NOT EXISTS e_studies_study ON e_studies (study)",
     "CREATE INDEX IF NOT EXISTS e_list_order ON e_list (entity, lvl, nyear, tkey, study, since, until)",
@@ -107,12 +109,11 @@ _NO_LEVEL = 1000
 #: The index's page cache while the step runs, in KiB (SQLite's default, 2 MiB, made
 #: loading the ends of 100,000 studies write their index pages out again and again).
 _CACHE_SIZE = -256 * 1024
-_VIA = "via IN (SELECT c FROM temp.t_via)"
 _INFO = "SELECT study, MIN(title), MIN(level), MIN(year) FROM e_studies GROUP BY study"
-#: The least supporting quote of a group and how many studies have it as their least there.
-_MIN_QUOTE = f"""SELECT q, COUNT(*) FROM (
-  SELECT MIN(quote) AS q FROM e_ends WHERE other = ? AND relation = ? AND dir = ? AND support = 'SUPPORT' AND quote IS NOT NULL AND {_VIA}
-  GROUP BY study) GROUP BY q ORDER BY q LIMIT 1"""
+_QUOTE_AT = """SELECT MIN(quote) FROM e_ends INDEXED BY e_ends_quote
+WHERE other = ? AND relation = ? AND dir = ? AND via = ? AND support = 'SUPPORT' AND quote IS NOT NULL"""
+_QUOTED_AT = """SELECT DISTINCT study FROM e_ends INDEXED BY e_ends_quote
+WHERE other = ? AND relation = ? AND dir = ? AND via = ? AND quote = ? AND support = 'SUPPORT' AND quote IS NOT NULL"""
 
 #: A group of an entity's findings: (direction, relation, other end), as one text.
 SEP = "\t"
@@ -296,12 +297,6 @@ def _load(kg: KnowledgeGraph, db: sqlite3.Connection, graphs: set[str] | None, r
 
 
 Row = tuple[Any, ...]  # an e_ends row: g, dir, via, relation, other, support, study, finding, level, quote
-
-
-def _narrow(db: sqlite3.Connection, narrower: Iterable[str]) -> None:
-    db.execute("DROP TABLE IF EXISTS temp.t_via")
-    db.execute("CREATE TEMP TABLE t_via (c TEXT PRIMARY KEY)")
-    db.executemany("INSERT INTO temp.t_via VALUES (?)", [(c,) for c in sorted(set(narrower))])
 
 
 class _Cell:
@@ -517,6 +512,9 @@ def _list_row(entity: str, study: dict[str, Any], release: str) -> tuple[Any, ..
     return (entity, lvl, nyear, tkey, iri, release, None, study["title"], study["level"], study["year"], study["findings"])
 
 
+#: An entity's current row for a study: its columns after (entity, study) and before (since, until), and its rowid.
+_LISTED = """SELECT lvl, nyear, tkey, title, level, year, findings, rowid FROM e_list INDEXED BY e_list_current
+WHERE entity = ? AND study = ? AND until IS NULL"""
 _INSERT_LIST = "INSERT INTO e_list VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -621,6 +619,8 @@ def _incremental(
         name = _entity_of(path.name)
         if name is not None and str(TKG) + name not in touched:
             link_or_copy(path, base / path.name)
+    closes: list[tuple[str, int]] = []
+    inserts: list[tuple[Any, ...]] = []
     for iri in sorted(touched):
         name = entity_id(iri)
         if name is None:
@@ -634,24 +634,40 @@ def _incremental(
         for study in affected:
             _apply(state, was.get(study), has.get(study), dirty)
         dirty &= set(state["groups"])
-        if dirty:
-            _narrow(db, narrower)
-            for key in dirty:
-                d, rel, other = key.split(SEP)
-                found = db.execute(_MIN_QUOTE, (other, rel, d)).fetchone()
-                state["groups"][key]["quote"], state["groups"][key]["qn"] = found if found else (None, 0)
-        closed = db.executemany(
-            "UPDATE e_list INDEXED BY e_list_current SET until = ? WHERE entity = ? AND study = ? AND until IS NULL",
-            [(release, iri, study) for study in affected],
-        ).rowcount
+        for key in dirty:
+            group = state["groups"][key]
+            group["quote"], group["qn"] = _least_quote(db, key, group["vias"])
+        previous = read_json(old / f"{name}.json", VERSION) if state["groups"] else None
+        total = int(previous["studies_total"]) if previous is not None else 0
+        # the entity's studies whose row in its list changes: the old row is closed, the new one added
+        rows = {study: _list_row(iri, _study_entry(study, info, len(c["findings"])), release) for study, c in has.items()}
+        for study in was:
+            listed = db.execute(_LISTED, (iri, study)).fetchone()
+            if listed is not None and study in rows and rows[study][1:4] + rows[study][7:] == listed[:7]:
+                del rows[study]  # (unchanged: its row stays valid)
+            elif listed is not None:
+                closes.append((release, listed[7]))
+                total -= 1
+        inserts.extend(rows.values())
+        total += len(rows)
         if not state["groups"]:
             _remove(base, name)
             continue
-        add = [_study_entry(study, info, len(c["findings"])) for study, c in has.items()]
-        db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in add])
-        previous = read_json(old / f"{name}.json", VERSION)
-        total = (int(previous["studies_total"]) if previous is not None else 0) - closed + len(add)
         _write(base, name, _relations_of(iri, state, vocab), total, state)
+    db.executemany("UPDATE e_list SET until = ? WHERE rowid = ?", closes)
+    db.executemany(_INSERT_LIST, inserts)
+
+
+def _least_quote(db: sqlite3.Connection, key: str, vias: Iterable[str]) -> tuple[str | None, int]:
+    """A group's least supporting quote over its ends at ``vias`` and the number
+    of studies that have it (their least there, since no quote is less)."""
+    d, rel, other = key.split(SEP)
+    least = {via: q for via in vias for (q,) in db.execute(_QUOTE_AT, (other, rel, d, via)) if q is not None}
+    if not least:
+        return None, 0
+    quote = min(least.values())
+    studies = {study for via, q in least.items() if q == quote for (study,) in db.execute(_QUOTED_AT, (other, rel, d, via, quote))}
+    return quote, len(studies)
 
 
 def _oldest_release(kg: KnowledgeGraph) -> str | None:
