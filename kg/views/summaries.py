@@ -7,9 +7,10 @@ The ``entities`` publish step keeps, in the publication's index
 named graph (``e_ends``: direction, the class at that end, relation, other
 end, support, study, its evidence level, the finding's least quote) and its
 studies' title, level and year (``e_studies``). An entity's summary comes from
-the rows whose end is the entity or a narrower class, grouped by SQLite the
-way the page's SPARQL groups them (:data:`kg.views.entity._ITEMS` and
-``_STUDIES``), and assembled by the same :func:`kg.views.entity.assemble`.
+the rows whose end is the entity or a narrower class, counted the way the
+page's SPARQL groups them (:data:`kg.views.entity._ITEMS` and ``_STUDIES``):
+on a full publish for every entity in one pass over the rows (:class:`Rollup`),
+and assembled by the same :func:`kg.views.relations.build_relations`.
 
 Files, in ``cache/<release>/entities/``:
 
