@@ -142,8 +142,12 @@ def test_incremental_publish_equals_full_recomputation(store, tmp_path, monkeypa
         "study_type: non-randomized trial", "study_type: narrative review"
     )
     curated.write_text(text, encoding="utf-8")
+    # and a third loses its barrier sentence only: fewer findings, the same place in its entities' study lists
+    text = cards[2].read_text(encoding="utf-8")
+    cards[2].write_text(re.sub(r"The activity of [^.]* limited by [^.]*\. ", "", text, count=1), encoding="utf-8")
+    assert cards[2].read_text(encoding="utf-8") != text
     with KnowledgeGraph.open(store, mode="write") as kg:
-        kg.ingest([*cards[:2], curated])
+        kg.ingest([*cards[:3], curated])
         kg.publish()
     assert assert_equals_full(store)["incremental"] is True
 

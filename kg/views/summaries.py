@@ -7,15 +7,16 @@ The ``entities`` publish step keeps, in the publication's index
 named graph (``e_ends``: direction, the class at that end, relation, other
 end, support, study, its evidence level, the finding's least quote) and its
 studies' title, level and year (``e_studies``). An entity's summary comes from
-the rows whose end is the entity or a narrower class, grouped by SQLite the
-way the page's SPARQL groups them (:data:`kg.views.entity._ITEMS` and
-``_STUDIES``), and assembled by the same :func:`kg.views.entity.assemble`.
+the rows whose end is the entity or a narrower class, counted the way the
+page's SPARQL groups them (:data:`kg.views.entity._ITEMS` and ``_STUDIES``):
+on a full publish for every entity in one pass over the rows (:class:`Rollup`),
+and assembled by the same :func:`kg.views.relations.build_relations`.
 
 Files, in ``cache/<release>/entities/``:
 
 * ``<id>.json``: ``{"version", "relations", "studies_total"}``;
 * ``<id>.state.json``: what the summary is counted from, updated study by
-  study on an incremental publish (see :func:`_full_state`);
+  study on an incremental publish (see :meth:`Rollup.state`);
 * ``_complete.json``, written last: the summaries are complete; an entity
   without a file then has no findings.
 
@@ -69,9 +70,11 @@ _TABLES = {
 }
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS e_ends_g ON e_ends (g)",
-    "CREATE INDEX IF NOT EXISTS e_ends_via ON e_ends (via)",
     "CREATE INDEX IF NOT EXISTS e_ends_study ON e_ends (study)",
-    "CREATE INDEX IF NOT EXISTS e_ends_group ON e_ends (other, relation, dir)",
+    # a group's least supporting quote at a class (see _least_quote)
+    "CREATE INDEX IF NOT EXISTS e_ends_quote ON e_ends (other, relation, dir, via, quote) WHERE support = 'SUPPORT' AND quote IS NOT NULL",
+    "DROP INDEX IF EXISTS e_ends_via",  # (used by an earlier version only)
+    "DROP INDEX IF EXISTS e_ends_group",
     "CREATE INDEX IF NOT EXISTS e_studies_g ON e_studies (g)",
     "CREATE INDEX IF NOT EXISTS e_studies_study ON e_studies (study)",
     "CREATE INDEX IF NOT EXISTS e_list_order ON e_list (entity, lvl, nyear, tkey, study, since, until)",
@@ -99,33 +102,35 @@ _G_STUDIES = (
   OPTIONAL { ?study tkg:publicationYear ?year }
 }"""
 )
+#: The same rows for every graph, read in parts joined in Python (see :func:`_every_end`):
+#: Oxigraph evaluated the OPTIONALs above once per finding (at 10,000 studies 38 s
+#: and 8 s; in parts 15 s in all).
+_ALL_FINDINGS = (
+    SPARQL_PREFIXES
+    + """SELECT ?g ?finding ?s ?relation ?o ?support ?study WHERE {
+  GRAPH ?g { ?finding a tkg:Finding ; tkg:subject ?s ; tkg:relation ?relation ; tkg:object ?o ; tkg:support ?support ;
+                      prov:wasDerivedFrom ?study . }
+}"""
+)
+_ALL = {
+    "level": SPARQL_PREFIXES + "SELECT ?x ?v WHERE { ?x tkg:evidenceLevel ?v }",
+    "quote": SPARQL_PREFIXES + 'SELECT ?x ?v WHERE { ?x tkg:evidenceQuote ?v FILTER(STR(?v) != "") }',
+    "title": SPARQL_PREFIXES + "SELECT ?x ?v WHERE { ?x dcterms:title ?v }",
+    "year": SPARQL_PREFIXES + "SELECT ?x ?v WHERE { ?x tkg:publicationYear ?v }",
+}
 _SUBCLASS = SPARQL_PREFIXES + "SELECT ?sub ?sup WHERE { ?sub rdfs:subClassOf ?sup FILTER(isIRI(?sub) && isIRI(?sup)) }"
 _LABELLED = SPARQL_PREFIXES + "SELECT DISTINCT ?e WHERE { GRAPH ?g { ?e rdfs:label ?label } FILTER(isIRI(?e)) }"
 
 #: No evidence level (levels are 1 to 5), as in kg/views/entity.py.
 _NO_LEVEL = 1000
-_VIA = "via IN (SELECT c FROM temp.t_via)"
-#: The state of a summary (see :func:`_full_state`), over the ends in temp.t_via.
-_GROUP_STUDIES = f"""SELECT dir, relation, other, support = 'SUPPORT', COUNT(DISTINCT study), MIN(quote)
-FROM e_ends WHERE {_VIA} GROUP BY dir, relation, other, support = 'SUPPORT'"""
-_GROUP_LEVELS = f"""SELECT dir, relation, other, lvl, COUNT(*) FROM (
-  SELECT dir, relation, other, MIN(COALESCE(level, {_NO_LEVEL})) AS lvl FROM e_ends WHERE {_VIA} AND support = 'SUPPORT'
-  GROUP BY dir, relation, other, study) GROUP BY dir, relation, other, lvl"""
-_GROUP_VIAS = f"SELECT dir, relation, other, via, COUNT(DISTINCT study) FROM e_ends WHERE {_VIA} GROUP BY dir, relation, other, via"
-_TOTALS = f"SELECT dir, relation, COUNT(DISTINCT study) FROM e_ends WHERE {_VIA} AND support = 'SUPPORT' GROUP BY dir, relation"
-_STUDIES = f"""SELECT e.study, COUNT(DISTINCT e.dir || ' ' || e.finding), s.title, s.level, s.year
-FROM e_ends e LEFT JOIN temp.t_info s ON s.study = e.study WHERE e.{_VIA} GROUP BY e.study"""
-_INFO = """CREATE TEMP TABLE t_info AS SELECT study, MIN(title) AS title, MIN(level) AS level, MIN(year) AS year
-FROM e_studies GROUP BY study"""
-#: The least supporting quote of each group and how many studies have it as their least there.
-_GROUP_QUOTES = f"""SELECT dir, relation, other, q, COUNT(*) FROM (
-  SELECT dir, relation, other, q, MIN(q) OVER (PARTITION BY dir, relation, other) AS m FROM (
-    SELECT dir, relation, other, MIN(quote) AS q FROM e_ends WHERE {_VIA} AND support = 'SUPPORT' AND quote IS NOT NULL
-    GROUP BY dir, relation, other, study))
-WHERE q = m GROUP BY dir, relation, other, q"""
-_MIN_QUOTE = f"""SELECT q, COUNT(*) FROM (
-  SELECT MIN(quote) AS q FROM e_ends WHERE other = ? AND relation = ? AND dir = ? AND support = 'SUPPORT' AND quote IS NOT NULL AND {_VIA}
-  GROUP BY study) GROUP BY q ORDER BY q LIMIT 1"""
+#: The index's page cache while the step runs, in KiB (SQLite's default, 2 MiB, made
+#: loading the ends of 100,000 studies write their index pages out again and again).
+_CACHE_SIZE = -256 * 1024
+_INFO = "SELECT study, MIN(title), MIN(level), MIN(year) FROM e_studies GROUP BY study"
+_QUOTE_AT = """SELECT MIN(quote) FROM e_ends INDEXED BY e_ends_quote
+WHERE other = ? AND relation = ? AND dir = ? AND via = ? AND support = 'SUPPORT' AND quote IS NOT NULL"""
+_QUOTED_AT = """SELECT DISTINCT study FROM e_ends INDEXED BY e_ends_quote
+WHERE other = ? AND relation = ? AND dir = ? AND via = ? AND quote = ? AND support = 'SUPPORT' AND quote IS NOT NULL"""
 
 #: A group of an entity's findings: (direction, relation, other end), as one text.
 SEP = "\t"
@@ -258,11 +263,11 @@ class Hierarchy:
         return self._closure(iri, self.parents)
 
 
-def _rows(kg: KnowledgeGraph, graphs: set[str] | None) -> Iterator[tuple[Any, ...]]:
+def _rows(kg: KnowledgeGraph, graphs: set[str] | None, found: set[tuple[Any, Any]]) -> Iterator[tuple[Any, ...]]:
     """``e_ends`` rows of ``graphs``: a finding's ends, each once per direction
     (the least non-empty quote of the finding kept, as the page's MIN)."""
     rows: dict[tuple[Any, ...], str | None] = {}
-    for r in select(kg, _G_ENDS, graphs):
+    for r in select(kg, _G_ENDS, graphs) if graphs is not None else _every_end(kg, found):
         key = (
             str(r["g"]),
             str(r["finding"]),
@@ -281,6 +286,38 @@ def _rows(kg: KnowledgeGraph, graphs: set[str] | None) -> Iterator[tuple[Any, ..
         yield (g, "in", o, relation, s, support, study, finding, level, quote)
 
 
+def _values(kg: KnowledgeGraph, what: str) -> dict[Any, list[Any]]:
+    """Each resource's values of one property in any graph (``_ALL``)."""
+    values: dict[Any, list[Any]] = defaultdict(list)
+    for r in kg.query(_ALL[what]).rows:
+        values[r["x"]].append(r["v"])
+    return values
+
+
+def _every_end(kg: KnowledgeGraph, found: set[tuple[Any, Any]]) -> Iterator[dict[str, Any]]:
+    """The rows of ``_G_ENDS`` for every graph: each finding's row once per
+    level of its study and per quote (none: one row without), as the OPTIONALs
+    give them; its (graph, study) added to ``found``."""
+    levels, quotes = _values(kg, "level"), _values(kg, "quote")
+    for r in kg.query(_ALL_FINDINGS).rows:
+        found.add((r["g"], r["study"]))
+        for level in levels.get(r["study"]) or [None]:
+            for quote in quotes.get(r["finding"]) or [None]:
+                yield {**r, "level": level, "quote": quote}
+
+
+def _every_study(kg: KnowledgeGraph, found: set[tuple[Any, Any]]) -> Iterator[dict[str, Any]]:
+    """The rows of ``_G_STUDIES`` for every graph: each (graph, study) of the
+    findings read (``found``) once per combination of its titles, levels and
+    years, as the OPTIONALs give them."""
+    titles, levels, years = _values(kg, "title"), _values(kg, "level"), _values(kg, "year")
+    for g, study in found:
+        for title in titles.get(study) or [None]:
+            for level in levels.get(study) or [None]:
+                for year in years.get(study) or [None]:
+                    yield {"g": g, "study": study, "title": title, "level": level, "year": year}
+
+
 def _int(term: Any) -> int | None:
     try:
         return None if term is None else int(str(term))
@@ -288,12 +325,13 @@ def _int(term: Any) -> int | None:
         return None
 
 
-def _load(kg: KnowledgeGraph, db: sqlite3.Connection, graphs: set[str] | None) -> set[str]:
-    """Read the rows of ``graphs`` (None: all) into the index; returns the ends (vias) they have."""
-    vias: set[str] = set()
+def _load(kg: KnowledgeGraph, db: sqlite3.Connection, graphs: set[str] | None, rollup: Rollup | None = None) -> None:
+    """Read the rows of ``graphs`` (None: all) into the index (and ``rollup``)."""
     batch: list[tuple[Any, ...]] = []
-    for row in _rows(kg, graphs):
-        vias.add(row[2])
+    found: set[tuple[Any, Any]] = set()  # (for every graph: each (graph, study) of a finding)
+    for row in _rows(kg, graphs, found):
+        if rollup is not None:
+            rollup.add(row)
         batch.append(row)
         if len(batch) >= 50_000:
             db.executemany("INSERT INTO e_ends VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
@@ -303,48 +341,137 @@ def _load(kg: KnowledgeGraph, db: sqlite3.Connection, graphs: set[str] | None) -
         "INSERT INTO e_studies VALUES (?, ?, ?, ?, ?)",
         (
             (str(r["g"]), str(r["study"]), None if r.get("title") is None else str(r["title"]), _int(r.get("level")), _int(r.get("year")))
-            for r in select(kg, _G_STUDIES, graphs)
+            for r in (select(kg, _G_STUDIES, graphs) if graphs is not None else _every_study(kg, found))
         ),
     )
-    return vias
 
 
-def _narrow(db: sqlite3.Connection, narrower: Iterable[str]) -> None:
-    db.execute("DROP TABLE IF EXISTS temp.t_via")
-    db.execute("CREATE TEMP TABLE t_via (c TEXT PRIMARY KEY)")
-    db.executemany("INSERT INTO temp.t_via VALUES (?)", [(c,) for c in sorted(set(narrower))])
+Row = tuple[Any, ...]  # an e_ends row: g, dir, via, relation, other, support, study, finding, level, quote
 
 
-def _full_state(db: sqlite3.Connection) -> dict[str, Any]:
-    """What an entity's summary is made of, counted by SQLite over its ends
-    (temp.t_via), in a form an incremental publish can update study by study:
+class _Cell:
+    """A group's ends at one class (via): the studies with a supporting end
+    (``sup``), with another end (``oth``), with a supporting end of each
+    evidence level (``levels``), and the least supporting quote with the
+    studies that have a supporting end quoting it (``quoted``)."""
 
-    * ``groups``: per (direction, relation, other end): distinct supporting
-      (``sup``) and other (``oth``) studies, the supporting studies by their best
-      level in the group (``levels``), the studies by the class at the entity's
-      end (``vias``), the least supporting quote (``quote``) and the number of
-      studies whose least supporting quote in the group it is (``qn``);
-    * ``totals``: per (direction, relation): distinct supporting studies.
-    """
-    groups: dict[str, dict[str, Any]] = {}
+    __slots__ = ("levels", "oth", "quote", "quoted", "sup")
 
-    def group(d: str, rel: str, other: str) -> dict[str, Any]:
-        return groups.setdefault(SEP.join((d, rel, other)), {"sup": 0, "oth": 0, "levels": {}, "vias": {}, "quote": None, "qn": 0})
+    def __init__(self) -> None:
+        self.sup: set[int] = set()
+        self.oth: set[int] = set()
+        self.levels: dict[int, set[int]] = {}
+        self.quote: str | None = None
+        self.quoted: set[int] = set()
 
-    for d, rel, other, supporting, n, quote in db.execute(_GROUP_STUDIES):
-        entry = group(d, rel, other)
-        if supporting:
-            entry["sup"], entry["quote"] = n, quote
+
+def _union(sets: list[set[int]]) -> set[int]:
+    """The union of ``sets`` (the one set itself when there is one: not to be changed)."""
+    return sets[0] if len(sets) == 1 else set().union(*sets)
+
+
+class Rollup:
+    """Every entity's summary state (see :func:`Rollup.state`) and studies from
+    one pass over the finding ends.
+
+    The ends are grouped once by (class at the entity's end, direction,
+    relation, other end) into sets of study numbers; an entity's counts are
+    then the sizes of unions of its narrower classes' sets (distinct studies
+    do not add up along the class tree: a study can have ends in two narrower
+    classes, or reach a class by two parents). Set unions run in C, so an
+    entity costs about its own ends; grouping in SQLite once per entity read
+    every end of a top class again for each entity (677 s at 100,000 studies)."""
+
+    def __init__(self) -> None:
+        self.studies: list[str] = []
+        self._number: dict[str, int] = {}
+        #: per class: per group (direction, relation, other end): its cell
+        self.cells: dict[str, dict[tuple[str, str, str], _Cell]] = defaultdict(dict)
+        #: per class: per study: its ends there, as (direction, finding)
+        self.ends: dict[str, dict[int, set[tuple[str, str]]]] = defaultdict(dict)
+
+    def add(self, row: Row) -> None:
+        _g, d, via, rel, other, support, study, finding, level, quote = row
+        s = self._number.get(study)
+        if s is None:
+            s = self._number[study] = len(self.studies)
+            self.studies.append(study)
+        cells = self.cells[via]
+        cell = cells.get((d, rel, other))
+        if cell is None:
+            cell = cells[(d, rel, other)] = _Cell()
+        ends = self.ends[via]
+        if s in ends:
+            ends[s].add((d, finding))
         else:
-            entry["oth"] = n
-    for d, rel, other, _quote, n in db.execute(_GROUP_QUOTES):
-        group(d, rel, other)["qn"] = n
-    for d, rel, other, level, n in db.execute(_GROUP_LEVELS):
-        group(d, rel, other)["levels"][str(level)] = n
-    for d, rel, other, via, n in db.execute(_GROUP_VIAS):
-        group(d, rel, other)["vias"][via] = n
-    totals = {f"{d}{SEP}{rel}": n for d, rel, n in db.execute(_TOTALS)}
-    return {"groups": groups, "totals": totals}
+            ends[s] = {(d, finding)}
+        if support == "SUPPORT":
+            cell.sup.add(s)
+            lvl = _NO_LEVEL if level is None else level
+            if lvl in cell.levels:
+                cell.levels[lvl].add(s)
+            else:
+                cell.levels[lvl] = {s}
+            if quote is not None:
+                if cell.quote is None or quote < cell.quote:
+                    cell.quote, cell.quoted = quote, {s}
+                elif quote == cell.quote:
+                    cell.quoted.add(s)
+        else:
+            cell.oth.add(s)
+
+    def state(self, narrower: Iterable[str]) -> dict[str, Any]:
+        """What the summary of the entity whose narrower classes (itself
+        included) are ``narrower`` is made of, in a form an incremental publish
+        can update study by study:
+
+        * ``groups``: per (direction, relation, other end): distinct supporting
+          (``sup``) and other (``oth``) studies, the supporting studies by their
+          best level in the group (``levels``), the studies by the class at the
+          entity's end (``vias``), the least supporting quote (``quote``) and the
+          number of studies whose least supporting quote in the group it is (``qn``);
+        * ``totals``: per (direction, relation): distinct supporting studies.
+        """
+        by_group: dict[tuple[str, str, str], list[tuple[str, _Cell]]] = defaultdict(list)
+        for via in sorted(v for v in narrower if v in self.cells):
+            for key, cell in self.cells[via].items():
+                by_group[key].append((via, cell))
+        groups: dict[str, dict[str, Any]] = {}
+        supported: dict[tuple[str, str], list[set[int]]] = defaultdict(list)
+        for key in sorted(by_group):
+            cells = [cell for _via, cell in by_group[key]]
+            sup = _union([c.sup for c in cells])
+            levels: dict[str, int] = {}
+            seen: set[int] = set()
+            for lvl in sorted({lvl for c in cells for lvl in c.levels}):
+                new = _union([c.levels[lvl] for c in cells if lvl in c.levels]) - seen
+                if new:  # the studies whose best level in the group this is
+                    levels[str(lvl)] = len(new)
+                    seen |= new
+            quotes = [c.quote for c in cells if c.quote is not None]
+            quote = min(quotes) if quotes else None
+            qn = len(_union([c.quoted for c in cells if c.quote == quote])) if quote is not None else 0
+            groups[SEP.join(key)] = {
+                "sup": len(sup),
+                "oth": len(_union([c.oth for c in cells])),
+                "levels": levels,
+                "vias": {via: len(c.sup | c.oth) for via, c in by_group[key]},
+                "quote": quote,
+                "qn": qn,
+            }
+            if sup:
+                supported[key[:2]].append(sup)
+        totals = {SEP.join(key): len(_union(sets)) for key, sets in sorted(supported.items())}
+        return {"groups": groups, "totals": totals}
+
+    def findings(self, narrower: Iterable[str]) -> dict[str, int]:
+        """Per study with ends at ``narrower``: its findings there, once per direction."""
+        ends: dict[int, set[tuple[str, str]]] = {}
+        for via in narrower:
+            for s, found in self.ends.get(via, {}).items():
+                have = ends.get(s)
+                ends[s] = found if have is None else have | found
+        return {self.studies[s]: len(found) for s, found in ends.items()}
 
 
 def _relations_of(iri: str, state: dict[str, Any], vocab: Vocabulary) -> list[dict[str, Any]]:
@@ -361,19 +488,7 @@ def _relations_of(iri: str, state: dict[str, Any], vocab: Vocabulary) -> list[di
     return build_relations(iri, items, supporting, vocab)  # type: ignore[arg-type]
 
 
-def _study_entries(db: sqlite3.Connection) -> list[dict[str, Any]]:
-    """The entity's studies (over temp.t_via), in page order."""
-    studies = [
-        {"id": local_name(study), "iri": study, "title": title or local_name(study), "level": level, "year": year, "findings": n}
-        for study, n, title, level, year in db.execute(_STUDIES)
-    ]
-    return sorted(studies, key=study_order)
-
-
 # -- the incremental update of one entity ---------------------------------------------------
-Row = tuple[Any, ...]  # an e_ends row: g, dir, via, relation, other, support, study, finding, level, quote
-
-
 def _contributions(rows: Iterable[Row]) -> dict[str, dict[str, Any]]:
     """Per study, what its ends (already restricted to the entity's) add to the
     state: per group its sides, best supporting level, vias and least
@@ -436,11 +551,20 @@ def _apply(state: dict[str, Any], before: dict[str, Any] | None, after: dict[str
         del groups[key]
 
 
+def _study_entry(study: str, info: dict[str, tuple[Any, ...]], findings: int) -> dict[str, Any]:
+    """A study as its entity page lists it (``info``: its title, level and year)."""
+    title, level, year = info.get(study, (None, None, None))
+    return {"id": local_name(study), "iri": study, "title": title or local_name(study), "level": level, "year": year, "findings": findings}
+
+
 def _list_row(entity: str, study: dict[str, Any], release: str) -> tuple[Any, ...]:
     lvl, nyear, tkey, iri = study_order(study)
     return (entity, lvl, nyear, tkey, iri, release, None, study["title"], study["level"], study["year"], study["findings"])
 
 
+#: An entity's current row for a study: its columns after (entity, study) and before (since, until), and its rowid.
+_LISTED = """SELECT lvl, nyear, tkey, title, level, year, findings, rowid FROM e_list INDEXED BY e_list_current
+WHERE entity = ? AND study = ? AND until IS NULL"""
 _INSERT_LIST = "INSERT INTO e_list VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -465,33 +589,43 @@ def publish_step(publication: Publication) -> None:
     old = publication.previous / ENTITIES_DIR if publication.previous is not None else None
     usable = publication.incremental and old is not None and read_json(old / INDEX_FILE, VERSION) is not None
     fresh = ensure_tables(db, _TABLES, drop=not usable)
-    for statement in _INDEXES:
-        db.execute(statement)
     hierarchy = Hierarchy(kg)
     vocab = Vocabulary(kg)  # once: the work store has no release key to memoize it by
     release = publication.release
-    if usable and not fresh and old is not None:
-        _incremental(kg, db, sorted(publication.changed or ()), hierarchy, vocab, old, base, release)
-    else:
-        _load(kg, db, None)
-        db.execute("DROP TABLE IF EXISTS temp.t_info")
-        db.execute(_INFO)
-        vias = {v for (v,) in db.execute("SELECT DISTINCT via FROM e_ends")}
-        for iri in sorted({e for via in vias for e in hierarchy.broader(via)}):
-            name = entity_id(iri)
-            if name is None:
-                continue
-            _narrow(db, hierarchy.narrower(iri))
-            state = _full_state(db)
-            studies = _study_entries(db)
-            db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in studies])
-            _write(base, name, _relations_of(iri, state, vocab), len(studies), state)
-        db.execute("DROP TABLE temp.t_info")
+    (cache,) = db.execute("PRAGMA cache_size").fetchone()
+    db.execute(f"PRAGMA cache_size = {_CACHE_SIZE}")
+    try:
+        if usable and not fresh and old is not None:
+            for statement in _INDEXES:
+                db.execute(statement)
+            _incremental(kg, db, sorted(publication.changed or ()), hierarchy, vocab, old, base, release)
+        else:  # (into empty tables, indexed after: SQLite sorts once instead of updating every index row by row)
+            _full(kg, db, hierarchy, vocab, base, release)
+            for statement in _INDEXES:
+                db.execute(statement)
+    finally:
+        db.execute(f"PRAGMA cache_size = {int(cache)}")
     oldest = _oldest_release(kg)
     if oldest is not None:  # rows replaced before the oldest release still kept serve no release
         db.execute("DELETE FROM e_list WHERE until IS NOT NULL AND until <= ?", (oldest,))
     count = sum(1 for p in base.iterdir() if _entity_of(p.name) and p.name.endswith(".json") and not p.name.endswith(".state.json"))
     write_json_atomic(base / INDEX_FILE, {"version": VERSION, "entities": count})
+
+
+def _full(kg: KnowledgeGraph, db: sqlite3.Connection, hierarchy: Hierarchy, vocab: Vocabulary, base: Path, release: str) -> None:
+    """Every summary, from every graph's ends read once (see :class:`Rollup`)."""
+    rollup = Rollup()
+    _load(kg, db, None, rollup)
+    info = {study: (title, level, year) for study, title, level, year in db.execute(_INFO)}
+    for iri in sorted({e for via in rollup.cells for e in hierarchy.broader(via)}):
+        name = entity_id(iri)
+        if name is None:
+            continue
+        narrower = hierarchy.narrower(iri)
+        state = rollup.state(narrower)
+        studies = sorted((_study_entry(study, info, n) for study, n in rollup.findings(narrower).items()), key=study_order)
+        db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in studies])
+        _write(base, name, _relations_of(iri, state, vocab), len(studies), state)
 
 
 _SELECT_ROWS = "SELECT g, dir, via, relation, other, support, study, finding, level, quote FROM e_ends"
@@ -535,6 +669,8 @@ def _incremental(
         name = _entity_of(path.name)
         if name is not None and str(TKG) + name not in touched:
             link_or_copy(path, base / path.name)
+    closes: list[tuple[str, int]] = []
+    inserts: list[tuple[Any, ...]] = []
     for iri in sorted(touched):
         name = entity_id(iri)
         if name is None:
@@ -548,28 +684,40 @@ def _incremental(
         for study in affected:
             _apply(state, was.get(study), has.get(study), dirty)
         dirty &= set(state["groups"])
-        if dirty:
-            _narrow(db, narrower)
-            for key in dirty:
-                d, rel, other = key.split(SEP)
-                found = db.execute(_MIN_QUOTE, (other, rel, d)).fetchone()
-                state["groups"][key]["quote"], state["groups"][key]["qn"] = found if found else (None, 0)
-        closed = db.executemany(
-            "UPDATE e_list INDEXED BY e_list_current SET until = ? WHERE entity = ? AND study = ? AND until IS NULL",
-            [(release, iri, study) for study in affected],
-        ).rowcount
+        for key in dirty:
+            group = state["groups"][key]
+            group["quote"], group["qn"] = _least_quote(db, key, group["vias"])
+        previous = read_json(old / f"{name}.json", VERSION) if state["groups"] else None
+        total = int(previous["studies_total"]) if previous is not None else 0
+        # the entity's studies whose row in its list changes: the old row is closed, the new one added
+        rows = {study: _list_row(iri, _study_entry(study, info, len(c["findings"])), release) for study, c in has.items()}
+        for study in was:
+            listed = db.execute(_LISTED, (iri, study)).fetchone()
+            if listed is not None and study in rows and rows[study][1:4] + rows[study][7:] == listed[:7]:
+                del rows[study]  # (unchanged: its row stays valid)
+            elif listed is not None:
+                closes.append((release, listed[7]))
+                total -= 1
+        inserts.extend(rows.values())
+        total += len(rows)
         if not state["groups"]:
             _remove(base, name)
             continue
-        add = []
-        for study, c in has.items():
-            title, level, year = info.get(study, (None, None, None))
-            entry = {"id": local_name(study), "iri": study, "title": title or local_name(study), "level": level, "year": year}
-            add.append({**entry, "findings": len(c["findings"])})
-        db.executemany(_INSERT_LIST, [_list_row(iri, study, release) for study in add])
-        previous = read_json(old / f"{name}.json", VERSION)
-        total = (int(previous["studies_total"]) if previous is not None else 0) - closed + len(add)
         _write(base, name, _relations_of(iri, state, vocab), total, state)
+    db.executemany("UPDATE e_list SET until = ? WHERE rowid = ?", closes)
+    db.executemany(_INSERT_LIST, inserts)
+
+
+def _least_quote(db: sqlite3.Connection, key: str, vias: Iterable[str]) -> tuple[str | None, int]:
+    """A group's least supporting quote over its ends at ``vias`` and the number
+    of studies that have it (their least there, since no quote is less)."""
+    d, rel, other = key.split(SEP)
+    least = {via: q for via in vias for (q,) in db.execute(_QUOTE_AT, (other, rel, d, via)) if q is not None}
+    if not least:
+        return None, 0
+    quote = min(least.values())
+    studies = {study for via, q in least.items() if q == quote for (study,) in db.execute(_QUOTED_AT, (other, rel, d, via, quote))}
+    return quote, len(studies)
 
 
 def _oldest_release(kg: KnowledgeGraph) -> str | None:
