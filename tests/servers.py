@@ -96,8 +96,10 @@ def _tail(log: Path, lines: int = 5) -> str:
         return "(no log)"
 
 
-def start_oxigraph(directory: Path, *, timeout_s: int = 60, union_default_graph: bool = False) -> Server:
-    """Oxigraph server over a store in ``directory``.
+def start_oxigraph(directory: Path, *, timeout_s: int | None = 60, union_default_graph: bool = False) -> Server:
+    """Oxigraph server over a store in ``directory`` (``timeout_s`` None: without
+    ``--timeout-s``; with it, Oxigraph server 0.5 answers 500 "Resource temporarily
+    unavailable" to many requests from 8 concurrent clients).
 
     The union default graph is not switched on by default: the remote store
     asks for it per query (``union-default-graph`` protocol parameter), so it
@@ -109,7 +111,9 @@ def start_oxigraph(directory: Path, *, timeout_s: int = 60, union_default_graph:
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = directory / "oxigraph.log"
-    args = [binary, "serve", "--location", str(directory / "db"), "--bind", f"127.0.0.1:{port}", "--timeout-s", str(timeout_s)]
+    args = [binary, "serve", "--location", str(directory / "db"), "--bind", f"127.0.0.1:{port}"]
+    if timeout_s is not None:
+        args += ["--timeout-s", str(timeout_s)]
     if union_default_graph:
         args.append("--union-default-graph")
     with open(log, "wb") as out:
