@@ -904,10 +904,10 @@ def publish_step(publication: Any) -> None:
     over the whole store (tests/test_incremental.py). Without the projection step's
     result for this release the report is computed from the store."""
     from .artifacts import ensure_tables, write_json_atomic
-    from .graphview import PROJECTION_FILE, _read_projection
+    from .graphview import PROJECTION_FILE, read_projection
 
     kg, db = publication.kg, publication.index
-    projection = _read_projection(publication.folder / PROJECTION_FILE) if db is not None else None
+    projection = read_projection(publication.folder / PROJECTION_FILE) if db is not None else None
     if projection is None:
         for table in _TABLES if db is not None else ():
             db.execute(f"DROP TABLE IF EXISTS {table}")  # nothing counted: the next publish counts in full

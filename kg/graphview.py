@@ -136,10 +136,12 @@ def store_projection(folder: Path, stored: tuple[nx.MultiDiGraph, dict[str, list
     write_json_atomic(folder / PROJECTION_FILE, data)
 
 
-def _read_projection(path: Path) -> tuple[nx.MultiDiGraph, dict[str, list[str]]] | None:
+def read_projection(path: Path) -> tuple[nx.MultiDiGraph, dict[str, list[str]]] | None:
+    """A projection stored by :func:`store_projection`; None when the file is missing,
+    of an older version or damaged (the caller computes it again)."""
     data = read_json(path, PROJECTION_VERSION)
     if data is None:
-        return None  # missing, older or damaged: computed again
+        return None
     try:
         return nx.node_link_graph(data["graph"], directed=True, multigraph=True, edges="edges"), data["synonyms"]
     except (KeyError, TypeError, ValueError, nx.NetworkXError):
@@ -154,7 +156,7 @@ def projection(kg: KnowledgeGraph) -> Projection:
 
     def load() -> Projection:
         folder = cache_dir(kg, release)
-        stored = _read_projection(folder / PROJECTION_FILE) if folder is not None else None
+        stored = read_projection(folder / PROJECTION_FILE) if folder is not None else None
         if stored is None:
             stored = compute_projection(kg)
             if folder is not None:
@@ -340,7 +342,7 @@ def publish_step(publication: Publication) -> None:
     kg, db = publication.kg, publication.index
     if db is None:
         raise TkgError("the projection step needs the publication's index")
-    previous = _read_projection(publication.previous / PROJECTION_FILE) if publication.previous is not None else None
+    previous = read_projection(publication.previous / PROJECTION_FILE) if publication.previous is not None else None
     tables = {_EDGE_TABLE[0]: _EDGE_TABLE[1], _COUNTS: COUNTS_COLUMNS}
     incremental = publication.incremental and previous is not None
     if incremental and _migrate(db):

@@ -105,3 +105,33 @@ def test_one_download_build_projects_the_store_once(store, monkeypatch):
         listing = downloads(graph)["files"]
     assert all(f["available"] for f in listing)
     assert len(calls) == 1
+
+
+def test_served_downloads_answer_503_until_every_file_is_built(store, monkeypatch):
+    """`tkg serve` builds the exports in the background: until each registered
+    file is in the release's folder, the downloads routes answer 503 with
+    Retry-After, and a missing file counts as not built."""
+    from kg.views import downloads as dl
+    from kg.views.cache import release_key
+    from web.security import DownloadBuilder
+
+    started: list[str | None] = []
+    monkeypatch.setattr(DownloadBuilder, "start", lambda self, graph, release=None: started.append(release))
+    app = create_app({"store": store, "rate_limit": 0})
+    app.config["TKG_BACKGROUND_DOWNLOADS"] = True
+    client = app.test_client()
+    waiting = client.get("/downloads.json")
+    assert waiting.status_code == 503 and int(waiting.headers["Retry-After"]) > 0
+    assert len(started) == 1
+
+    with KnowledgeGraph.open(store) as kg:
+        release = release_key(kg, exact=True)
+        listing = dl.downloads(kg)  # what the background process does
+        assert dl.is_built(kg, release)
+        missing = dl._folder(kg, release) / listing["files"][0]["name"]
+        missing.unlink()
+        assert not dl.is_built(kg, release)
+        dl.downloads(kg)
+        assert dl.is_built(kg, release)
+    ready = client.get("/downloads.json")
+    assert ready.status_code == 200 and len(ready.get_json()["files"]) == len(formats())

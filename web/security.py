@@ -240,15 +240,7 @@ class DownloadBuilder:
         release = release_key(graph, exact=True)
         if release in self._ready:
             return True
-        folder = dl._folder(graph, release)  # noqa: SLF001 - the same folder the downloads view reads
-        try:
-            import json
-
-            files = json.loads((folder / dl.MANIFEST).read_text(encoding="utf-8")).get("files", {})
-        except (OSError, ValueError):
-            files = {}
-        done = all(name in files and (files[name].get("error") or (folder / name).is_file()) for name in dl.formats())
-        if done:
+        if dl.is_built(graph, release):
             with self._lock:
                 self._ready.add(release)
             return True

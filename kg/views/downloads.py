@@ -60,6 +60,17 @@ def _folder(kg: KnowledgeGraph, release: str) -> Path:
     return folder / "downloads"
 
 
+def is_built(kg: KnowledgeGraph, release: str) -> bool:
+    """Whether every export file of ``release`` is in its folder (or failed with a
+    recorded error): :func:`downloads` would then answer without building anything."""
+    folder = _folder(kg, release)
+    try:
+        files = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+    return all(name in files and (files[name].get("error") or (folder / name).is_file()) for name in formats())
+
+
 def _count(kg: KnowledgeGraph, sparql: str) -> int:
     rows = kg.query(sparql).rows
     return int(rows[0]["n"].toPython()) if rows else 0
