@@ -102,14 +102,23 @@ def test_cq11_level_1_studies_of_2026_keep_the_stated_type_and_the_conflict(buil
 
 
 def test_engine_texts_replace_only_their_shipped_query():
-    from kg.queries import ENGINES, QUERY_DIR, for_engine, list_queries
+    from kg.queries import ENGINES, QUERY_DIR, WRITTEN_ORDER, _written_order, for_engine, list_queries
 
     queries = {q.name: q for q in list_queries()}
     for engine in ENGINES:
+        ordered = _written_order(engine)
+        assert ordered <= set(queries), f"{engine}/written-order.txt names no shipped query: {ordered - set(queries)}"
+        for name in ordered:  # the engine's pragma after the title line, then its text (its own, else the standard one)
+            own = QUERY_DIR / engine / f"{name}.rq"
+            lines = queries[name].text_for(engine).split("\n")
+            assert lines[1] == WRITTEN_ORDER[engine]
+            assert "\n".join(lines[:1] + lines[2:]) == (own.read_text(encoding="utf-8") if own.is_file() else queries[name].sparql)
         for path in sorted((QUERY_DIR / engine).glob("*.rq")):
             assert path.stem in queries, f"{engine}/{path.name} has no standard text of the same name"
             query = queries[path.stem]
-            assert query.text_for(engine) == path.read_text(encoding="utf-8") != query.sparql
+            if path.stem not in ordered:
+                assert query.text_for(engine) == path.read_text(encoding="utf-8")
+            assert path.read_text(encoding="utf-8") != query.sparql
             assert for_engine(query.sparql, engine) == query.text_for(engine)
             assert for_engine(query.sparql, None) == query.sparql
             assert query.text_for(engine).splitlines()[0] == query.sparql.splitlines()[0], "same title line"

@@ -9,6 +9,10 @@ text: ``<engine>/<same file name>.rq`` (``virtuoso/cq09-....rq``), with the
 same answers (tests/test_remote_store.py compares them). A remote store sends
 the engine's text in place of a shipped text it recognizes (:func:`for_engine`),
 so the editor's examples, the pages and ``tkg query -n`` all get it.
+
+``<engine>/written-order.txt`` lists the shipped queries that the engine should
+join in the order written; their engine text starts with the engine's pragma
+for it (:data:`WRITTEN_ORDER`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,22 @@ _HEADER = re.compile(r"^#\s*(?P<title>[^:]+):\s*(?P<description>.+)$")
 
 #: Engines that may have texts of their own (a subfolder each).
 ENGINES = ("virtuoso",)
+#: Each engine's pragma that makes it join a query's patterns in the order written.
+WRITTEN_ORDER = {"virtuoso": 'define sql:select-option "ORDER"'}
+
+
+def _written_order(engine: str) -> set[str]:
+    path = QUERY_DIR / engine / "written-order.txt"
+    if not path.is_file():
+        return set()
+    names = {line.strip() for line in path.read_text(encoding="utf-8").splitlines()}
+    return {name for name in names if name and not name.startswith("#")}
+
+
+def _with_pragma(text: str, pragma: str) -> str:
+    """``text`` with ``pragma`` after its title line (the title stays the first line)."""
+    title, _, rest = text.partition("\n")
+    return f"{title}\n{pragma}\n{rest}"
 
 
 @dataclass(frozen=True)
@@ -60,14 +80,18 @@ def list_queries() -> list[NamedQuery]:
 @functools.cache
 def _queries() -> tuple[NamedQuery, ...]:
     out = []
+    ordered = {engine: _written_order(engine) for engine in ENGINES}
     for path in sorted(QUERY_DIR.glob("*.rq")):
         query = _parse(path)
-        variants = tuple(
-            (engine, (QUERY_DIR / engine / path.name).read_text(encoding="utf-8"))
-            for engine in ENGINES
-            if (QUERY_DIR / engine / path.name).is_file()
-        )
-        out.append(replace(query, variants=variants))
+        variants = []
+        for engine in ENGINES:
+            own = QUERY_DIR / engine / path.name
+            text = own.read_text(encoding="utf-8") if own.is_file() else None
+            if path.stem in ordered[engine]:
+                text = _with_pragma(text or query.sparql, WRITTEN_ORDER[engine])
+            if text is not None:
+                variants.append((engine, text))
+        out.append(replace(query, variants=tuple(variants)))
     return tuple(out)
 
 
