@@ -18,7 +18,8 @@ Before each shard the free disk space is checked against what the shard will
 need (``--min-free-gib``); the run stops with a message instead of filling the
 disk. Figures, not tests: nothing is asserted.
 
-    .venv/bin/python benchmarks/million.py --workdir /work/m1 [--studies 1000000] [--shard 50000] [--stages shards,publish,measure]
+    .venv/bin/python benchmarks/million.py --workdir /work/m1 [--studies 1000000] [--shard 50000]
+        [--max-shards N] [--stages shards,publish,measure]
 """
 
 from __future__ import annotations
@@ -67,13 +68,20 @@ def free_gib(path: Path) -> float:
     return usage.free / (1 << 30)
 
 
-def run_shards(work: Path, state: dict[str, Any], studies: int, shard: int, min_free: float) -> None:
+def run_shards(work: Path, state: dict[str, Any], studies: int, shard: int, min_free: float, most: int | None = None) -> bool:
+    """Ingest the shards not done yet, at most ``most`` of them; True when every shard is done."""
     store = str(work / "store")
     count = -(-studies // shard)
+    ran = 0
     for k in range(count):
         name = f"shard-{k}"
         if name in state["done"]:
             continue
+        if most is not None and ran >= most:
+            left = sum(f"shard-{j}" not in state["done"] for j in range(count))
+            print(f"million: {ran} shard(s) ingested in this invocation, {left} left: run again to continue", flush=True)
+            return False
+        ran += 1
         if free_gib(work) < min_free:
             raise SystemExit(f"million: stopping before {name}: {free_gib(work):.1f} GiB free in {work}, expected at least {min_free} GiB")
         start_index, n = k * shard, min(shard, studies - k * shard)
@@ -100,6 +108,7 @@ def run_shards(work: Path, state: dict[str, Any], studies: int, shard: int, min_
         }
         save_state(work, state)
         print(f"{name}: {report.studies} studies, {report.quads} quads, ingest {ingested - written:.0f} s", flush=True)
+    return True
 
 
 def run_publish(work: Path, state: dict[str, Any]) -> None:
@@ -174,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shard", type=int, default=50_000, help="studies per ingest stage")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"which of {', '.join(STAGES)} to run (done stages are skipped)")
     parser.add_argument("--min-free-gib", type=float, default=8.0, help="stop before a shard when less disk than this is free")
+    parser.add_argument(
+        "--max-shards", type=int, default=None, help="ingest at most this many shards in this invocation, then stop (the later stages wait)"
+    )
     parser.add_argument("--cq-timeout", type=float, default=300.0, help="seconds before a competency query's child process is stopped")
     args = parser.parse_args(argv)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
@@ -186,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     if state["plan"] != {"studies": args.studies, "shard": args.shard}:
         parser.error(f"{args.workdir} holds a run of {state['plan']}; use another --workdir or the same --studies and --shard")
     save_state(args.workdir, state)
-    if "shards" in stages:
-        run_shards(args.workdir, state, args.studies, args.shard, args.min_free_gib)
+    if "shards" in stages and not run_shards(args.workdir, state, args.studies, args.shard, args.min_free_gib, args.max_shards):
+        return 0  # publishing a part of the store would measure the wrong thing
     if "publish" in stages:
         run_publish(args.workdir, state)
     if "measure" in stages:
