@@ -9,17 +9,23 @@ second invocation skips what is done and carries on:
   them into the work store without publishing (the store's bulk writer), then
   delete the cards. A shard interrupted half-way is ingested again: each study
   replaces its own named graph, so nothing is counted twice.
-* ``publish``: one full publish (checkpoint and every precompute step).
-* ``measure``: store size on disk, startup, every competency query (each in a
-  child process stopped after ``--cq-timeout`` seconds), and the pages' first
-  and later views (``benchmarks/pages.py`` when present) with serving memory.
+* ``checkpoint``: make the work store a release, without the precompute steps.
+* ``cqs``: startup and every competency query on that release (they read the
+  store, not the steps' index), each in a child process stopped after
+  ``--cq-timeout`` seconds.
+* ``publish``: every precompute step, in full, for that release, in a child
+  process that is stopped when the disk is about to fill (one transaction: the
+  index is left as it was); samples of its time, index size, free disk and
+  peak memory are recorded either way.
+* ``pages``: the pages' first and later views (``benchmarks/pages.py``), once
+  the publish has completed.
 
 Before each shard the free disk space is checked against what the shard will
 need (``--min-free-gib``); the run stops with a message instead of filling the
 disk. Figures, not tests: nothing is asserted.
 
     .venv/bin/python benchmarks/million.py --workdir /work/m1 [--studies 1000000] [--shard 50000]
-        [--max-shards N] [--stages shards,publish,measure]
+        [--max-shards N] [--stages shards,checkpoint,cqs,publish,pages]
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from kg.generate import write_cards  # noqa: E402
 from kg.queries import list_queries  # noqa: E402
 
 STATE = "state.json"
-STAGES = ("shards", "publish", "measure")
+STAGES = ("shards", "checkpoint", "cqs", "publish", "pages")
 
 
 def load_state(work: Path) -> dict[str, Any]:
@@ -111,26 +117,89 @@ def run_shards(work: Path, state: dict[str, Any], studies: int, shard: int, min_
     return True
 
 
-def run_publish(work: Path, state: dict[str, Any]) -> None:
-    if "publish" in state["done"]:
+def run_checkpoint(work: Path, state: dict[str, Any]) -> None:
+    """Make the work store a release without the precompute steps: enough for
+    the CQs, which read the store, not the steps' index."""
+    if "checkpoint" in state["done"]:
         return
-    from kg.artifacts import on_publish
-
     store = str(work / "store")
     with KnowledgeGraph.open(store, mode="write") as kg:
         began = time.perf_counter()
         release = kg.store.publish()
-        checkpoint = time.perf_counter()
-        publication = on_publish(kg, release, None, full=True)
-        done = time.perf_counter()
-    state["done"]["publish"] = {
-        "release": release,
-        "checkpoint_s": round(checkpoint - began, 1),
-        "steps_s": {k: round(v, 1) for k, v in (publication.timings if publication else {}).items()},
-        "total_s": round(done - began, 1),
-        "store_gib": round(disk_gib(Path(store)), 2),
-    }
+        took = time.perf_counter() - began
+    state["done"]["checkpoint"] = {"release": release, "checkpoint_s": round(took, 1), "store_gib": round(disk_gib(Path(store)), 2)}
     save_state(work, state)
+    print(f"checkpoint: release {release} in {took:.1f} s", flush=True)
+
+
+#: The precompute steps for the checkpoint's release, in a child process that
+#: the parent watches (free disk, the child's memory) and can stop.
+_PUBLISH_CHILD = """
+import json, sys, time
+from kg import KnowledgeGraph
+from kg.artifacts import on_publish
+with KnowledgeGraph.open({store!r}, mode="write") as kg:
+    began = time.perf_counter()
+    publication = on_publish(kg, {release!r}, None, full=True)
+    print(json.dumps({{"total_s": time.perf_counter() - began, "steps_s": publication.timings if publication else {{}}}}))
+"""
+
+
+def _peak_rss_gib(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / (1 << 20)
+    except (OSError, StopIteration):
+        return None
+
+
+def run_publish(work: Path, state: dict[str, Any], min_free: float, every: float = 30.0) -> None:
+    """Every precompute step, in full, for the checkpoint's release (one
+    transaction: a child stopped half-way leaves the index as it was). The
+    child is stopped when less than ``min_free`` GiB of disk is left; the
+    figures say how far it got (samples of time, index size, free disk and
+    the child's peak memory every ``every`` seconds)."""
+    if "publish" in state["done"] or "checkpoint" not in state["done"]:
+        return
+    store = work / "store"
+    release = state["done"]["checkpoint"]["release"]
+    index = store / "cache" / "index.sqlite"
+    code = _PUBLISH_CHILD.format(store=str(store), release=release)
+    began = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    samples: list[dict[str, float | None]] = []
+    stopped = ""
+    last = began
+    peak: float | None = None
+    while child.poll() is None:
+        time.sleep(1.0)
+        peak = _peak_rss_gib(child.pid) or peak
+        free = free_gib(work)
+        now = time.perf_counter()
+        if now - last >= every or free < min_free:
+            last = now
+            sizes = [p.stat().st_size for p in index.parent.glob(index.name + "*") if p.is_file()]
+            samples.append(
+                {"s": round(now - began), "index_gib": round(sum(sizes) / (1 << 30), 2), "free_gib": round(free, 1), "rss_gib": peak}
+            )
+            print(f"publish: {samples[-1]}", flush=True)
+        if free < min_free:
+            child.kill()
+            stopped = f"stopped after {now - began:.0f} s: {free:.1f} GiB free, expected at least {min_free} GiB"
+            break
+    out = child.communicate()[0]
+    figures: dict[str, Any] = {"release": release, "samples": samples, "peak_rss_gib": peak}
+    if stopped:
+        figures["stopped"] = stopped
+    elif child.returncode != 0:
+        figures["stopped"] = f"the child exited with status {child.returncode}"
+    else:
+        result = json.loads(out.strip().splitlines()[-1])
+        figures.update(total_s=round(result["total_s"], 1), steps_s={k: round(v, 1) for k, v in result["steps_s"].items()})
+        figures["store_gib"] = round(disk_gib(store), 2)
+    state["done"]["publish"] = figures
+    save_state(work, state)
+    print(f"publish: {figures.get('stopped') or str(figures['total_s']) + ' s'}", flush=True)
 
 
 def _child(code: str, timeout: float) -> tuple[str | None, str]:
@@ -143,10 +212,13 @@ def _child(code: str, timeout: float) -> tuple[str | None, str]:
     return done.stdout.strip(), ""
 
 
-def run_measure(work: Path, state: dict[str, Any], cq_timeout: float) -> None:
+def run_cqs(work: Path, state: dict[str, Any], cq_timeout: float) -> None:
+    """Startup and every competency query (first and second run), on the
+    checkpoint's release; each query in a child process stopped after ``cq_timeout``."""
+    if "checkpoint" not in state["done"]:
+        return
     store = str(work / "store")
-    figures: dict[str, Any] = state["done"].get("measure", {})
-    figures["store_gib"] = round(disk_gib(Path(store)), 2)
+    figures: dict[str, Any] = state["done"].get("cqs", {})
     if "startup_s" not in figures:
         out, _ = _child(
             "import time; t=time.perf_counter(); from kg import KnowledgeGraph; "
@@ -160,19 +232,35 @@ def run_measure(work: Path, state: dict[str, Any], cq_timeout: float) -> None:
             continue
         code = (
             "import time; from kg import KnowledgeGraph; from kg.queries import load_query; "
-            f"g=KnowledgeGraph.open({store!r}); q=load_query({q.name!r}); t=time.perf_counter(); g.query(q.sparql); "
-            "w=time.perf_counter()-t; t=time.perf_counter(); g.query(q.sparql); print(w, time.perf_counter()-t)"
+            f"g=KnowledgeGraph.open({store!r}); q=load_query({q.name!r}); t=time.perf_counter(); n=len(g.query(q.sparql).rows); "
+            "w=time.perf_counter()-t; t=time.perf_counter(); g.query(q.sparql); print(w, time.perf_counter()-t, n)"
         )
         out, why = _child(code, cq_timeout)
-        cqs[q.name] = {"first_s": round(float(out.split()[0]), 2), "second_s": round(float(out.split()[1]), 2)} if out else {"error": why}
-        state["done"]["measure"] = figures
+        if out:
+            first, second, rows = out.split()
+            cqs[q.name] = {"first_s": round(float(first), 2), "second_s": round(float(second), 2), "rows": int(rows)}
+        else:
+            cqs[q.name] = {"error": why}
+        state["done"]["cqs"] = figures
         save_state(work, state)
         print(f"{q.name}: {cqs[q.name]}", flush=True)
-    pages = ROOT / "benchmarks" / "pages.py"
-    if pages.is_file() and "pages" not in figures:
-        done = subprocess.run([sys.executable, str(pages), "--store", store], capture_output=True, text=True, cwd=ROOT, check=False)
-        figures["pages"] = done.stdout if done.returncode == 0 else f"failed: {done.stderr.strip()[-300:]}"
-    state["done"]["measure"] = figures
+    state["done"]["cqs"] = figures
+    save_state(work, state)
+
+
+def run_pages(work: Path, state: dict[str, Any]) -> None:
+    """The pages' first and later views (``benchmarks/pages.py``), once the publish is done."""
+    publish = state["done"].get("publish")
+    if "pages" in state["done"]:
+        return
+    if not publish or publish.get("stopped"):
+        print("pages: not measured: the publish has not completed", flush=True)
+        return
+    store = str(work / "store")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "pages.py"), "--store", store], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    state["done"]["pages"] = {"table": done.stdout} if done.returncode == 0 else {"error": done.stderr.strip()[-300:]}
     save_state(work, state)
 
 
@@ -182,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--studies", type=int, default=1_000_000)
     parser.add_argument("--shard", type=int, default=50_000, help="studies per ingest stage")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"which of {', '.join(STAGES)} to run (done stages are skipped)")
-    parser.add_argument("--min-free-gib", type=float, default=8.0, help="stop before a shard when less disk than this is free")
+    parser.add_argument(
+        "--min-free-gib", type=float, default=8.0, help="stop before a shard, or stop the publish, when less disk than this is free"
+    )
     parser.add_argument(
         "--max-shards", type=int, default=None, help="ingest at most this many shards in this invocation, then stop (the later stages wait)"
     )
@@ -200,10 +290,14 @@ def main(argv: list[str] | None = None) -> int:
     save_state(args.workdir, state)
     if "shards" in stages and not run_shards(args.workdir, state, args.studies, args.shard, args.min_free_gib, args.max_shards):
         return 0  # publishing a part of the store would measure the wrong thing
+    if "checkpoint" in stages:
+        run_checkpoint(args.workdir, state)
+    if "cqs" in stages:
+        run_cqs(args.workdir, state, args.cq_timeout)
     if "publish" in stages:
-        run_publish(args.workdir, state)
-    if "measure" in stages:
-        run_measure(args.workdir, state, args.cq_timeout)
+        run_publish(args.workdir, state, args.min_free_gib)
+    if "pages" in stages:
+        run_pages(args.workdir, state)
     print(json.dumps(state, indent=1))
     return 0
 
