@@ -169,6 +169,17 @@ MaxQueryExecutionTime = {timeout_s}
 
 #: isql statements that let the anonymous SPARQL account update (loopback test servers only).
 VIRTUOSO_GRANTS = 'GRANT SPARQL_UPDATE TO "SPARQL";'
+#: Virtuoso's answer to a GRANT of a role the account already has (a database started again).
+VIRTUOSO_ALREADY_GRANTED = "U0013"
+
+
+def _grant(isql: str, sql_port: int) -> None:
+    """Run :data:`VIRTUOSO_GRANTS`; a database started again already has them."""
+    try:
+        _isql(isql, sql_port, VIRTUOSO_GRANTS)
+    except ServerUnavailable as exc:
+        if VIRTUOSO_ALREADY_GRANTED not in str(exc):
+            raise
 
 
 def start_virtuoso(directory: Path, *, timeout_s: int = 120, buffers: int = 60000) -> Server:
@@ -199,7 +210,7 @@ def start_virtuoso(directory: Path, *, timeout_s: int = 120, buffers: int = 6000
     base = f"http://127.0.0.1:{http_port}"
     try:
         _wait_http(f"{base}/sparql", process, log, 60)
-        _isql(isql, sql_port, VIRTUOSO_GRANTS)
+        _grant(isql, sql_port)
     except ServerUnavailable:
         if process.poll() is None:
             process.kill()

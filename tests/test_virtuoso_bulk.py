@@ -156,3 +156,24 @@ def test_options_are_checked_before_anything_is_converted(virtuoso, tmp_path, ox
     oxigraph = RemoteStore(oxigraph_server.query_url, mode="write", gsp_url=oxigraph_server.gsp_url, bulk_dir=str(tmp_path))
     with pytest.raises(StoreError, match="the store is not Virtuoso"):
         oxigraph.bulk_writer()
+
+
+def test_a_test_server_started_again_on_its_database_still_accepts_updates(tmp_path: Path) -> None:
+    """tests/servers.py grants SPARQL_UPDATE at every start; on a database that
+    already has the grant (a benchmark's server started again), Virtuoso refuses
+    the GRANT, and the start must not fail for it."""
+    from servers import ServerUnavailable, start_virtuoso
+
+    try:
+        first = start_virtuoso(tmp_path)
+    except ServerUnavailable as exc:
+        pytest.skip(f"virtuoso: {exc}")
+    first.stop()
+    again = start_virtuoso(tmp_path)
+    try:
+        store = writable(again)
+        graph = GRAPH_BASE + "started-again"
+        store.update(f"INSERT DATA {{ GRAPH <{graph}> {{ <urn:x-test:s> <urn:x-test:p> 'o' }} }}")
+        assert graph in RemoteStore(again.query_url).graph_names()
+    finally:
+        again.stop()
