@@ -122,6 +122,10 @@ def run_checkpoint(work: Path, state: dict[str, Any]) -> None:
     the CQs, which read the store, not the steps' index."""
     if "checkpoint" in state["done"]:
         return
+    plan = state["plan"]
+    left = [k for k in range(-(-plan["studies"] // plan["shard"])) if f"shard-{k}" not in state["done"]]
+    if left:
+        raise SystemExit(f"million: {len(left)} shard(s) not ingested yet (shard-{left[0]} first): run the shards stage first")
     store = str(work / "store")
     with KnowledgeGraph.open(store, mode="write") as kg:
         began = time.perf_counter()
