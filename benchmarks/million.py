@@ -74,6 +74,12 @@ def free_gib(path: Path) -> float:
     return usage.free / (1 << 30)
 
 
+def shards_left(state: dict[str, Any]) -> list[int]:
+    """The numbers of the plan's shards not ingested yet."""
+    plan = state["plan"]
+    return [k for k in range(-(-plan["studies"] // plan["shard"])) if f"shard-{k}" not in state["done"]]
+
+
 def run_shards(work: Path, state: dict[str, Any], studies: int, shard: int, min_free: float, most: int | None = None) -> bool:
     """Ingest the shards not done yet, at most ``most`` of them; True when every shard is done."""
     store = str(work / "store")
@@ -84,8 +90,7 @@ def run_shards(work: Path, state: dict[str, Any], studies: int, shard: int, min_
         if name in state["done"]:
             continue
         if most is not None and ran >= most:
-            left = sum(f"shard-{j}" not in state["done"] for j in range(count))
-            print(f"million: {ran} shard(s) ingested in this invocation, {left} left: run again to continue", flush=True)
+            print(f"million: {ran} shard(s) ingested in this invocation, {len(shards_left(state))} left: run again to continue", flush=True)
             return False
         ran += 1
         if free_gib(work) < min_free:
@@ -122,8 +127,7 @@ def run_checkpoint(work: Path, state: dict[str, Any]) -> None:
     the CQs, which read the store, not the steps' index."""
     if "checkpoint" in state["done"]:
         return
-    plan = state["plan"]
-    left = [k for k in range(-(-plan["studies"] // plan["shard"])) if f"shard-{k}" not in state["done"]]
+    left = shards_left(state)
     if left:
         raise SystemExit(f"million: {len(left)} shard(s) not ingested yet (shard-{left[0]} first): run the shards stage first")
     store = str(work / "store")
