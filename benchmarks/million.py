@@ -13,12 +13,13 @@ second invocation skips what is done and carries on:
 * ``cqs``: startup and every competency query on that release (they read the
   store, not the steps' index), each in a child process stopped after
   ``--cq-timeout`` seconds.
-* ``publish``: every precompute step, in full, for that release, in a child
-  process that is stopped when the disk is about to fill (one transaction: the
+* ``publish``: every precompute step (or ``--steps``), in full, for that
+  release, in a child process that is stopped when the disk is about to fill (one transaction: the
   index is left as it was); samples of its time, index size, free disk and
   peak memory are recorded either way.
-* ``pages``: the pages' first and later views (``benchmarks/pages.py``), once
-  the publish has completed.
+* ``pages``: the pages' first and later views and the server's memory
+  (``benchmarks/pages.py``), once a publish has completed (the pages of a
+  step that did not run are computed from the store).
 
 Before each shard the free disk space is checked against what the shard will
 need (``--min-free-gib``); the run stops with a message instead of filling the
@@ -44,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kg import KnowledgeGraph  # noqa: E402
-from kg.artifacts import write_json_atomic  # noqa: E402
+from kg.artifacts import steps, write_json_atomic  # noqa: E402
 from kg.generate import write_cards  # noqa: E402
 from kg.queries import list_queries  # noqa: E402
 
@@ -145,7 +146,10 @@ def run_checkpoint(work: Path, state: dict[str, Any]) -> None:
 _PUBLISH_CHILD = """
 import json, sys, time
 from kg import KnowledgeGraph
+from kg import artifacts
 from kg.artifacts import on_publish
+chosen = {{name: step for name, step in artifacts.steps().items() if not {only!r} or name in {only!r}}}
+artifacts.steps = lambda: chosen  # (on_publish runs the steps this returns)
 with KnowledgeGraph.open({store!r}, mode="write") as kg:
     began = time.perf_counter()
     publication = on_publish(kg, {release!r}, None, full=True)
@@ -161,18 +165,24 @@ def _peak_rss_gib(pid: int) -> float | None:
         return None
 
 
-def run_publish(work: Path, state: dict[str, Any], min_free: float, every: float = 30.0) -> None:
-    """Every precompute step, in full, for the checkpoint's release (one
-    transaction: a child stopped half-way leaves the index as it was). The
-    child is stopped when less than ``min_free`` GiB of disk is left; the
-    figures say how far it got (samples of time, index size, free disk and
-    the child's peak memory every ``every`` seconds)."""
-    if "publish" in state["done"] or "checkpoint" not in state["done"]:
+def publish_key(only: list[str]) -> str:
+    """The state's key of a publish of the steps ``only`` (all: ``publish``)."""
+    return "publish" + "".join(f"-{name}" for name in sorted(only))
+
+
+def run_publish(work: Path, state: dict[str, Any], min_free: float, only: list[str], every: float = 30.0) -> None:
+    """The precompute steps (``only`` these, if given), in full, for the
+    checkpoint's release (one transaction: a child stopped half-way leaves
+    the index as it was). The child is stopped when less than ``min_free`` GiB
+    of disk is left; the figures say how far it got (samples of time, index
+    size, free disk and the child's peak memory every ``every`` seconds)."""
+    key = publish_key(only)
+    if key in state["done"] or "checkpoint" not in state["done"]:
         return
     store = work / "store"
     release = state["done"]["checkpoint"]["release"]
     index = store / "cache" / "index.sqlite"
-    code = _PUBLISH_CHILD.format(store=str(store), release=release)
+    code = _PUBLISH_CHILD.format(store=str(store), release=release, only=sorted(only))
     began = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     samples: list[dict[str, float | None]] = []
@@ -190,13 +200,13 @@ def run_publish(work: Path, state: dict[str, Any], min_free: float, every: float
             samples.append(
                 {"s": round(now - began), "index_gib": round(sum(sizes) / (1 << 30), 2), "free_gib": round(free, 1), "rss_gib": peak}
             )
-            print(f"publish: {samples[-1]}", flush=True)
+            print(f"{key}: {samples[-1]}", flush=True)
         if free < min_free:
             child.kill()
             stopped = f"stopped after {now - began:.0f} s: {free:.1f} GiB free, expected at least {min_free} GiB"
             break
     out = child.communicate()[0]
-    figures: dict[str, Any] = {"release": release, "samples": samples, "peak_rss_gib": peak}
+    figures: dict[str, Any] = {"release": release, "steps": sorted(only) or "all", "samples": samples, "peak_rss_gib": peak}
     if stopped:
         figures["stopped"] = stopped
     elif child.returncode != 0:
@@ -205,9 +215,9 @@ def run_publish(work: Path, state: dict[str, Any], min_free: float, every: float
         result = json.loads(out.strip().splitlines()[-1])
         figures.update(total_s=round(result["total_s"], 1), steps_s={k: round(v, 1) for k, v in result["steps_s"].items()})
         figures["store_gib"] = round(disk_gib(store), 2)
-    state["done"]["publish"] = figures
+    state["done"][key] = figures
     save_state(work, state)
-    print(f"publish: {figures.get('stopped') or str(figures['total_s']) + ' s'}", flush=True)
+    print(f"{key}: {figures.get('stopped') or str(figures['total_s']) + ' s'}", flush=True)
 
 
 def _child(code: str, timeout: float) -> tuple[str | None, str]:
@@ -256,19 +266,25 @@ def run_cqs(work: Path, state: dict[str, Any], cq_timeout: float) -> None:
     save_state(work, state)
 
 
-def run_pages(work: Path, state: dict[str, Any]) -> None:
-    """The pages' first and later views (``benchmarks/pages.py``), once the publish is done."""
-    publish = state["done"].get("publish")
+def run_pages(work: Path, state: dict[str, Any], timeout: float) -> None:
+    """The pages' first and later views and the server's memory
+    (``benchmarks/pages.py``, each request stopped after ``timeout`` s), once
+    a publish is done (pages whose step did not run are computed from the store)."""
     if "pages" in state["done"]:
         return
-    if not publish or publish.get("stopped"):
-        print("pages: not measured: the publish has not completed", flush=True)
+    published = [key for key, figures in state["done"].items() if key.startswith("publish") and not figures.get("stopped")]
+    if not published:
+        print("pages: not measured: no publish has completed", flush=True)
         return
     store = str(work / "store")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "pages.py"), "--store", store], capture_output=True, text=True, cwd=ROOT, check=False
+        [sys.executable, str(ROOT / "benchmarks" / "pages.py"), "--store", store, "--timeout", str(timeout)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
-    state["done"]["pages"] = {"table": done.stdout} if done.returncode == 0 else {"error": done.stderr.strip()[-300:]}
+    state["done"]["pages"] = {"after": published, "table": done.stdout} if done.returncode == 0 else {"error": done.stderr.strip()[-300:]}
     save_state(work, state)
 
 
@@ -284,12 +300,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-shards", type=int, default=None, help="ingest at most this many shards in this invocation, then stop (the later stages wait)"
     )
+    parser.add_argument(
+        "--steps", default="", help="the publish stage runs only these precompute steps (comma-separated; default: all)"
+    )
+    parser.add_argument("--page-timeout", type=float, default=600.0, help="seconds a page request may take in the pages stage")
     parser.add_argument("--cq-timeout", type=float, default=300.0, help="seconds before a competency query's child process is stopped")
     args = parser.parse_args(argv)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
         parser.error(f"unknown stage {unknown[0]!r}: expected some of {', '.join(STAGES)}")
+    only = [s.strip() for s in args.steps.split(",") if s.strip()]
+    known = steps()
+    if set(only) - set(known):
+        parser.error(f"unknown step {sorted(set(only) - set(known))[0]!r} in --steps: expected some of {', '.join(known)}")
     args.workdir.mkdir(parents=True, exist_ok=True)
     state = load_state(args.workdir)
     state.setdefault("plan", {"studies": args.studies, "shard": args.shard})
@@ -303,9 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     if "cqs" in stages:
         run_cqs(args.workdir, state, args.cq_timeout)
     if "publish" in stages:
-        run_publish(args.workdir, state, args.min_free_gib)
+        run_publish(args.workdir, state, args.min_free_gib, only)
     if "pages" in stages:
-        run_pages(args.workdir, state)
+        run_pages(args.workdir, state, args.page_timeout)
     print(json.dumps(state, indent=1))
     return 0
 

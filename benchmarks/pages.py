@@ -4,8 +4,10 @@ For every page this starts ``tkg serve --store STORE`` (the release's
 precomputed files on disk, nothing in memory), waits until it serves a static
 file (which does not touch the store), times one request (the first view
 after a release), then ``--later`` requests of the same page from
-``--threads`` threads (p50 and p95 of those), and stops the server. Prints a
-table; nothing is asserted.
+``--threads`` threads (p50 and p95 of those), reads the server's peak memory
+(its processes' VmHWM, workers included), and stops the server. A first view
+without an answer within ``--timeout`` is reported as such, without later
+views. Prints a table; nothing is asserted.
 
     .venv/bin/python benchmarks/pages.py --store /path/to/store --port 8799
 
@@ -46,7 +48,7 @@ TUMORS = (
 
 
 def get(url: str, timeout: float = 600.0) -> tuple[int, float, int]:
-    """Status, seconds and body bytes of one GET."""
+    """Status, seconds and body bytes of one GET; status 0 when no answer came within ``timeout``."""
     start = time.perf_counter()
     request = urllib.request.Request(url, headers={"Accept": "text/html"})
     try:
@@ -55,6 +57,10 @@ def get(url: str, timeout: float = 600.0) -> tuple[int, float, int]:
             status = response.status
     except urllib.error.HTTPError as exc:
         body, status = exc.read(), exc.code
+    except (TimeoutError, urllib.error.URLError) as exc:
+        if not isinstance(getattr(exc, "reason", exc), TimeoutError):
+            raise
+        body, status = b"", 0
     return status, time.perf_counter() - start, len(body)
 
 
@@ -97,7 +103,23 @@ def pages(store: str, tumor: str | None, study: str | None, extra: list[str]) ->
     return listed
 
 
-def measure(store: str, port: int, path: str, later: int, threads: int) -> dict[str, object]:
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process and its children, in MiB: the server's
+    memory, workers included."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text(encoding="ascii")
+            total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text(encoding="ascii").split())
+        except (OSError, ValueError):
+            continue
+    return total / 1024
+
+
+def measure(store: str, port: int, path: str, later: int, threads: int, timeout: float = 600.0) -> dict[str, object]:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "TKG_RATE_LIMIT": "0"}
     tkg = str(Path(sys.executable).with_name("tkg"))
@@ -106,15 +128,18 @@ def measure(store: str, port: int, path: str, later: int, threads: int) -> dict[
     )
     try:
         wait_ready(base, process)
-        status, first, size = get(base + path)
+        status, first, size = get(base + path, timeout)
+        if status == 0:  # no first view within the timeout: the later ones would wait as long
+            return {"status": "-", "first": None, "p50": None, "p95": None, "bytes": None, "rss_mib": peak_rss_mib(process.pid)}
         with ThreadPoolExecutor(threads) as pool:
-            times = sorted(t for _s, t, _n in pool.map(lambda _i: get(base + path), range(later)))
+            times = sorted(t for _s, t, _n in pool.map(lambda _i: get(base + path, timeout), range(later)))
         return {
             "status": status,
             "first": first,
             "p50": statistics.median(times),
             "p95": times[min(len(times) - 1, int(0.95 * len(times)))],
             "bytes": size,
+            "rss_mib": peak_rss_mib(process.pid),
         }
     finally:
         process.terminate()
@@ -125,11 +150,11 @@ def measure(store: str, port: int, path: str, later: int, threads: int) -> dict[
             process.wait()
 
 
-def first_ids(store: str, port: int) -> tuple[str, str]:
-    """The first study on CAR-T's entity page and the graph explorer's first
-    therapy node found by a search for CAR-T (the projection's nodes are the
-    findings' ends, products rather than the modality class): one server,
-    stopped after."""
+def first_ids(store: str, port: int, study: bool, node: bool, timeout: float) -> tuple[str | None, str | None]:
+    """The first study on CAR-T's entity page (if ``study``) and the graph
+    explorer's first therapy node found by a search for CAR-T (if ``node``; the
+    projection's nodes are the findings' ends, products rather than the
+    modality class): one server, stopped after."""
     import json
 
     base = f"http://127.0.0.1:{port}"
@@ -139,13 +164,17 @@ def first_ids(store: str, port: int) -> tuple[str, str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    first_study = first_node = None
     try:
         wait_ready(base, process)
-        with urllib.request.urlopen(base + "/entity/CART.json?limit=1", timeout=600) as response:
-            study = json.loads(response.read())["studies"][0]["id"]
-        with urllib.request.urlopen(base + "/api/graph/nodes?q=CAR-T", timeout=600) as response:
-            found = json.loads(response.read())["results"]
-        return study, next(r["id"] for r in found if r.get("category") == "Therapy")
+        if study:
+            with urllib.request.urlopen(base + "/entity/CART.json?limit=1", timeout=timeout) as response:
+                first_study = json.loads(response.read())["studies"][0]["id"]
+        if node:
+            with urllib.request.urlopen(base + "/api/graph/nodes?q=CAR-T", timeout=timeout) as response:
+                found = json.loads(response.read())["results"]
+            first_node = next(r["id"] for r in found if r.get("category") == "Therapy")
+        return first_study, first_node
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -159,23 +188,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8, help="threads sending the later requests")
     parser.add_argument("--tumor", help="id of the tumor type whose entity page is measured (default: the one with most studies)")
     parser.add_argument("--study", help="id of the study whose page is measured (default: CAR-T's first)")
+    parser.add_argument("--node", help="id of the graph explorer's node whose neighborhood is measured (default: CAR-T's first therapy)")
     parser.add_argument("--extra", nargs="*", default=[], help="more entity ids")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds a request may take; a first view over it is reported as such")
     parser.add_argument("--only", nargs="*", default=[], help="measure only the paths containing one of these texts")
     args = parser.parse_args(argv)
     listed = pages(args.store, args.tumor, args.study, args.extra)
-    if "STUDY" in listed or "NEIGHBORHOOD" in listed:
-        study, node = first_ids(args.store, args.port)
-        named = {"STUDY": f"/study/{study}", "NEIGHBORHOOD": f"/api/graph/neighborhood?id={node}&depth=1"}
+    if "STUDY" in listed or args.node is None:
+        study, node = first_ids(args.store, args.port, "STUDY" in listed, args.node is None, args.timeout)
+        named = {"STUDY": f"/study/{study}", "NEIGHBORHOOD": f"/api/graph/neighborhood?id={node or args.node}&depth=1"}
         listed = [named.get(p, p) for p in listed]
+    else:
+        listed = [f"/api/graph/neighborhood?id={args.node}&depth=1" if p == "NEIGHBORHOOD" else p for p in listed]
     if args.only:
         listed = [p for p in listed if any(o in p for o in args.only)]
     print(f"store {args.store}; first view on a fresh `tkg serve`, then {args.later} views from {args.threads} threads")
-    print(f"{'page':52} {'status':>6} {'first ms':>10} {'p50 ms':>8} {'p95 ms':>8} {'KiB':>8}")
+    print(f"{'page':52} {'status':>6} {'first ms':>10} {'p50 ms':>8} {'p95 ms':>8} {'KiB':>8} {'peak MiB':>9}")
     for path in listed:
-        r = measure(args.store, args.port, path, args.later, args.threads)
+        r = measure(args.store, args.port, path, args.later, args.threads, args.timeout)
+        if r["first"] is None:
+            over = f"> {args.timeout:.0f} s"
+            print(f"{path:52} {'-':>6} {over:>10} {'-':>8} {'-':>8} {'-':>8} {r['rss_mib']:>9.0f}", flush=True)
+            continue
         print(
             f"{path:52} {r['status']:>6} {1000 * r['first']:>10.0f} {1000 * r['p50']:>8.0f} {1000 * r['p95']:>8.0f}"
-            f" {r['bytes'] / 1024:>8.0f}",
+            f" {r['bytes'] / 1024:>8.0f} {r['rss_mib']:>9.0f}",
             flush=True,
         )
     return 0
