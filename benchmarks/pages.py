@@ -103,17 +103,18 @@ def pages(store: str, tumor: str | None, study: str | None, extra: list[str]) ->
     return listed
 
 
-def peak_rss_mib(pid: int) -> float:
-    """Peak resident memory (VmHWM) of a process and its children, in MiB: the server's
-    memory, workers included."""
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
+def tree_hwm_mib(pid: int) -> float:
+    """Sum of the peak RSS (VmHWM) of a process and all its descendants, in MiB
+    (a server's memory, its workers included)."""
+    total = 0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
         try:
-            status = Path(f"/proc/{p}/status").read_text(encoding="ascii")
-            total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo.extend(int(c) for c in (task / "children").read_text(encoding="ascii").split())
+            with open(f"/proc/{current}/status") as status:
+                total += next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack.extend(int(child) for child in (task / "children").read_text().split())
         except (OSError, ValueError):
             continue
     return total / 1024
@@ -130,7 +131,7 @@ def measure(store: str, port: int, path: str, later: int, threads: int, timeout:
         wait_ready(base, process)
         status, first, size = get(base + path, timeout)
         if status == 0:  # no first view within the timeout: the later ones would wait as long
-            return {"status": "-", "first": None, "p50": None, "p95": None, "bytes": None, "rss_mib": peak_rss_mib(process.pid)}
+            return {"status": "-", "first": None, "p50": None, "p95": None, "bytes": None, "rss_mib": tree_hwm_mib(process.pid)}
         with ThreadPoolExecutor(threads) as pool:
             times = sorted(t for _s, t, _n in pool.map(lambda _i: get(base + path, timeout), range(later)))
         return {
@@ -139,7 +140,7 @@ def measure(store: str, port: int, path: str, later: int, threads: int, timeout:
             "p50": statistics.median(times),
             "p95": times[min(len(times) - 1, int(0.95 * len(times)))],
             "bytes": size,
-            "rss_mib": peak_rss_mib(process.pid),
+            "rss_mib": tree_hwm_mib(process.pid),
         }
     finally:
         process.terminate()

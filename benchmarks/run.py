@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from pages import tree_hwm_mib  # noqa: E402  (benchmarks/pages.py, beside this file)
+
 from kg import KnowledgeGraph  # noqa: E402
 from kg.errors import TkgError  # noqa: E402
 from kg.generate import write_cards  # noqa: E402
@@ -262,22 +264,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _tree_hwm_mib(pid: int) -> float:
-    """Sum of the peak RSS (VmHWM) of a process and all its descendants."""
-    total = 0
-    stack = [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            with open(f"/proc/{current}/status") as status:
-                total += next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
-            for task in Path(f"/proc/{current}/task").iterdir():
-                stack.extend(int(child) for child in (task / "children").read_text().split())
-        except (OSError, ValueError):
-            continue
-    return total / 1024
-
-
 def pages_table(store: str) -> str:
     """benchmarks/pages.py on the release: each page of issue 17 on a fresh `tkg
     serve`, its first view and later views (its table, as printed)."""
@@ -348,7 +334,7 @@ def serve_and_measure(store: str, build_downloads: bool = True) -> dict:
         out["graph_first_s"] = time.perf_counter() - start
         out["graph_node"] = product
         out["graph"] = http_throughput(graph, accept="application/json")
-        out["memory_mib"] = _tree_hwm_mib(process.pid)
+        out["memory_mib"] = tree_hwm_mib(process.pid)
         return out
     finally:
         process.terminate()
