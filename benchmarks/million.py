@@ -150,7 +150,9 @@ from kg import artifacts
 from kg.artifacts import on_publish
 chosen = {{name: step for name, step in artifacts.steps().items() if not {only!r} or name in {only!r}}}
 artifacts.steps = lambda: chosen  # (on_publish runs the steps this returns)
-with KnowledgeGraph.open({store!r}, mode="write") as kg:
+# the release, read-only: opened for writing, the work store is compacted by RocksDB, and the
+# files it rewrites no longer share the release's (at 1,000,000: 11 GiB more disk in 11 minutes)
+with KnowledgeGraph.open({store!r}) as kg:
     began = time.perf_counter()
     publication = on_publish(kg, {release!r}, None, full=True)
     print(json.dumps({{"total_s": time.perf_counter() - began, "steps_s": publication.timings if publication else {{}}}}))
