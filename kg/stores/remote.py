@@ -294,8 +294,13 @@ class RemoteStore(Store):
         now = time.monotonic()
         if self._exclude is not None and now - self._exclude[0] < _EXCLUDE_TTL:
             return self._exclude[1]
+        # The graphs are listed first and filtered after: Virtuoso 7.2 moves a FILTER on ?g
+        # into the pattern and tests every quad's graph (28 s at 100,000 studies, paid again
+        # whenever the list expired) instead of each graph once (0.7 s). The LIMIT, far above
+        # any number of graphs, keeps the FILTER outside the subquery.
         sparql = (
-            f'SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(!STRSTARTS(STR(?g), "{GRAPH_BASE}") && ?g != <{CLOSURE_GRAPH}>) }}'
+            "SELECT ?g WHERE { { SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } } LIMIT 1000000000 } "
+            f'FILTER(!STRSTARTS(STR(?g), "{GRAPH_BASE}") && ?g != <{CLOSURE_GRAPH}>) }}'
         )
         rows = self._select(sparql, scoped=False)
         names = sorted(str(r["g"]) for r in rows if isinstance(r.get("g"), URIRef))
