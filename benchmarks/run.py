@@ -78,28 +78,33 @@ def median_latency(graph: KnowledgeGraph, sparql: str, runs: int = 5) -> float:
     return statistics.median(times)
 
 
-def first_runs(graph: KnowledgeGraph) -> dict[str, float | None]:
+def no_figure(exc: Exception) -> str:
+    """What a table shows for a query that gave no answer: the store's message, cut short."""
+    return "no answer: " + " ".join(str(exc).split())[:80]
+
+
+def first_runs(graph: KnowledgeGraph) -> dict[str, float | str]:
     """Each CQ once, in turn: a remote server's first runs after a load (Virtuoso's
     took 30-40 s each at 100,000 studies, its later runs a fraction of that), reported
     on their own so that :func:`cq_latencies` after them times warm runs."""
-    out: dict[str, float | None] = {}
+    out: dict[str, float | str] = {}
     for q in CQS:
         start = time.perf_counter()
         try:
             graph.query(q.sparql)
             out[q.title] = time.perf_counter() - start
-        except TkgError:
-            out[q.title] = None  # e.g. the server's own time limit
+        except TkgError as exc:
+            out[q.title] = no_figure(exc)  # e.g. the server's own time limit
     return out
 
 
-def cq_latencies(graph: KnowledgeGraph) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
+def cq_latencies(graph: KnowledgeGraph) -> dict[str, float | str]:
+    out: dict[str, float | str] = {}
     for q in CQS:
         try:
             out[q.title] = median_latency(graph, q.sparql)
-        except TkgError:
-            out[q.title] = None  # e.g. the store's own time limit
+        except TkgError as exc:
+            out[q.title] = no_figure(exc)  # e.g. the store's own time limit
     return out
 
 
