@@ -147,8 +147,8 @@ class ReleaseMemo:
     Callers that ask for a key while it is being computed wait for that
     computation instead of starting their own: eight clients opening a page
     on its first view after a release (CAR-T's entity page computed from a
-    store without summaries takes minutes at 1,000,000 studies) cost one
-    computation, not eight side by side on two cores. If it fails, one of
+    store without summaries took over a minute at 1,000,000 studies) cost
+    one computation, not eight side by side on two cores. If it fails, one of
     the waiters computes again."""
 
     def __init__(self, maxsize: int):
