@@ -142,7 +142,9 @@ def link_or_copy(source: Path, target: Path) -> None:
 class ReleaseMemo:
     """Values computed once per (store, release, key), least recently used
     dropped. ``compute`` runs outside the lock (it may use the memo itself,
-    for other keys); errors are not kept.
+    for other keys: an entity page's HTML asks for the page's data, pages ask
+    for the vocabulary; no key's computation may ask for a key that asks for
+    it, or both would wait); errors are not kept.
 
     Callers that ask for a key while it is being computed wait for that
     computation instead of starting their own: eight clients opening a page
