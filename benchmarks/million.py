@@ -44,6 +44,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pages import tree_hwm_mib  # noqa: E402  (benchmarks/pages.py, beside this file)
+
 from kg import KnowledgeGraph  # noqa: E402
 from kg.artifacts import steps, write_json_atomic  # noqa: E402
 from kg.generate import write_cards  # noqa: E402
@@ -159,14 +161,6 @@ with KnowledgeGraph.open({store!r}) as kg:
 """
 
 
-def _peak_rss_gib(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / (1 << 20)
-    except (OSError, StopIteration):
-        return None
-
-
 def publish_key(only: list[str]) -> str:
     """The state's key of a publish of the steps ``only`` (all: ``publish``)."""
     return "publish" + "".join(f"-{name}" for name in sorted(only))
@@ -193,7 +187,7 @@ def run_publish(work: Path, state: dict[str, Any], min_free: float, only: list[s
     peak: float | None = None
     while child.poll() is None:
         time.sleep(1.0)
-        peak = _peak_rss_gib(child.pid) or peak
+        peak = tree_hwm_mib(child.pid) / 1024 or peak  # (0 once the child has exited)
         free = free_gib(work)
         now = time.perf_counter()
         if now - last >= every or free < min_free:

@@ -175,7 +175,7 @@ def first_ids(store: str, port: int, study: bool, node: bool, timeout: float) ->
             try:
                 with urllib.request.urlopen(base + "/entity/CART.json?limit=1", timeout=timeout) as response:
                     first_study = json.loads(response.read())["studies"][0]["id"]
-            except (OSError, TimeoutError):  # (no answer in time: a store without entity summaries at 1,000,000)
+            except OSError:  # (no answer in time: a store without entity summaries at 1,000,000)
                 with KnowledgeGraph.open(store) as kg:
                     rows = kg.query(ANY_STUDY).rows
                 first_study = local_name(str(rows[0]["s"])) if rows else None
@@ -203,12 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=[], help="measure only the paths containing one of these texts")
     args = parser.parse_args(argv)
     listed = pages(args.store, args.tumor, args.study, args.extra)
+    study = node = None
     if "STUDY" in listed or args.node is None:
         study, node = first_ids(args.store, args.port, "STUDY" in listed, args.node is None, args.timeout)
-        named = {"STUDY": f"/study/{study}", "NEIGHBORHOOD": f"/api/graph/neighborhood?id={node or args.node}&depth=1"}
-        listed = [named.get(p, p) for p in listed]
-    else:
-        listed = [f"/api/graph/neighborhood?id={args.node}&depth=1" if p == "NEIGHBORHOOD" else p for p in listed]
+    named = {"STUDY": f"/study/{study}", "NEIGHBORHOOD": f"/api/graph/neighborhood?id={args.node or node}&depth=1"}
+    listed = [named.get(p, p) for p in listed]
     if args.only:
         listed = [p for p in listed if any(o in p for o in args.only)]
     print(f"store {args.store}; first view on a fresh `tkg serve`, then {args.later} views from {args.threads} threads")
