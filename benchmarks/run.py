@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from pages import tree_hwm_mib  # noqa: E402  (benchmarks/pages.py, beside this file)
+from servers import free_port  # noqa: E402  (tests/servers.py: the test servers' helpers)
 
 from kg import KnowledgeGraph  # noqa: E402
 from kg.errors import TkgError  # noqa: E402
@@ -261,19 +262,11 @@ def http_throughput(url: str, seconds: float = HTTP_SECONDS, clients: int = HTTP
     }
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def pages_table(store: str) -> str:
     """benchmarks/pages.py on the release: each page of issue 17 on a fresh `tkg
     serve`, its first view and later views (its table, as printed)."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "pages.py"), "--store", store, "--port", str(_free_port())],
+        [sys.executable, str(ROOT / "benchmarks" / "pages.py"), "--store", store, "--port", str(free_port())],
         capture_output=True, text=True, cwd=ROOT, check=False,
     )
     return done.stdout if done.returncode == 0 else f"benchmarks/pages.py failed: {done.stderr.strip()[-500:]}"
@@ -297,7 +290,7 @@ def serve_and_measure(store: str, build_downloads: bool = True) -> dict:
         with KnowledgeGraph.open(store) as graph:
             downloads(graph)
     downloads_s = time.perf_counter() - start if build_downloads else None
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, TKG_RATE_LIMIT="0")
     tkg = str(Path(sys.executable).with_name("tkg"))
     process = subprocess.Popen(

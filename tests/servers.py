@@ -60,10 +60,22 @@ class Server:
                 self.process.wait(timeout=10)
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports. Every socket stays bound until all are
+    chosen: bound and closed one at a time, the kernel may hand the same port out twice
+    (Virtuoso then got one port for SQL and HTTP, and exited: "Failed HTTP listen")."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def find_binary(name: str) -> str | None:
@@ -182,15 +194,29 @@ def _grant(isql: str, sql_port: int) -> None:
             raise
 
 
-def start_virtuoso(directory: Path, *, timeout_s: int = 120, buffers: int = 60000) -> Server:
-    """Virtuoso with its database, log and ini in ``directory`` (loopback only)."""
+def start_virtuoso(directory: Path, *, timeout_s: int = 120, buffers: int = 60000, attempts: int = 3) -> Server:
+    """Virtuoso with its database, log and ini in ``directory`` (loopback only).
+
+    A port chosen free can be taken before Virtuoso binds it (by another process's
+    connection); Virtuoso then exits, and it is started again on other ports, up to
+    ``attempts`` times."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start_virtuoso(directory, timeout_s=timeout_s, buffers=buffers)
+        except ServerUnavailable as exc:
+            if attempt == attempts or "listen" not in str(exc):
+                raise
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _start_virtuoso(directory: Path, *, timeout_s: int, buffers: int) -> Server:
     binary = find_binary("virtuoso-t")
     isql = find_binary("isql-vt") or find_binary("isql")
     if binary is None or isql is None:
         raise ServerUnavailable("Virtuoso is not installed (apt-get install virtuoso-opensource: virtuoso-t and isql-vt)")
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "vsp").mkdir(exist_ok=True)
-    sql_port, http_port = free_port(), free_port()
+    sql_port, http_port = free_ports(2)
     ini = directory / "virtuoso.ini"
     ini.write_text(
         VIRTUOSO_INI.format(
