@@ -63,7 +63,8 @@ class Server:
 def free_ports(count: int) -> list[int]:
     """``count`` distinct free loopback ports. Every socket stays bound until all are
     chosen: bound and closed one at a time, the kernel may hand the same port out twice
-    (Virtuoso then got one port for SQL and HTTP, and exited: "Failed HTTP listen")."""
+    (most likely why Virtuoso once exited with "Failed HTTP listen" after its SQL listener
+    had received an HTTP request)."""
     sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
     try:
         for sock in sockets:
@@ -200,13 +201,13 @@ def start_virtuoso(directory: Path, *, timeout_s: int = 120, buffers: int = 6000
     A port chosen free can be taken before Virtuoso binds it (by another process's
     connection); Virtuoso then exits, and it is started again on other ports, up to
     ``attempts`` times."""
-    for attempt in range(1, attempts + 1):
+    for _ in range(attempts - 1):
         try:
             return _start_virtuoso(directory, timeout_s=timeout_s, buffers=buffers)
         except ServerUnavailable as exc:
-            if attempt == attempts or "listen" not in str(exc):
+            if "listen" not in str(exc):
                 raise
-    raise AssertionError("unreachable")  # the loop returns or raises
+    return _start_virtuoso(directory, timeout_s=timeout_s, buffers=buffers)
 
 
 def _start_virtuoso(directory: Path, *, timeout_s: int, buffers: int) -> Server:
