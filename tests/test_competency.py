@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kg.namespaces import TKG
 from kg.queries import list_queries, load_query
 
@@ -123,3 +125,45 @@ def test_engine_texts_replace_only_their_shipped_query():
             assert for_engine(query.sparql, None) == query.sparql
             assert query.text_for(engine).splitlines()[0] == query.sparql.splitlines()[0], "same title line"
     assert for_engine("ASK {}", "virtuoso") == "ASK {}"
+
+
+def _small_graph(url: str):
+    """One study with a supported and a refuted TME finding in glioblastoma, and a supported one
+    in a hematologic malignancy: what CQ1 and CQ16 must keep apart."""
+    from kg import KnowledgeGraph
+    from kg.model import REFUTE, Finding, StudyRecord, TextBlock
+
+    text = "CAR-T cells meet immunosuppression in glioblastoma. They are not physically excluded. In myeloma, CAR-T cells meet immunosuppression."
+    sentences = text.split(". ")
+
+    def finding(index: int, obj: str, context: str, support: str = "SUPPORT") -> Finding:
+        start = text.index(sentences[index])
+        return Finding("CART", "facesBarrier", obj, sentences[index], "abstract", start, start + len(sentences[index]), support, context)
+
+    record = StudyRecord(
+        id="small-study",
+        title="A small study",
+        study_type="review",
+        source="test",
+        texts=(TextBlock("abstract", text),),
+        findings=(
+            finding(0, "Immunosuppression", "Glioblastoma"),
+            finding(1, "PhysicalExclusion", "Glioblastoma", REFUTE),
+            finding(2, "Immunosuppression", "MultipleMyeloma"),
+        ),
+    )
+    graph = KnowledgeGraph.open(url, mode="write")
+    graph.ensure_ontology()
+    graph.add_records([record])
+    return graph
+
+
+@pytest.mark.parametrize("backend", ["oxigraph", "memory"])
+def test_cq1_and_cq16_leave_out_refuted_findings(backend, tmp_path):
+    graph = _small_graph(str(tmp_path / "store") if backend == "oxigraph" else "memory:")
+    with graph:
+        cq1 = [(str(r["barrier"]).rsplit("/", 1)[-1], str(r["quote"])) for r in run(graph, "cq1")]
+        assert cq1 == [("Immunosuppression", "CAR-T cells meet immunosuppression in glioblastoma")]  # solid, supported
+        cq16 = {str(r["tumor"]).rsplit("/", 1)[-1]: str(r["barriers"]) for r in run(graph, "cq16")}
+        assert cq16["Glioblastoma"] == "immunosuppression"  # the refuted physical exclusion is not listed
+        assert cq16["MultipleMyeloma"] == "immunosuppression"

@@ -511,8 +511,7 @@ class DirectoryStore(Store):
             converted: dict[Any, Node] = {}
             for solution in result:
                 row = {}
-                for name in variables:
-                    value = solution[name]
+                for name, value in zip(variables, solution, strict=True):  # by position: a lookup by name costs more
                     if value is not None:
                         term = converted.get(value)
                         if term is None:
