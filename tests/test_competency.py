@@ -133,7 +133,10 @@ def _small_graph(url: str):
     from kg import KnowledgeGraph
     from kg.model import REFUTE, Finding, StudyRecord, TextBlock
 
-    text = "CAR-T cells meet immunosuppression in glioblastoma. They are not physically excluded. In myeloma, CAR-T cells meet immunosuppression."
+    text = (
+        "CAR-T cells meet immunosuppression in glioblastoma. They are not physically excluded. "
+        "In myeloma, CAR-T cells meet immunosuppression."
+    )
     sentences = text.split(". ")
 
     def finding(index: int, obj: str, context: str, support: str = "SUPPORT") -> Finding:
