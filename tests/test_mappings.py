@@ -336,9 +336,14 @@ def test_cq15_from_an_hgnc_id_to_therapies_and_toxicities(built_store):
     assert {local(r["antigen"]) for r in rows} == {"BCMA"}
     tox = {(local(r["therapy"]), local(r["toxicity"])) for r in rows if r.get("toxicity") is not None}
     assert ("Teclistamab", "CytokineReleaseSyndrome") in tox
+    for r in rows:  # each toxicity with its label, counted in at least one study
+        assert r.get("toxicityLabel") is not None and int(r["studies"].toPython()) >= 1 or r.get("toxicity") is None
+    # a therapy without toxicities: one row, no toxicity, no study (not one row per label of the store)
+    assert [(r.get("toxicity"), int(r["studies"].toPython())) for r in rows if local(r["therapy"]) == "Linvoseltamab"] == [(None, 0)]
     # another gene through a broadMatch: EGFR -> the EGFRvIII antigen and its CAR-T cells
     rows = run_named(built_store, "cq15", ("hgnc/11913", "hgnc/3236"))
     assert {local(r["antigen"]) for r in rows} == {"EGFRvIII"} and "EGFRvIIICART" in {local(r["therapy"]) for r in rows}
+    assert [r.get("toxicity") for r in rows if local(r["therapy"]) == "EGFRvIIICART"] == [None]
     assert {str(r["match"]).rsplit("#", 1)[-1] for r in rows} == {"broadMatch"}
 
 
