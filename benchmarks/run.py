@@ -630,6 +630,12 @@ def main(argv: list[str] | None = None) -> int:
         help="Build the release's download files before serving only up to this many studies (default: at every size; "
         "at 10,000 it took about 3 minutes on 2 cores, and it grows with the store).",
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="Keep the working directory (cards, stores, the servers' databases) after the run, for measurements "
+        "after it; its path is printed at the end. Without it, the directory is removed.",
+    )
     parser.add_argument("--rdflib-child", nargs=2, metavar=("CARDS", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rdflib_child:
@@ -647,10 +653,19 @@ def main(argv: list[str] | None = None) -> int:
             args.out.write_text(text, encoding="utf-8")
         return text
 
-    with tempfile.TemporaryDirectory(prefix="tkg-bench-", dir=args.workdir) as tmp:
+    def run_sizes(tmp: str) -> None:
         for n in sizes:
             results.append(bench_size(n, systems, Path(tmp), done=save, remote_load=args.remote_load, downloads_max=args.downloads_max))
-    print(save())
+
+    if args.keep:
+        kept = tempfile.mkdtemp(prefix="tkg-bench-", dir=args.workdir)
+        run_sizes(kept)
+        print(save())
+        print(f"kept: {kept}")
+    else:
+        with tempfile.TemporaryDirectory(prefix="tkg-bench-", dir=args.workdir) as tmp:
+            run_sizes(tmp)
+        print(save())
     return 0
 
 
