@@ -124,6 +124,22 @@ def test_cq12_gap_list(built_graph):
     assert ("Blinatumomab", "effectiveIn", "BALL") not in gaps
 
 
+def test_findings_are_only_in_study_graphs(built_graph):
+    """CQ13 counts a product's studies as the graphs holding a finding about it, without
+    leaving out the ontology graph: the ontology (what goes into that graph) has no finding."""
+    from rdflib.namespace import RDF
+
+    from kg.namespaces import ONTOLOGY_GRAPH, TKG, study_graph
+    from kg.ontology import default_ontology
+
+    ontology = default_ontology().graph
+    assert not any(True for _ in ontology.triples((None, TKG.subject, None)))
+    assert not any(True for _ in ontology.triples((None, RDF.type, TKG.Finding)))
+    ask = "PREFIX tkg: <https://w3id.org/tcell-kg/> ASK { GRAPH <%s> { { ?f tkg:subject ?s } UNION { ?f a tkg:Finding } } }"
+    assert built_graph.query(ask % ONTOLOGY_GRAPH).boolean is False
+    assert built_graph.query(ask % study_graph("review-2026-tcell-therapies")).boolean is True  # the ASK can see one
+
+
 def test_cq13_products_per_modality(built_graph):
     rows = run(built_graph, "cq13")
     product = {local(r["product"]): r for r in rows}
