@@ -23,6 +23,7 @@ Figures, not tests: nothing here asserts a target.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import resource
@@ -653,19 +654,16 @@ def main(argv: list[str] | None = None) -> int:
             args.out.write_text(text, encoding="utf-8")
         return text
 
-    def run_sizes(tmp: str) -> None:
+    if args.keep:
+        workdir = contextlib.nullcontext(tempfile.mkdtemp(prefix="tkg-bench-", dir=args.workdir))
+    else:
+        workdir = tempfile.TemporaryDirectory(prefix="tkg-bench-", dir=args.workdir)
+    with workdir as tmp:
         for n in sizes:
             results.append(bench_size(n, systems, Path(tmp), done=save, remote_load=args.remote_load, downloads_max=args.downloads_max))
-
+    print(save())
     if args.keep:
-        kept = tempfile.mkdtemp(prefix="tkg-bench-", dir=args.workdir)
-        run_sizes(kept)
-        print(save())
-        print(f"kept: {kept}")
-    else:
-        with tempfile.TemporaryDirectory(prefix="tkg-bench-", dir=args.workdir) as tmp:
-            run_sizes(tmp)
-        print(save())
+        print(f"kept: {tmp}")
     return 0
 
 

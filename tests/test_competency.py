@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kg import KnowledgeGraph
+from kg.model import REFUTE, Finding, StudyRecord, TextBlock
 from kg.namespaces import TKG
 from kg.queries import list_queries, load_query
 
@@ -130,9 +132,6 @@ def test_engine_texts_replace_only_their_shipped_query():
 def _small_graph(url: str):
     """One study with a supported and a refuted TME finding in glioblastoma, and a supported one
     in a hematologic malignancy: what CQ1 and CQ16 must keep apart."""
-    from kg import KnowledgeGraph
-    from kg.model import REFUTE, Finding, StudyRecord, TextBlock
-
     text = (
         "CAR-T cells meet immunosuppression in glioblastoma. They are not physically excluded. "
         "In myeloma, CAR-T cells meet immunosuppression."

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from rdflib.namespace import RDF
+
+from kg.namespaces import ONTOLOGY_GRAPH, TKG, study_graph
+from kg.ontology import default_ontology
 from kg.queries import load_query
 
 
@@ -127,11 +131,6 @@ def test_cq12_gap_list(built_graph):
 def test_findings_are_only_in_study_graphs(built_graph):
     """CQ13 counts a product's studies as the graphs holding a finding about it, without
     leaving out the ontology graph: the ontology (what goes into that graph) has no finding."""
-    from rdflib.namespace import RDF
-
-    from kg.namespaces import ONTOLOGY_GRAPH, TKG, study_graph
-    from kg.ontology import default_ontology
-
     ontology = default_ontology().graph
     assert not any(True for _ in ontology.triples((None, TKG.subject, None)))
     assert not any(True for _ in ontology.triples((None, RDF.type, TKG.Finding)))
